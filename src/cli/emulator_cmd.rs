@@ -1,0 +1,39 @@
+//! `redash-gitops emulator`: the built-in Redash emulator as a standalone server.
+
+use clap::Args;
+
+use super::Outcome;
+use crate::emulator::Emulator;
+
+#[derive(Args, Debug)]
+pub struct EmulatorArgs {
+    /// Port to listen on (0 picks a free one; the address is printed on stdout)
+    #[arg(long, default_value_t = 5000)]
+    port: u16,
+    /// Address to bind
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: String,
+    /// The admin user's API key
+    #[arg(long, env = "REDASH_API_KEY", hide_env_values = true)]
+    api_key: String,
+    /// Seed for generated values (query API keys), for reproducible runs
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+pub fn run(args: EmulatorArgs) -> anyhow::Result<Outcome> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind((args.bind.as_str(), args.port)).await?;
+        let addr = listener.local_addr()?;
+        println!("redash emulator listening on http://{addr}");
+        eprintln!("data sources: 1 \"Sample Postgres\", 2 \"Analytics\" (pg); stop with Ctrl-C");
+        let emulator = Emulator::new(&args.api_key, args.seed);
+        emulator
+            .serve(listener, async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
+        Ok(Outcome::Clean)
+    })
+}

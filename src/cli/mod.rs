@@ -1,0 +1,61 @@
+//! The command line: parsing, dispatch, and the one place where outcomes become exit codes.
+
+mod emulator_cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// How a command ended, in the terms of its exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Success, and nothing to change (exit 0).
+    Clean,
+    /// Success, and the plan has changes (exit 2; only `plan` and `sync --dry-run`).
+    Changes,
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "redash-gitops",
+    version,
+    about = "Redash content under version control"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the built-in Redash emulator (an in-memory, Redash-compatible server)
+    #[command(after_help = "Example:\n  redash-gitops emulator --port 5000 --api-key devkey")]
+    Emulator(emulator_cmd::EmulatorArgs),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    match cli.command {
+        Command::Emulator(args) => emulator_cmd::run(args),
+    }
+}
+
+/// Parses the command line, runs it, and maps the result to an exit code: 0 clean, 2 changes,
+/// 1 any error (usage errors included: 2 must only ever mean "there are changes").
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(cli) {
+        Ok(Outcome::Clean) => ExitCode::SUCCESS,
+        Ok(Outcome::Changes) => ExitCode::from(2),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! An in-memory, Redash-compatible HTTP server for tests, benchmarks and `demo`.
+//!
+//! It answers like Redash 26.08 does (redash-api.md and the recorded transcripts): same
+//! paths, status codes, messages, JSON shapes, pagination and archive semantics.
+
+mod model;
+mod paginate;
+mod reply;
+mod routes;
+mod store;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::body::Body as AxumBody;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+
+pub use model::{query_hash, slugify};
+pub use reply::{Body, Reply};
+pub use routes::Request;
+pub use store::{REDASH_VERSION, Store};
+
+/// One request as the emulator saw it, for tests that count requests and writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedRequest {
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+}
+
+impl LoggedRequest {
+    pub fn is_write(&self) -> bool {
+        self.method != "GET" && self.method != "HEAD" && self.method != "OPTIONS"
+    }
+}
+
+/// A handle on the emulator's state; clones share it.
+#[derive(Clone)]
+pub struct Emulator {
+    store: Arc<Mutex<Store>>,
+    log: Arc<Mutex<Vec<LoggedRequest>>>,
+}
+
+impl Emulator {
+    pub fn new(api_key: &str, seed: u64) -> Emulator {
+        Emulator {
+            store: Arc::new(Mutex::new(Store::new(api_key, seed))),
+            log: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    /// The database, locked. Tests use it to inspect or to change state behind the API's back.
+    pub fn store(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn clear_requests(&self) {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    pub fn write_count(&self) -> usize {
+        self.requests().iter().filter(|r| r.is_write()).count()
+    }
+
+    /// Handles one request synchronously (no HTTP): the core the server wraps.
+    pub fn handle(&self, req: &Request) -> Reply {
+        let reply = routes::handle(&mut self.store(), req);
+        self.log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(LoggedRequest {
+                method: req.method.clone(),
+                path: req.path.clone(),
+                status: reply.status,
+            });
+        reply
+    }
+
+    pub fn router(&self) -> axum::Router {
+        axum::Router::new()
+            .fallback(serve_request)
+            .with_state(self.clone())
+    }
+
+    /// Serves until `shutdown` resolves.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(listener, self.router())
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}
+
+async fn serve_request(State(emu): State<Emulator>, req: axum::extract::Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let body = axum::body::to_bytes(body, 256 * 1024 * 1024)
+        .await
+        .unwrap_or_default();
+    let args: Vec<(String, String)> = parts
+        .uri
+        .query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    let request = Request {
+        method: parts.method.as_str().to_string(),
+        path: parts.uri.path().to_string(),
+        args,
+        authorization: parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        body: body.to_vec(),
+    };
+    to_response(emu.handle(&request))
+}
+
+fn to_response(reply: Reply) -> Response {
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = match reply.body {
+        Body::Json(v) => {
+            let mut r = Response::new(AxumBody::from(v.to_string()));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            r
+        }
+        Body::Html(html) if reply.status == 302 => {
+            let mut r = Response::new(AxumBody::empty());
+            if let Ok(v) = HeaderValue::from_str(&html) {
+                r.headers_mut().insert(header::LOCATION, v);
+            }
+            r
+        }
+        Body::Html(html) => {
+            let mut r = Response::new(AxumBody::from(html));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            r
+        }
+        Body::Empty => Response::new(AxumBody::empty()),
+    };
+    *response.status_mut() = status;
+    response
+}
+
+/// An emulator serving on a loopback port from a thread of its own, until dropped.
+pub struct RunningEmulator {
+    pub url: String,
+    pub addr: SocketAddr,
+    pub emulator: Emulator,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RunningEmulator {
+    /// Starts a fresh emulator on 127.0.0.1 with an OS-assigned port.
+    pub fn start(api_key: &str, seed: u64) -> std::io::Result<RunningEmulator> {
+        let emulator = Emulator::new(api_key, seed);
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        std_listener.set_nonblocking(true)?;
+        let addr = std_listener.local_addr()?;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let served = emulator.clone();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        let thread = std::thread::Builder::new()
+            .name("redash-emulator".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let listener = match tokio::net::TcpListener::from_std(std_listener) {
+                        Ok(l) => l,
+                        Err(e) => {
+                            eprintln!("emulator: {e}");
+                            return;
+                        }
+                    };
+                    let _ = served
+                        .serve(listener, async move {
+                            let _ = rx.await;
+                        })
+                        .await;
+                });
+            })?;
+        Ok(RunningEmulator {
+            url: format!("http://{addr}"),
+            addr,
+            emulator,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for RunningEmulator {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! Redash's `paginate()`: its parameters, its validation order and its envelope.
+
+use serde_json::{Value, json};
+
+use super::reply::{Outcome, Reply};
+
+pub const DEFAULT_PAGE_SIZE: i64 = 25;
+pub const MAX_PAGE_SIZE: i64 = 250;
+
+/// Reads `page` and `page_size` as Redash does: a value that is not an integer is ignored.
+pub fn page_params(args: &[(String, String)]) -> (i64, i64) {
+    let get = |name: &str, default: i64| {
+        args.iter()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| v.parse::<i64>().ok())
+            .unwrap_or(default)
+    };
+    (get("page", 1), get("page_size", DEFAULT_PAGE_SIZE))
+}
+
+/// One page of `items`, validated in Redash's order: page < 1, page past the end, page size
+/// out of range, then the empty-set special case (page > 1 of nothing is a 404).
+pub fn paginate(items: Vec<Value>, page: i64, page_size: i64) -> Outcome {
+    let count = items.len() as i64;
+    if page < 1 {
+        return Err(Reply::message(400, "Page must be positive integer."));
+    }
+    if count > 0 && (page - 1).saturating_mul(page_size).saturating_add(1) > count {
+        return Err(Reply::message(400, "Page is out of range."));
+    }
+    if !(1..=MAX_PAGE_SIZE).contains(&page_size) {
+        return Err(Reply::message(400, "Page size is out of range (1-250)."));
+    }
+    if count == 0 && page > 1 {
+        return Err(Reply::not_found());
+    }
+    let start = ((page - 1) * page_size) as usize;
+    let results: Vec<Value> = items
+        .into_iter()
+        .skip(start)
+        .take(page_size as usize)
+        .collect();
+    Ok(Reply::ok(json!({
+        "count": count,
+        "page": page,
+        "page_size": page_size,
+        "results": results,
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn items(n: usize) -> Vec<Value> {
+        (0..n).map(|i| json!(i)).collect()
+    }
+
+    fn message(r: Outcome) -> (u16, Value) {
+        let reply = r.unwrap_err();
+        match reply.body {
+            super::super::reply::Body::Json(v) => (reply.status, v["message"].clone()),
+            _ => panic!("not json"),
+        }
+    }
+
+    #[test]
+    fn the_page_after_the_last_is_an_error_not_an_empty_page() {
+        assert!(paginate(items(2), 1, 1).is_ok());
+        assert!(paginate(items(2), 2, 1).is_ok());
+        assert_eq!(
+            message(paginate(items(2), 3, 1)),
+            (400, json!("Page is out of range."))
+        );
+    }
+
+    #[test]
+    fn page_size_limits_and_empty_sets_follow_redash() {
+        assert_eq!(
+            message(paginate(items(1), 1, 251)),
+            (400, json!("Page size is out of range (1-250)."))
+        );
+        assert_eq!(
+            message(paginate(items(1), 0, 25)),
+            (400, json!("Page must be positive integer."))
+        );
+        assert!(paginate(items(0), 1, 25).is_ok());
+        assert_eq!(message(paginate(items(0), 2, 25)).0, 404);
+    }
+
+    #[test]
+    fn non_integer_parameters_are_ignored() {
+        let args = vec![
+            ("page".to_string(), "x".to_string()),
+            ("page_size".to_string(), "7".to_string()),
+        ];
+        assert_eq!(page_params(&args), (1, 7));
+    }
+}

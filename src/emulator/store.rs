@@ -1,0 +1,373 @@
+//! The emulator's in-memory database and the JSON forms Redash's serializers produce.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Value, json};
+
+use super::model::{Dashboard, DataSource, Query, User, Visualization, Widget, slugify};
+use crate::util::{SplitMix64, iso_millis, now_millis};
+
+/// Redash's version string, as the recorded server reported it.
+pub const REDASH_VERSION: &str = "26.08.0-dev";
+
+/// Which serializer form of a query to produce (their fields differ, see redash-api.md §6.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryForm {
+    List,
+    Get,
+    Write,
+    Embedded,
+}
+
+#[derive(Debug)]
+pub struct Store {
+    pub users: BTreeMap<i64, User>,
+    pub data_sources: BTreeMap<i64, DataSource>,
+    pub queries: BTreeMap<i64, Query>,
+    pub visualizations: BTreeMap<i64, Visualization>,
+    pub dashboards: BTreeMap<i64, Dashboard>,
+    pub widgets: BTreeMap<i64, Widget>,
+    /// Every slug ever stored: Redash checks new slugs against all of them, archived or not.
+    pub stored_slugs: BTreeSet<String>,
+    next_ids: BTreeMap<&'static str, i64>,
+    last_millis: i64,
+    pub rng: SplitMix64,
+}
+
+impl Store {
+    /// A fresh server like the recorded one: an admin whose key is `api_key`, and the two
+    /// `pg` data sources "Sample Postgres" (1) and "Analytics" (2).
+    pub fn new(api_key: &str, seed: u64) -> Store {
+        let mut store = Store {
+            users: BTreeMap::new(),
+            data_sources: BTreeMap::new(),
+            queries: BTreeMap::new(),
+            visualizations: BTreeMap::new(),
+            dashboards: BTreeMap::new(),
+            widgets: BTreeMap::new(),
+            stored_slugs: BTreeSet::new(),
+            next_ids: BTreeMap::new(),
+            last_millis: 0,
+            rng: SplitMix64::new(seed),
+        };
+        let now = store.tick();
+        let admin_id = store.next_id("users");
+        store.users.insert(
+            admin_id,
+            User {
+                id: admin_id,
+                name: "Admin".into(),
+                email: "admin@example.com".into(),
+                api_key: api_key.into(),
+                groups: vec![1, 2],
+                is_admin: true,
+                created_at: now,
+                updated_at: now,
+            },
+        );
+        for name in ["Sample Postgres", "Analytics"] {
+            let id = store.next_id("data_sources");
+            store.data_sources.insert(
+                id,
+                DataSource {
+                    id,
+                    name: name.into(),
+                    kind: "pg".into(),
+                    groups: vec![(2, false)],
+                },
+            );
+        }
+        store
+    }
+
+    /// The current time in milliseconds, strictly increasing so that every write gets its own
+    /// `updated_at` (a real server's clock is fine-grained enough for that).
+    pub fn tick(&mut self) -> i64 {
+        self.last_millis = now_millis().max(self.last_millis + 1);
+        self.last_millis
+    }
+
+    pub fn next_id(&mut self, table: &'static str) -> i64 {
+        let next = self.next_ids.entry(table).or_insert(1);
+        let id = *next;
+        *next += 1;
+        id
+    }
+
+    pub fn add_user(&mut self, name: &str, email: &str, is_admin: bool) -> User {
+        let now = self.tick();
+        let id = self.next_id("users");
+        let user = User {
+            id,
+            name: name.into(),
+            email: email.into(),
+            api_key: self.rng.alphanumeric(40),
+            groups: if is_admin { vec![1, 2] } else { vec![2] },
+            is_admin,
+            created_at: now,
+            updated_at: now,
+        };
+        self.users.insert(id, user.clone());
+        user
+    }
+
+    pub fn user_by_key(&self, key: &str) -> Option<&User> {
+        self.users.values().find(|u| u.api_key == key)
+    }
+
+    /// The stored slug for a new dashboard: the name's slug, or `<slug>_N` when taken.
+    pub fn allocate_slug(&mut self, name: &str) -> String {
+        let base = slugify(name);
+        let mut slug = base.clone();
+        let mut tries = 1;
+        while self.stored_slugs.contains(&slug) {
+            slug = format!("{base}_{tries}");
+            tries += 1;
+        }
+        self.stored_slugs.insert(slug.clone());
+        slug
+    }
+
+    pub fn user_json(&self, id: i64) -> Value {
+        let Some(u) = self.users.get(&id) else {
+            return Value::Null;
+        };
+        json!({
+            "id": u.id,
+            "name": u.name,
+            "email": u.email,
+            "profile_image_url": gravatar(&u.email),
+            "groups": u.groups,
+            "updated_at": iso_millis(u.updated_at),
+            "created_at": iso_millis(u.created_at),
+            "disabled_at": null,
+            "is_disabled": false,
+            "active_at": null,
+            "is_invitation_pending": false,
+            "is_email_verified": true,
+            "auth_type": "password",
+        })
+    }
+
+    fn short_user_json(&self, id: i64) -> Value {
+        let Some(u) = self.users.get(&id) else {
+            return Value::Null;
+        };
+        json!({
+            "id": u.id,
+            "name": u.name,
+            "email": u.email,
+            "profile_image_url": gravatar(&u.email),
+        })
+    }
+
+    pub fn data_source_json(&self, ds: &DataSource, full: bool) -> Value {
+        let mut v = json!({
+            "id": ds.id,
+            "name": ds.name,
+            "type": ds.kind,
+            "syntax": "sql",
+            "paused": 0,
+            "pause_reason": null,
+            "supports_auto_limit": true,
+            "view_only": false,
+        });
+        if full {
+            let groups: serde_json::Map<String, Value> = ds
+                .groups
+                .iter()
+                .map(|(g, view_only)| (g.to_string(), json!(view_only)))
+                .collect();
+            v["options"] = json!({
+                "dbname": "sample",
+                "host": "127.0.0.1",
+                "password": "--------",
+                "port": 5432,
+                "sslmode": "disable",
+                "user": "sample_reader",
+            });
+            v["queue_name"] = json!("queries");
+            v["scheduled_queue_name"] = json!("scheduled_queries");
+            v["groups"] = Value::Object(groups);
+        }
+        v
+    }
+
+    pub fn query_json(&self, q: &Query, form: QueryForm) -> Value {
+        let is_safe = !q.options["parameters"]
+            .as_array()
+            .is_some_and(|ps| ps.iter().any(|p| p["type"] == "text"));
+        let mut v = json!({
+            "id": q.id,
+            "latest_query_data_id": q.latest_query_data_id,
+            "name": q.name,
+            "description": q.description,
+            "query": q.sql,
+            "query_hash": super::model::query_hash(&q.sql),
+            "schedule": q.schedule,
+            "api_key": q.api_key,
+            "is_archived": q.is_archived,
+            "is_draft": q.is_draft,
+            "updated_at": iso_millis(q.updated_at),
+            "created_at": iso_millis(q.created_at),
+            "data_source_id": q.data_source_id,
+            "options": q.options,
+            "version": q.version,
+            "tags": q.tags,
+            "is_safe": is_safe,
+            "user": self.user_json(q.user_id),
+        });
+        match form {
+            QueryForm::List => {
+                v["last_modified_by_id"] = json!(q.last_modified_by_id);
+                v["retrieved_at"] = Value::Null;
+                v["runtime"] = Value::Null;
+                v["is_favorite"] = json!(false);
+            }
+            QueryForm::Get | QueryForm::Write => {
+                v["last_modified_by"] = self.user_json(q.last_modified_by_id);
+                v["visualizations"] = Value::Array(
+                    self.visualizations_of(q.id)
+                        .map(|viz| self.visualization_json(viz, false))
+                        .collect(),
+                );
+                v["is_favorite"] = json!(false);
+                if form == QueryForm::Get {
+                    v["can_edit"] = json!(true);
+                }
+            }
+            QueryForm::Embedded => {
+                v["last_modified_by"] = self.user_json(q.last_modified_by_id);
+            }
+        }
+        v
+    }
+
+    pub fn visualizations_of(&self, query_id: i64) -> impl Iterator<Item = &Visualization> {
+        self.visualizations
+            .values()
+            .filter(move |v| v.query_id == query_id)
+    }
+
+    pub fn visualization_json(&self, viz: &Visualization, with_query: bool) -> Value {
+        let mut v = json!({
+            "id": viz.id,
+            "type": viz.kind,
+            "name": viz.name,
+            "description": viz.description,
+            "options": viz.options,
+            "updated_at": iso_millis(viz.updated_at),
+            "created_at": iso_millis(viz.created_at),
+        });
+        if with_query && let Some(q) = self.queries.get(&viz.query_id) {
+            v["query"] = self.query_json(q, QueryForm::Embedded);
+        }
+        v
+    }
+
+    pub fn widget_json(&self, w: &Widget) -> Value {
+        let mut v = json!({
+            "id": w.id,
+            "width": w.width,
+            "options": w.options,
+            "dashboard_id": w.dashboard_id,
+            "text": w.text,
+            "updated_at": iso_millis(w.updated_at),
+            "created_at": iso_millis(w.created_at),
+        });
+        if let Some(viz) = w
+            .visualization_id
+            .and_then(|id| self.visualizations.get(&id))
+        {
+            v["visualization"] = self.visualization_json(viz, true);
+        }
+        v
+    }
+
+    pub fn widgets_of(&self, dashboard_id: i64) -> impl Iterator<Item = &Widget> {
+        self.widgets
+            .values()
+            .filter(move |w| w.dashboard_id == dashboard_id)
+    }
+
+    /// A dashboard; `widgets: None` gives the list and create form (`widgets: null`).
+    pub fn dashboard_json(&self, d: &Dashboard, widgets: bool, can_edit: bool) -> Value {
+        let widgets = if widgets {
+            Value::Array(self.widgets_of(d.id).map(|w| self.widget_json(w)).collect())
+        } else {
+            Value::Null
+        };
+        let mut v = json!({
+            "id": d.id,
+            "slug": slugify(&d.name),
+            "name": d.name,
+            "user_id": d.user_id,
+            "user": self.short_user_json(d.user_id),
+            "layout": d.layout,
+            "dashboard_filters_enabled": d.dashboard_filters_enabled,
+            "widgets": widgets,
+            "options": d.options,
+            "is_archived": d.is_archived,
+            "is_draft": d.is_draft,
+            "tags": d.tags,
+            "updated_at": iso_millis(d.updated_at),
+            "created_at": iso_millis(d.created_at),
+            "version": d.version,
+            "is_favorite": false,
+        });
+        if can_edit {
+            v["can_edit"] = json!(true);
+        }
+        v
+    }
+
+    /// Archives a query the way Redash does, in one step: flag, schedule cleared, and every
+    /// widget on any dashboard that shows one of its visualizations deleted.
+    pub fn archive_query(&mut self, id: i64) {
+        let now = self.tick();
+        let viz_ids: BTreeSet<i64> = self.visualizations_of(id).map(|v| v.id).collect();
+        self.widgets
+            .retain(|_, w| !w.visualization_id.is_some_and(|v| viz_ids.contains(&v)));
+        if let Some(q) = self.queries.get_mut(&id) {
+            q.is_archived = true;
+            q.schedule = Value::Null;
+            q.updated_at = now;
+        }
+    }
+
+    /// A JSON dump of every table, for tests that compare whole states.
+    pub fn snapshot(&self) -> Value {
+        json!({
+            "queries": self.queries.values().map(|q| self.query_json(q, QueryForm::Get)).collect::<Vec<_>>(),
+            "dashboards": self.dashboards.values().map(|d| self.dashboard_json(d, true, false)).collect::<Vec<_>>(),
+        })
+    }
+}
+
+fn gravatar(email: &str) -> String {
+    use md5::{Digest, Md5};
+    let digest = Md5::digest(email.trim().to_lowercase().as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("https://www.gravatar.com/avatar/{hex}?s=40&d=identicon")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gravatar_urls_match_the_recorded_server() {
+        assert_eq!(
+            gravatar("admin@example.com"),
+            "https://www.gravatar.com/avatar/e64c7d89f26bd1972efa854d13d7dd61?s=40&d=identicon"
+        );
+    }
+
+    #[test]
+    fn slugs_taken_get_numbered_suffixes() {
+        let mut s = Store::new("k", 1);
+        assert_eq!(s.allocate_slug("Sync Demo"), "sync-demo");
+        assert_eq!(s.allocate_slug("Sync Demo"), "sync-demo_1");
+        assert_eq!(s.allocate_slug("sync demo"), "sync-demo_2");
+    }
+}

@@ -1,0 +1,5 @@
+//! redash-gitops: Redash content (queries, visualizations, dashboards) under version control.
+
+pub mod cli;
+pub mod emulator;
+pub mod util;

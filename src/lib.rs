@@ -2,4 +2,5 @@
 
 pub mod cli;
 pub mod emulator;
+pub mod manifest;
 pub mod util;

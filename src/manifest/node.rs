@@ -1,0 +1,255 @@
+//! A YAML document as a tree of values that remember their line, so that every error can
+//! point at the line it is about; and its conversion to JSON with a map of those lines.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
+use serde_saphyr::Spanned;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub value: NodeValue,
+    pub line: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeValue {
+    Null,
+    Bool(bool),
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+    Str(String),
+    Seq(Vec<Node>),
+    Map(Vec<(Key, Node)>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Key {
+    pub name: String,
+    pub line: usize,
+}
+
+impl Node {
+    /// What kind of value this is, in words for error messages.
+    pub fn kind_name(&self) -> &'static str {
+        match &self.value {
+            NodeValue::Null => "null",
+            NodeValue::Bool(_) => "a boolean",
+            NodeValue::Int(_) | NodeValue::UInt(_) => "an integer",
+            NodeValue::Float(_) => "a number",
+            NodeValue::Str(_) => "a string",
+            NodeValue::Seq(_) => "a list",
+            NodeValue::Map(_) => "a mapping",
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        match &self.value {
+            NodeValue::Map(entries) => entries.iter().find(|(k, _)| k.name == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.value {
+            NodeValue::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Converts to JSON, recording the line of every value under its JSON pointer.
+    pub fn to_json(&self, pointer: &str, lines: &mut BTreeMap<String, usize>) -> Value {
+        lines.insert(pointer.to_string(), self.line);
+        match &self.value {
+            NodeValue::Null => Value::Null,
+            NodeValue::Bool(b) => Value::Bool(*b),
+            NodeValue::Int(i) => Value::from(*i),
+            NodeValue::UInt(u) => Value::from(*u),
+            NodeValue::Float(f) => serde_json::Number::from_f64(*f)
+                .map(Value::Number)
+                .unwrap_or(Value::Null),
+            NodeValue::Str(s) => Value::String(s.clone()),
+            NodeValue::Seq(items) => Value::Array(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| n.to_json(&format!("{pointer}/{i}"), lines))
+                    .collect(),
+            ),
+            NodeValue::Map(entries) => Value::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| {
+                        let child = format!("{pointer}/{}", escape_pointer(&k.name));
+                        lines.insert(format!("{child}#key"), k.line);
+                        (k.name.clone(), v.to_json(&child, lines))
+                    })
+                    .collect(),
+            ),
+        }
+    }
+}
+
+pub fn escape_pointer(segment: &str) -> String {
+    segment.replace('~', "~0").replace('/', "~1")
+}
+
+impl<'de> Deserialize<'de> for Node {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Node, D::Error> {
+        let spanned = Spanned::<NodeValue>::deserialize(d)?;
+        Ok(Node {
+            value: spanned.value,
+            line: spanned.referenced.line() as usize,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for NodeValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<NodeValue, D::Error> {
+        d.deserialize_any(NodeVisitor)
+    }
+}
+
+struct NodeVisitor;
+
+impl<'de> Visitor<'de> for NodeVisitor {
+    type Value = NodeValue;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any YAML value")
+    }
+    fn visit_unit<E>(self) -> Result<NodeValue, E> {
+        Ok(NodeValue::Null)
+    }
+    fn visit_none<E>(self) -> Result<NodeValue, E> {
+        Ok(NodeValue::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<NodeValue, D::Error> {
+        NodeValue::deserialize(d)
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<NodeValue, E> {
+        Ok(NodeValue::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<NodeValue, E> {
+        Ok(NodeValue::Int(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<NodeValue, E> {
+        Ok(i64::try_from(v)
+            .map(NodeValue::Int)
+            .unwrap_or(NodeValue::UInt(v)))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<NodeValue, E> {
+        Ok(NodeValue::Float(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<NodeValue, E> {
+        Ok(NodeValue::Str(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<NodeValue, E> {
+        Ok(NodeValue::Str(v))
+    }
+    fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<NodeValue, E> {
+        Err(E::custom("binary values are not supported"))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<NodeValue, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Node>()? {
+            items.push(item);
+        }
+        Ok(NodeValue::Seq(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NodeValue, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(key) = map.next_key::<Spanned<KeyText>>()? {
+            let value = map.next_value::<Node>()?;
+            entries.push((
+                Key {
+                    name: key.value.0,
+                    line: key.referenced.line() as usize,
+                },
+                value,
+            ));
+        }
+        Ok(NodeValue::Map(entries))
+    }
+}
+
+/// A mapping key: YAML allows any scalar; JSON and Kubernetes need strings.
+struct KeyText(String);
+
+impl<'de> Deserialize<'de> for KeyText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<KeyText, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = KeyText;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a scalar mapping key")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<KeyText, E> {
+                Ok(KeyText(v.to_string()))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<KeyText, E> {
+                Ok(KeyText(v.to_string()))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<KeyText, E> {
+                Ok(KeyText(v.to_string()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<KeyText, E> {
+                Ok(KeyText(v.to_string()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<KeyText, E> {
+                Ok(KeyText(v.to_string()))
+            }
+            fn visit_unit<E>(self) -> Result<KeyText, E> {
+                Ok(KeyText("null".into()))
+            }
+        }
+        d.deserialize_any(KeyVisitor)
+    }
+}
+
+/// Parses every document of a YAML text. Empty documents (comments only) are left out.
+pub fn parse_documents(text: &str) -> Result<Vec<Node>, serde_saphyr::Error> {
+    let docs: Vec<Option<Node>> = serde_saphyr::from_multiple(text)?;
+    Ok(docs
+        .into_iter()
+        .flatten()
+        .filter(|n| n.value != NodeValue::Null)
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_keep_their_lines() {
+        let docs = parse_documents("a: 1\nb:\n  - x\n  - {c: 1.5}\n---\n# nothing\n---\nname: n\n")
+            .unwrap();
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[0].get("b").unwrap().line, 3);
+        let mut lines = BTreeMap::new();
+        let json = docs[0].to_json("", &mut lines);
+        assert_eq!(json["b"][1]["c"], 1.5);
+        assert_eq!(lines["/b/1/c"], 4);
+        assert_eq!(lines["/a"], 1);
+        assert_eq!(docs[1].get("name").unwrap().line, 8);
+    }
+
+    #[test]
+    fn quoted_numbers_stay_strings() {
+        let docs = parse_documents("a: '12'\nb: 12\nc: true\nd: ~\n").unwrap();
+        assert_eq!(docs[0].get("a").unwrap().value, NodeValue::Str("12".into()));
+        assert_eq!(docs[0].get("b").unwrap().value, NodeValue::Int(12));
+        assert_eq!(docs[0].get("c").unwrap().value, NodeValue::Bool(true));
+        assert_eq!(docs[0].get("d").unwrap().value, NodeValue::Null);
+    }
+
+    #[test]
+    fn syntax_errors_have_a_line() {
+        let err = parse_documents("a: [1\nb: 2\n").unwrap_err();
+        assert!(err.location().is_some());
+    }
+}

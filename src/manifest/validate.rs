@@ -1,0 +1,613 @@
+//! Whole-set validation: what no single document can tell (duplicates, references, cycles) and
+//! the rules Redash does not check itself but that would break or mislead later.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::diagnostic::Diagnostic;
+use super::load::{Manifest, ManifestSet, ResourceKey};
+use super::types::{DashboardSpec, Kind, ParameterType, QuerySpec};
+use crate::util::{is_valid_date, is_valid_time_of_day};
+
+/// The tag the tool adds to every object it manages, so people see it in Redash's UI.
+pub const MANAGED_TAG: &str = "managed-by:redash-gitops";
+/// The key of the ownership marker inside an object's `options`.
+pub const MARKER_FIELD: &str = "gitops";
+
+const DAY: u64 = 86_400;
+const WEEK: u64 = 7 * DAY;
+
+/// Checks everything that can be checked without a server. Returns every finding.
+pub fn validate_offline(set: &ManifestSet) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    check_identities(set, &mut diags);
+    let queries: BTreeMap<ResourceKey, &Manifest<QuerySpec>> = set
+        .queries
+        .iter()
+        .map(|q| (q.key(Kind::Query), q))
+        .collect();
+    for q in &set.queries {
+        check_query(q, &queries, &mut diags);
+    }
+    check_parameter_cycles(set, &mut diags);
+    for d in &set.dashboards {
+        check_dashboard(d, &queries, &mut diags);
+    }
+    diags
+}
+
+/// Kubernetes object names: DNS subdomain (lower-case letters, digits, `-` and `.`).
+fn is_dns_subdomain(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
+fn is_dns_label(name: &str) -> bool {
+    name.len() <= 63 && !name.contains('.') && is_dns_subdomain(name)
+}
+
+fn check_identities(set: &ManifestSet, diags: &mut Vec<Diagnostic>) {
+    let mut seen: BTreeMap<ResourceKey, String> = BTreeMap::new();
+    let mut display: BTreeMap<(Kind, String, String), String> = BTreeMap::new();
+    let entries = set
+        .queries
+        .iter()
+        .map(|q| {
+            (
+                Kind::Query,
+                &q.metadata,
+                &q.source,
+                q.spec.name.as_str(),
+                q.namespace(),
+            )
+        })
+        .chain(set.dashboards.iter().map(|d| {
+            (
+                Kind::Dashboard,
+                &d.metadata,
+                &d.source,
+                d.spec.name.as_str(),
+                d.namespace(),
+            )
+        }));
+    for (kind, metadata, source, display_name, namespace) in entries {
+        let key = ResourceKey::new(kind, namespace, &metadata.name);
+        let here = format!(
+            "{}:{}",
+            source.file.display(),
+            source.line_of("/metadata/name")
+        );
+        let diag = |pointer: &str, message: String| Diagnostic {
+            file: Some(source.file.clone()),
+            line: Some(source.line_of(pointer)),
+            resource: Some(key.to_string()),
+            field: Some(super::diagnostic::field_path(pointer)),
+            message,
+        };
+        if !is_dns_subdomain(&metadata.name) {
+            diags.push(diag(
+                "/metadata/name",
+                "must be lower-case letters, digits, '-' or '.', starting and ending with a letter or digit (a Kubernetes name)".into(),
+            ));
+        }
+        if let Some(ns) = &metadata.namespace
+            && !is_dns_label(ns)
+        {
+            diags.push(diag(
+                "/metadata/namespace",
+                "must be a Kubernetes namespace name (lower-case letters, digits and '-')".into(),
+            ));
+        }
+        if let Some(id) = metadata.annotations.get(super::types::REDASH_ID_ANNOTATION)
+            && id.parse::<u64>().is_err()
+        {
+            diags.push(diag(
+                "/metadata/annotations",
+                format!(
+                    "annotation {} must be a Redash id (a number), found {id:?}",
+                    super::types::REDASH_ID_ANNOTATION
+                ),
+            ));
+        }
+        if let Some(first) = seen.get(&key) {
+            diags.push(diag(
+                "/metadata/name",
+                format!("duplicate resource: {key} is also defined at {first}"),
+            ));
+        } else {
+            seen.insert(key.clone(), here.clone());
+        }
+        let display_key = (kind, namespace.to_string(), display_name.to_string());
+        if let Some(first) = display.get(&display_key) {
+            diags.push(diag(
+                "/spec/name",
+                format!("duplicate {kind} name {display_name:?}: also used at {first}; Redash names must be unique to be matched"),
+            ));
+        } else {
+            display.insert(
+                display_key,
+                format!("{}:{}", source.file.display(), source.line_of("/spec/name")),
+            );
+        }
+    }
+}
+
+fn check_tags(tags: &[String], kind: Kind, m: &Manifest<impl Sized>, diags: &mut Vec<Diagnostic>) {
+    for (i, tag) in tags.iter().enumerate() {
+        let pointer = format!("/spec/tags/{i}");
+        if tag.trim().is_empty() {
+            diags.push(m.diagnostic(
+                kind,
+                &pointer,
+                "tags must not be empty (Redash drops empty tags)",
+            ));
+        } else if tag == MANAGED_TAG {
+            diags.push(m.diagnostic(
+                kind,
+                &pointer,
+                format!("{MANAGED_TAG} is added by the tool itself; remove it"),
+            ));
+        }
+        if tags[..i].contains(tag) {
+            diags.push(m.diagnostic(kind, &pointer, format!("duplicate tag {tag:?}")));
+        }
+    }
+}
+
+fn check_length(
+    m: &Manifest<impl Sized>,
+    kind: Kind,
+    pointer: &str,
+    value: &str,
+    max: usize,
+    diags: &mut Vec<Diagnostic>,
+) {
+    if value.trim().is_empty() {
+        diags.push(m.diagnostic(kind, pointer, "must not be empty"));
+    } else if value.chars().count() > max {
+        diags.push(m.diagnostic(
+            kind,
+            pointer,
+            format!(
+                "is {} characters long; Redash allows at most {max}",
+                value.chars().count()
+            ),
+        ));
+    }
+}
+
+fn check_query(
+    q: &Manifest<QuerySpec>,
+    queries: &BTreeMap<ResourceKey, &Manifest<QuerySpec>>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let k = Kind::Query;
+    let spec = &q.spec;
+    check_length(q, k, "/spec/name", &spec.name, 255, diags);
+    if spec.data_source.trim().is_empty() {
+        diags.push(q.diagnostic(k, "/spec/dataSource", "must name a data source"));
+    }
+    if let Some(d) = &spec.description
+        && d.chars().count() > 4096
+    {
+        diags.push(q.diagnostic(
+            k,
+            "/spec/description",
+            "Redash allows at most 4096 characters",
+        ));
+    }
+    // The loader fills `query` from `queryFile`, so both present means both were written
+    // only when the source map has both fields.
+    let has_query_field = q.source.lines.contains_key("/spec/query");
+    match (has_query_field, spec.query_file.is_some()) {
+        (true, true) => diags.push(q.diagnostic(
+            k,
+            "/spec/queryFile",
+            "give either `query` or `queryFile`, not both",
+        )),
+        (false, false) => {
+            diags.push(q.diagnostic(k, "/spec", "missing the SQL: give `query` or `queryFile`"))
+        }
+        _ => {}
+    }
+    check_tags(&spec.tags, k, q, diags);
+    if let Some(s) = &spec.schedule {
+        if s.interval == 0 {
+            diags.push(q.diagnostic(
+                k,
+                "/spec/schedule/interval",
+                "must be a positive number of seconds",
+            ));
+        }
+        if let Some(t) = &s.time {
+            if !is_valid_time_of_day(t) {
+                diags.push(q.diagnostic(
+                    k,
+                    "/spec/schedule/time",
+                    format!("{t:?} is not a time of day; use HH:MM (UTC)"),
+                ));
+            } else if s.interval < DAY || s.interval % DAY != 0 {
+                diags.push(q.diagnostic(
+                    k,
+                    "/spec/schedule/time",
+                    "a time of day needs an interval of whole days (a multiple of 86400)",
+                ));
+            }
+        }
+        if s.day_of_week.is_some() && (s.interval < WEEK || s.interval % WEEK != 0) {
+            diags.push(q.diagnostic(
+                k,
+                "/spec/schedule/dayOfWeek",
+                "a day of the week needs an interval of whole weeks (a multiple of 604800)",
+            ));
+        }
+        if let Some(u) = &s.until
+            && !is_valid_date(u)
+        {
+            diags.push(q.diagnostic(
+                k,
+                "/spec/schedule/until",
+                format!("{u:?} is not a date; use YYYY-MM-DD"),
+            ));
+        }
+    }
+    let mut names = BTreeSet::new();
+    for (i, p) in spec.parameters.iter().enumerate() {
+        let base = format!("/spec/parameters/{i}");
+        if p.name.trim().is_empty() {
+            diags.push(q.diagnostic(k, &format!("{base}/name"), "must not be empty"));
+        }
+        if !names.insert(p.name.as_str()) {
+            diags.push(q.diagnostic(
+                k,
+                &format!("{base}/name"),
+                format!("duplicate parameter {:?}", p.name),
+            ));
+        }
+        match p.kind {
+            ParameterType::Enum if p.enum_options.is_empty() => {
+                diags.push(q.diagnostic(
+                    k,
+                    &format!("{base}/enumOptions"),
+                    "an enum parameter needs its options",
+                ));
+            }
+            ParameterType::Query => match &p.query {
+                None => diags.push(q.diagnostic(
+                    k,
+                    &format!("{base}/query"),
+                    "a query parameter needs `query`: the Query resource giving its choices",
+                )),
+                Some(target) => {
+                    let key = ResourceKey::new(Kind::Query, q.namespace(), target);
+                    if !queries.contains_key(&key) {
+                        diags.push(q.diagnostic(
+                            k,
+                            &format!("{base}/query"),
+                            format!(
+                                "refers to Query {}/{target}, which is not defined",
+                                q.namespace()
+                            ),
+                        ));
+                    }
+                }
+            },
+            _ => {}
+        }
+        if p.kind != ParameterType::Enum && !p.enum_options.is_empty() {
+            diags.push(q.diagnostic(
+                k,
+                &format!("{base}/enumOptions"),
+                "only enum parameters take enumOptions",
+            ));
+        }
+        if p.kind != ParameterType::Query && p.query.is_some() {
+            diags.push(q.diagnostic(
+                k,
+                &format!("{base}/query"),
+                "only query parameters take `query`",
+            ));
+        }
+        if p.multi_values.is_some() && !matches!(p.kind, ParameterType::Enum | ParameterType::Query)
+        {
+            diags.push(q.diagnostic(
+                k,
+                &format!("{base}/multiValues"),
+                "only enum and query parameters take several values",
+            ));
+        }
+        if p.regex.is_some() && p.kind != ParameterType::TextPattern {
+            diags.push(q.diagnostic(
+                k,
+                &format!("{base}/regex"),
+                "only text-pattern parameters take a regex",
+            ));
+        }
+    }
+    let mut viz_names = BTreeSet::new();
+    for (i, v) in spec.visualizations.iter().enumerate() {
+        let base = format!("/spec/visualizations/{i}");
+        check_length(q, k, &format!("{base}/name"), &v.name, 255, diags);
+        check_length(q, k, &format!("{base}/type"), &v.kind, 100, diags);
+        if !viz_names.insert(v.name.as_str()) {
+            diags.push(q.diagnostic(
+                k,
+                &format!("{base}/name"),
+                format!(
+                    "duplicate visualization name {:?} (names identify visualizations)",
+                    v.name
+                ),
+            ));
+        }
+        match &v.options {
+            None | Some(serde_json::Value::Object(_)) => {}
+            Some(_) => diags.push(q.diagnostic(k, &format!("{base}/options"), "must be a mapping")),
+        }
+        if v.options
+            .as_ref()
+            .is_some_and(|o| o.get(MARKER_FIELD).is_some())
+        {
+            diags.push(q.diagnostic(
+                k,
+                &format!("{base}/options/{MARKER_FIELD}"),
+                format!("`{MARKER_FIELD}` is reserved for the tool's ownership marker"),
+            ));
+        }
+    }
+}
+
+/// Query parameters that take their choices from another query make a dependency graph; a
+/// cycle in it could never be created in Redash.
+fn check_parameter_cycles(set: &ManifestSet, diags: &mut Vec<Diagnostic>) {
+    let edges: BTreeMap<ResourceKey, Vec<ResourceKey>> = set
+        .queries
+        .iter()
+        .map(|q| {
+            let targets = q
+                .spec
+                .parameters
+                .iter()
+                .filter_map(|p| p.query.as_ref())
+                .map(|t| ResourceKey::new(Kind::Query, q.namespace(), t))
+                .collect();
+            (q.key(Kind::Query), targets)
+        })
+        .collect();
+    let mut reported = BTreeSet::new();
+    for q in &set.queries {
+        let start = q.key(Kind::Query);
+        if let Some(cycle) = find_cycle(&start, &edges)
+            && reported.insert(cycle.iter().min().cloned())
+        {
+            let names: Vec<String> = cycle.iter().map(|k| k.name.clone()).collect();
+            let pointer = q
+                .spec
+                .parameters
+                .iter()
+                .position(|p| p.query.is_some())
+                .map(|i| format!("/spec/parameters/{i}/query"))
+                .unwrap_or_else(|| "/spec/parameters".into());
+            diags.push(q.diagnostic(
+                Kind::Query,
+                &pointer,
+                format!(
+                    "query parameters refer to each other in a cycle: {} -> {}",
+                    names.join(" -> "),
+                    names[0]
+                ),
+            ));
+        }
+    }
+}
+
+fn find_cycle(
+    start: &ResourceKey,
+    edges: &BTreeMap<ResourceKey, Vec<ResourceKey>>,
+) -> Option<Vec<ResourceKey>> {
+    fn visit(
+        node: &ResourceKey,
+        start: &ResourceKey,
+        edges: &BTreeMap<ResourceKey, Vec<ResourceKey>>,
+        path: &mut Vec<ResourceKey>,
+        seen: &mut BTreeSet<ResourceKey>,
+    ) -> bool {
+        for next in edges.get(node).into_iter().flatten() {
+            if next == start {
+                return true;
+            }
+            if seen.insert(next.clone()) {
+                path.push(next.clone());
+                if visit(next, start, edges, path, seen) {
+                    return true;
+                }
+                path.pop();
+            }
+        }
+        false
+    }
+    let mut path = vec![start.clone()];
+    let mut seen = BTreeSet::new();
+    visit(start, start, edges, &mut path, &mut seen).then_some(path)
+}
+
+fn check_dashboard(
+    d: &Manifest<DashboardSpec>,
+    queries: &BTreeMap<ResourceKey, &Manifest<QuerySpec>>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let k = Kind::Dashboard;
+    check_length(d, k, "/spec/name", &d.spec.name, 100, diags);
+    check_tags(&d.spec.tags, k, d, diags);
+    for (i, w) in d.spec.widgets.iter().enumerate() {
+        let base = format!("/spec/widgets/{i}");
+        match (&w.visualization, &w.text) {
+            (Some(_), Some(_)) => diags.push(d.diagnostic(
+                k,
+                &base,
+                "a widget shows either a visualization or text, not both",
+            )),
+            (None, None) => {
+                diags.push(d.diagnostic(k, &base, "a widget needs `visualization` or `text`"))
+            }
+            _ => {}
+        }
+        if let Some(r) = &w.visualization {
+            let key = ResourceKey::new(Kind::Query, d.namespace(), &r.query);
+            match queries.get(&key) {
+                None => diags.push(d.diagnostic(
+                    k,
+                    &format!("{base}/visualization/query"),
+                    format!(
+                        "refers to Query {}/{}, which is not defined",
+                        d.namespace(),
+                        r.query
+                    ),
+                )),
+                Some(q) if !q.spec.visualizations.iter().any(|v| v.name == r.name) => {
+                    let available: Vec<String> = q
+                        .spec
+                        .visualizations
+                        .iter()
+                        .map(|v| format!("{:?}", v.name))
+                        .collect();
+                    let available = if available.is_empty() {
+                        "none".to_string()
+                    } else {
+                        available.join(", ")
+                    };
+                    diags.push(d.diagnostic(
+                        k,
+                        &format!("{base}/visualization/name"),
+                        format!(
+                            "Query {}/{} has no visualization {:?}; it has: {available}",
+                            d.namespace(),
+                            r.query,
+                            r.name
+                        ),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        if w.position.size_x == 0 || w.position.size_y == 0 {
+            diags.push(d.diagnostic(
+                k,
+                &format!("{base}/position"),
+                "sizeX and sizeY must be at least 1",
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::super::load::load_str;
+    use super::*;
+
+    const HEAD: &str = "apiVersion: redash-gitops.dev/v1alpha1\n";
+
+    fn findings(text: &str) -> Vec<String> {
+        let (set, diags) = load_str(Path::new("m.yaml"), text);
+        assert_eq!(diags, vec![], "load failed");
+        validate_offline(&set)
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn a_consistent_set_has_no_findings() {
+        let text = format!(
+            "{HEAD}kind: Query\nmetadata: {{name: q}}\nspec:\n  name: Q\n  dataSource: DS\n  query: select 1\n  visualizations: [{{name: C, type: CHART}}]\n---\n{HEAD}kind: Dashboard\nmetadata: {{name: d}}\nspec:\n  name: D\n  widgets:\n    - visualization: {{query: q, name: C}}\n      position: {{col: 0, row: 0, sizeX: 3, sizeY: 8}}\n"
+        );
+        assert_eq!(findings(&text), Vec::<String>::new());
+    }
+
+    #[test]
+    fn duplicates_are_reported_with_both_places() {
+        let doc = format!(
+            "{HEAD}kind: Query\nmetadata: {{name: q}}\nspec: {{name: Q, dataSource: DS, query: x}}\n"
+        );
+        let text = format!("{doc}---\n{doc}");
+        let f = findings(&text);
+        assert_eq!(f.len(), 2, "{f:?}");
+        assert_eq!(
+            f[0],
+            "m.yaml:8: Query default/q: metadata.name: duplicate resource: Query default/q is also defined at m.yaml:3"
+        );
+        assert!(f[1].contains("duplicate Query name \"Q\""), "{}", f[1]);
+    }
+
+    #[test]
+    fn dangling_references_name_what_exists() {
+        let text = format!(
+            "{HEAD}kind: Query\nmetadata: {{name: q}}\nspec: {{name: Q, dataSource: DS, query: x, visualizations: [{{name: T, type: TABLE}}]}}\n---\n{HEAD}kind: Dashboard\nmetadata: {{name: d}}\nspec:\n  name: D\n  widgets:\n    - visualization: {{query: q, name: Chart}}\n      position: {{col: 0, row: 0, sizeX: 3, sizeY: 8}}\n    - visualization: {{query: nope, name: Chart}}\n      position: {{col: 0, row: 0, sizeX: 3, sizeY: 8}}\n"
+        );
+        let f = findings(&text);
+        assert_eq!(
+            f,
+            vec![
+                "m.yaml:12: Dashboard default/d: spec.widgets[0].visualization.name: Query default/q has no visualization \"Chart\"; it has: \"T\"",
+                "m.yaml:14: Dashboard default/d: spec.widgets[1].visualization.query: refers to Query default/nope, which is not defined",
+            ]
+        );
+    }
+
+    #[test]
+    fn parameter_cycles_are_errors() {
+        let q = |name: &str, target: &str| {
+            format!(
+                "{HEAD}kind: Query\nmetadata: {{name: {name}}}\nspec:\n  name: {name}\n  dataSource: DS\n  query: x\n  parameters: [{{name: p, type: query, query: {target}}}]\n"
+            )
+        };
+        let text = format!("{}---\n{}", q("a", "b"), q("b", "a"));
+        let f = findings(&text);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(f[0].contains("cycle: a -> b -> a"), "{}", f[0]);
+    }
+
+    #[test]
+    fn schedules_and_sql_sources_are_checked() {
+        let text = format!(
+            "{HEAD}kind: Query\nmetadata: {{name: q}}\nspec:\n  name: Q\n  dataSource: DS\n  schedule: {{interval: 3600, time: '25:00', dayOfWeek: Monday, until: 2024-13-01}}\n"
+        );
+        let f = findings(&text);
+        assert!(f.iter().any(|l| l.contains("missing the SQL")), "{f:?}");
+        assert!(
+            f.iter()
+                .any(|l| l.contains("spec.schedule.time: \"25:00\" is not a time of day")),
+            "{f:?}"
+        );
+        assert!(
+            f.iter()
+                .any(|l| l.contains("spec.schedule.dayOfWeek: a day of the week needs")),
+            "{f:?}"
+        );
+        assert!(f.iter().any(|l| l.contains("spec.schedule.until")), "{f:?}");
+    }
+
+    #[test]
+    fn names_must_be_kubernetes_names() {
+        let text = format!(
+            "{HEAD}kind: Query\nmetadata: {{name: Daily_Signups}}\nspec: {{name: Q, dataSource: DS, query: x}}\n"
+        );
+        let f = findings(&text);
+        assert_eq!(f.len(), 1);
+        assert!(
+            f[0].starts_with(
+                "m.yaml:3: Query default/Daily_Signups: metadata.name: must be lower-case"
+            ),
+            "{}",
+            f[0]
+        );
+    }
+}

@@ -3,4 +3,7 @@
 pub mod cli;
 pub mod emulator;
 pub mod manifest;
+pub mod plan;
+pub mod redash;
+pub mod state;
 pub mod util;

@@ -1,0 +1,620 @@
+//! The planner: a pure function of the desired state, the actual state and the options.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Value, json};
+
+use super::children::{VizTarget, plan_visualizations, plan_widgets};
+use super::types::{ArchiveAction, ArchiveReason, Cause, Change, DashboardAction, Op, Plan, PlanError, QueryAction, VisOp, WidgetOp};
+use crate::manifest::{Kind, ResourceKey};
+use crate::redash::types::{Dashboard, DataSource, Query};
+use crate::state::desired::{Desired, DesiredDashboard, DesiredQuery};
+use crate::state::fetch::Actual;
+use crate::state::marker::{Marker, pending_token, pending_token_of, read_marker};
+use crate::state::normalize::{NormSchedule, json_eq, normalize_parameter, normalize_tags};
+
+/// What to do when Redash holds changes the manifests did not make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DriftPolicy {
+    /// The repository wins (GitOps).
+    #[default]
+    Overwrite,
+    /// Refuse to plan, and list the drift.
+    Fail,
+    /// Report the drift, change nothing for those objects.
+    Ignore,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanOptions {
+    /// Scopes ownership: objects marked by another owner are never changed.
+    pub owner: String,
+    /// Take over unmanaged objects whose names match desired resources.
+    pub adopt: bool,
+    /// Archive managed objects that are no longer in the manifests.
+    pub prune: bool,
+    /// Most archives allowed in one run; `None` means at most half of the managed objects.
+    pub max_archive: Option<usize>,
+    /// Archive even when dashboards not managed here would lose widgets.
+    pub force: bool,
+    pub drift: DriftPolicy,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        PlanOptions { owner: "default".into(), adopt: false, prune: false, max_archive: None, force: false, drift: DriftPolicy::Overwrite }
+    }
+}
+
+/// Computes the plan that makes Redash match `desired`.
+pub fn plan(desired: &Desired, actual: &Actual, data_sources: &[DataSource], opts: &PlanOptions) -> Result<Plan, Vec<PlanError>> {
+    let mut errors = Vec::new();
+    let mut plan = Plan::default();
+    let owner = opts.owner.as_str();
+
+    // ---- queries -------------------------------------------------------------------------
+    let index = QueryIndex::new(actual, owner);
+    let mut matched: BTreeMap<ResourceKey, (Op, &Query)> = BTreeMap::new();
+    let mut claimed: BTreeSet<i64> = BTreeSet::new();
+    let mut sorted_queries: Vec<&DesiredQuery> = desired.queries.iter().collect();
+    sorted_queries.sort_by(|a, b| a.key.cmp(&b.key));
+    for d in &sorted_queries {
+        match index.find(d, opts, &claimed) {
+            Ok(Some((op, q))) => {
+                claimed.insert(q.id);
+                matched.insert(d.key.clone(), (op, q));
+            }
+            Ok(None) => {}
+            Err(e) => errors.push(e),
+        }
+    }
+    let ids: BTreeMap<ResourceKey, i64> = matched.iter().map(|(k, (_, q))| (k.clone(), q.id)).collect();
+    let id_of = |k: &ResourceKey| ids.get(k).copied();
+    let ds_name = |id: Option<i64>| -> Value {
+        match id.and_then(|id| data_sources.iter().find(|d| d.id == id)) {
+            Some(ds) => json!(ds.name),
+            None => id.map(|i| json!(format!("#{i}"))).unwrap_or(Value::Null),
+        }
+    };
+    let levels = query_levels(desired);
+    let mut targets: BTreeMap<(ResourceKey, String), VizTarget> = BTreeMap::new();
+    let mut vanishing: BTreeSet<i64> = BTreeSet::new();
+    for d in &sorted_queries {
+        let level = levels.get(&d.key).copied().unwrap_or(0);
+        let action = match matched.get(&d.key) {
+            None => {
+                for v in &d.visualizations {
+                    targets.insert((d.key.clone(), v.name.clone()), VizTarget::New);
+                }
+                QueryAction {
+                    op: Op::Create,
+                    cause: Cause::New,
+                    key: d.key.clone(),
+                    name: d.name.clone(),
+                    id: None,
+                    changes: creation_fields(d),
+                    visualizations: d
+                        .visualizations
+                        .iter()
+                        .map(|v| VisOp::Create { desired: v.clone(), name: v.name.clone(), kind: v.kind.clone() })
+                        .collect(),
+                    level,
+                    expected_updated_at: None,
+                    live_options: json!({}),
+                    desired: (*d).clone(),
+                }
+            }
+            Some((op, live)) => {
+                let mut changes = query_changes(d, live, &ds_name, &id_of);
+                if *op == Op::Unarchive {
+                    changes.insert(0, Change::new("archived", json!(true), json!(false)));
+                }
+                let vis = match &live.visualizations {
+                    Some(list) => plan_visualizations(&d.visualizations, list, owner),
+                    None => {
+                        plan.notes.push(format!("{}: visualizations not read; left as they are", d.key));
+                        Default::default()
+                    }
+                };
+                for v in &d.visualizations {
+                    let t = vis.ids.get(&v.name).map(|id| VizTarget::Existing(*id)).unwrap_or(VizTarget::New);
+                    targets.insert((d.key.clone(), v.name.clone()), t);
+                }
+                for op in &vis.ops {
+                    if let VisOp::Delete { id, .. } = op {
+                        vanishing.insert(*id);
+                    }
+                }
+                let marker = read_marker(&live.options);
+                let cause = cause_of(*op, marker.as_ref(), &d.hash);
+                let op = if changes.is_empty() && vis.ops.is_empty() && *op == Op::Update { Op::Noop } else { *op };
+                QueryAction {
+                    op,
+                    cause,
+                    key: d.key.clone(),
+                    name: d.name.clone(),
+                    id: Some(live.id),
+                    changes,
+                    visualizations: vis.ops,
+                    level,
+                    expected_updated_at: Some(live.updated_at.clone()),
+                    live_options: live.options.clone(),
+                    desired: (*d).clone(),
+                }
+            }
+        };
+        plan.queries.push(action);
+    }
+    plan.queries.sort_by(|a, b| (a.level, &a.key).cmp(&(b.level, &b.key)));
+
+    // ---- archives of queries (their widgets vanish) ----------------------------------------
+    let desired_query_keys: BTreeSet<String> = desired.queries.iter().map(|q| q.key.marker_key()).collect();
+    let mut query_archives: Vec<(ArchiveReason, &Query)> = Vec::new();
+    for (key, list) in &index.ours {
+        if desired_query_keys.contains(key) {
+            // The first is the one matched; any other carries the same marker by accident.
+            query_archives.extend(list.iter().skip(1).map(|q| (ArchiveReason::Duplicate, *q)));
+        } else {
+            query_archives.extend(list.iter().map(|q| (ArchiveReason::Removed, *q)));
+        }
+    }
+
+    // ---- dashboards --------------------------------------------------------------------------
+    let dindex = DashboardIndex::new(actual, owner, desired);
+    let mut dclaimed = BTreeSet::new();
+    let mut sorted_dashboards: Vec<&DesiredDashboard> = desired.dashboards.iter().collect();
+    sorted_dashboards.sort_by(|a, b| a.key.cmp(&b.key));
+    let pruned_query_ids: BTreeSet<i64> = if opts.prune { query_archives.iter().map(|(_, q)| q.id).collect() } else {
+        query_archives.iter().filter(|(r, _)| *r == ArchiveReason::Duplicate).map(|(_, q)| q.id).collect()
+    };
+    for (_, q) in &query_archives {
+        if pruned_query_ids.contains(&q.id) {
+            vanishing.extend(q.visualizations.iter().flatten().map(|v| v.id));
+        }
+    }
+    let target = |k: &ResourceKey, name: &str| targets.get(&(k.clone(), name.to_string())).copied().unwrap_or(VizTarget::New);
+    for d in sorted_dashboards {
+        let found = match dindex.find(d, opts, &dclaimed) {
+            Ok(f) => f,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        let action = match found {
+            None => DashboardAction {
+                op: Op::Create,
+                cause: Cause::New,
+                key: d.key.clone(),
+                name: d.name.clone(),
+                id: None,
+                changes: dashboard_creation_fields(d),
+                widgets: d.widgets.iter().map(|w| WidgetOp::Create { key: w.key.clone(), desired: w.clone() }).collect(),
+                expected_version: None,
+                live_options: json!({}),
+                desired: d.clone(),
+            },
+            Some((op, live)) => {
+                dclaimed.insert(live.id);
+                let mut changes = dashboard_changes(d, live);
+                if op == Op::Unarchive {
+                    changes.insert(0, Change::new("archived", json!(true), json!(false)));
+                }
+                let (widgets, notes) = match &live.widgets {
+                    Some(list) => plan_widgets(&d.widgets, list, owner, &target, &vanishing),
+                    None => (Vec::new(), vec![format!("{}: widgets not read; left as they are", d.key)]),
+                };
+                plan.notes.extend(notes.into_iter().map(|n| format!("{}: {n}", d.key)));
+                let marker = read_marker(&live.options);
+                let cause = cause_of(op, marker.as_ref(), &d.hash);
+                let op = if changes.is_empty() && widgets.is_empty() && op == Op::Update { Op::Noop } else { op };
+                DashboardAction {
+                    op,
+                    cause,
+                    key: d.key.clone(),
+                    name: d.name.clone(),
+                    id: Some(live.id),
+                    changes,
+                    widgets,
+                    expected_version: Some(live.version),
+                    live_options: live.options.clone(),
+                    desired: d.clone(),
+                }
+            }
+        };
+        plan.dashboards.push(action);
+    }
+
+    // ---- archives ------------------------------------------------------------------------------
+    let desired_dashboard_keys: BTreeSet<String> = desired.dashboards.iter().map(|d| d.key.marker_key()).collect();
+    let mut dashboard_archives: Vec<(ArchiveReason, &Dashboard)> = Vec::new();
+    for (key, list) in &dindex.ours {
+        let active = list.iter().filter(|d| !d.is_archived);
+        if desired_dashboard_keys.contains(key) {
+            dashboard_archives.extend(active.filter(|d| !dclaimed.contains(&d.id)).map(|d| (ArchiveReason::Duplicate, *d)));
+        } else {
+            dashboard_archives.extend(active.map(|d| (ArchiveReason::Removed, *d)));
+        }
+    }
+    let managed_total = index.ours.values().map(Vec::len).sum::<usize>() + dindex.ours.values().flatten().filter(|d| !d.is_archived).count();
+    for (reason, dash) in &dashboard_archives {
+        if *reason == ArchiveReason::Removed && !opts.prune {
+            plan.notes.push(format!("Dashboard {:?} (id {}) is managed but no longer in the manifests; kept (archive it with --prune)", dash.name, dash.id));
+            continue;
+        }
+        plan.archives.push(ArchiveAction {
+            kind: Kind::Dashboard,
+            key: read_marker(&dash.options).map(|m| m.key).unwrap_or_default(),
+            name: dash.name.clone(),
+            id: dash.id,
+            reason: *reason,
+            widgets_lost: Vec::new(),
+        });
+    }
+    let archived_dashboards: BTreeSet<i64> = plan.archives.iter().map(|a| a.id).collect();
+    let foreign = |viz_ids: &BTreeSet<i64>, usage: &[crate::state::fetch::WidgetUse]| -> Vec<String> {
+        let mut lost: Vec<String> = usage
+            .iter()
+            .filter(|u| viz_ids.contains(&u.visualization_id))
+            .filter(|u| u.dashboard_owner.as_deref() != Some(owner) && !archived_dashboards.contains(&u.dashboard_id))
+            .map(|u| format!("{:?} (id {})", u.dashboard_name, u.dashboard_id))
+            .collect();
+        lost.sort();
+        lost.dedup();
+        lost
+    };
+    for (reason, q) in &query_archives {
+        if *reason == ArchiveReason::Removed && !opts.prune {
+            plan.notes.push(format!("Query {:?} (id {}) is managed but no longer in the manifests; kept (archive it with --prune)", q.name, q.id));
+            continue;
+        }
+        let viz_ids: BTreeSet<i64> = q.visualizations.iter().flatten().map(|v| v.id).collect();
+        let widgets_lost = match &actual.widget_usage {
+            Some(usage) => foreign(&viz_ids, usage),
+            None => {
+                plan.needs_widget_usage = true;
+                Vec::new()
+            }
+        };
+        if !widgets_lost.is_empty() && !opts.force {
+            errors.push(PlanError::ForeignWidgets { what: format!("archiving Query {:?} (id {})", q.name, q.id), lost: widgets_lost.join(", ") });
+        }
+        plan.archives.push(ArchiveAction {
+            kind: Kind::Query,
+            key: read_marker(&q.options).map(|m| m.key).unwrap_or_default(),
+            name: q.name.clone(),
+            id: q.id,
+            reason: *reason,
+            widgets_lost,
+        });
+    }
+    for action in &plan.queries {
+        for op in &action.visualizations {
+            if let VisOp::Delete { id, name } = op {
+                match &actual.widget_usage {
+                    Some(usage) => {
+                        let lost = foreign(&BTreeSet::from([*id]), usage);
+                        if !lost.is_empty() && !opts.force {
+                            errors.push(PlanError::ForeignWidgets {
+                                what: format!("{}: deleting visualization {name:?} (id {id})", action.key),
+                                lost: lost.join(", "),
+                            });
+                        }
+                    }
+                    None => plan.needs_widget_usage = true,
+                }
+            }
+        }
+    }
+    let removals = plan.archives.iter().filter(|a| a.reason == ArchiveReason::Removed).count();
+    match opts.max_archive {
+        Some(max) if removals > max => errors.push(PlanError::OverArchiveLimit { count: removals, max }),
+        None if removals > 0 && removals * 2 > managed_total => {
+            errors.push(PlanError::TooManyArchives { owner: owner.to_string(), count: removals, total: managed_total })
+        }
+        _ => {}
+    }
+
+    // ---- notes and drift -------------------------------------------------------------------------
+    for d in &desired.queries {
+        if !matched.contains_key(&d.key) {
+            let others: Vec<String> = index.other_owners(&d.name).map(|(id, o)| format!("id {id} (owner {o:?})")).collect();
+            if !others.is_empty() {
+                plan.notes.push(format!("{}: another owner's query has the same name ({}); a separate query is created", d.key, others.join(", ")));
+            }
+        }
+    }
+    apply_drift_policy(&mut plan, opts.drift, &mut errors);
+    if errors.is_empty() { Ok(plan) } else { Err(errors) }
+}
+
+fn cause_of(op: Op, marker: Option<&Marker>, desired_hash: &str) -> Cause {
+    match op {
+        Op::Create | Op::Adopt => Cause::New,
+        _ if marker.and_then(|m| m.hash.as_deref()) == Some(desired_hash) => Cause::Drift,
+        _ => Cause::Manifest,
+    }
+}
+
+fn apply_drift_policy(plan: &mut Plan, policy: DriftPolicy, errors: &mut Vec<PlanError>) {
+    if policy == DriftPolicy::Overwrite {
+        return;
+    }
+    let mut drifted = Vec::new();
+    for q in plan.queries.iter_mut().filter(|q| q.op != Op::Noop && q.cause == Cause::Drift) {
+        drifted.push((q.key.clone(), describe_fields(&q.changes, q.visualizations.len(), "visualization")));
+        if policy == DriftPolicy::Ignore {
+            q.op = Op::Noop;
+            q.changes.clear();
+            q.visualizations.clear();
+        }
+    }
+    for d in plan.dashboards.iter_mut().filter(|d| d.op != Op::Noop && d.cause == Cause::Drift) {
+        drifted.push((d.key.clone(), describe_fields(&d.changes, d.widgets.len(), "widget")));
+        if policy == DriftPolicy::Ignore {
+            d.op = Op::Noop;
+            d.changes.clear();
+            d.widgets.clear();
+        }
+    }
+    for (key, fields) in drifted {
+        match policy {
+            DriftPolicy::Fail => errors.push(PlanError::Drift { key, fields }),
+            _ => plan.notes.push(format!("{key}: changed in Redash ({fields}); left as is (drift policy: ignore)")),
+        }
+    }
+}
+
+fn describe_fields(changes: &[Change], children: usize, child: &str) -> String {
+    let mut parts: Vec<String> = changes.iter().map(|c| c.field.clone()).collect();
+    if children > 0 {
+        parts.push(format!("{children} {child}{}", if children == 1 { "" } else { "s" }));
+    }
+    parts.join(", ")
+}
+
+/// Dependency depth: a query's dropdown parameters read from queries one level below it.
+fn query_levels(desired: &Desired) -> BTreeMap<ResourceKey, usize> {
+    let deps: BTreeMap<&ResourceKey, Vec<&ResourceKey>> = desired.queries.iter().map(|q| (&q.key, q.dependencies())).collect();
+    let mut levels: BTreeMap<ResourceKey, usize> = BTreeMap::new();
+    fn level<'a>(k: &'a ResourceKey, deps: &BTreeMap<&'a ResourceKey, Vec<&'a ResourceKey>>, levels: &mut BTreeMap<ResourceKey, usize>, depth: usize) -> usize {
+        if let Some(l) = levels.get(k) {
+            return *l;
+        }
+        // Cycles are rejected by validation; the depth bound keeps a bad input from recursing forever.
+        if depth > deps.len() {
+            return 0;
+        }
+        let l = deps.get(k).map(|ds| ds.iter().map(|d| level(d, deps, levels, depth + 1) + 1).max().unwrap_or(0)).unwrap_or(0);
+        levels.insert(k.clone(), l);
+        l
+    }
+    for q in &desired.queries {
+        level(&q.key, &deps, &mut levels, 0);
+    }
+    levels
+}
+
+fn creation_fields(d: &DesiredQuery) -> Vec<Change> {
+    let mut c = vec![
+        Change::new("name", Value::Null, json!(d.name)),
+        Change::new("dataSource", Value::Null, json!(d.data_source)),
+        Change::new("query", Value::Null, json!(d.sql)),
+    ];
+    if !d.description.is_empty() {
+        c.push(Change::new("description", Value::Null, json!(d.description)));
+    }
+    if !d.tags.is_empty() {
+        c.push(Change::new("tags", Value::Null, json!(d.tags)));
+    }
+    if let Some(s) = &d.schedule {
+        c.push(Change::new("schedule", Value::Null, s.norm().to_display()));
+    }
+    if !d.parameters.is_empty() {
+        let names: Vec<&str> = d.parameters.iter().map(|p| p.name.as_str()).collect();
+        c.push(Change::new("parameters", Value::Null, json!(names)));
+    }
+    if d.draft {
+        c.push(Change::new("draft", Value::Null, json!(true)));
+    }
+    c
+}
+
+fn query_changes(d: &DesiredQuery, live: &Query, ds_name: &dyn Fn(Option<i64>) -> Value, ids: &dyn Fn(&ResourceKey) -> Option<i64>) -> Vec<Change> {
+    let mut c = Vec::new();
+    if live.name != d.name {
+        c.push(Change::new("name", json!(live.name), json!(d.name)));
+    }
+    let live_description = live.description.clone().unwrap_or_default();
+    if live_description != d.description {
+        c.push(Change::new("description", json!(live_description), json!(d.description)));
+    }
+    if live.query != d.sql {
+        c.push(Change::new("query", json!(live.query), json!(d.sql)));
+    }
+    if live.data_source_id != Some(d.data_source_id) {
+        c.push(Change::new("dataSource", ds_name(live.data_source_id), json!(d.data_source)));
+    }
+    let live_tags = normalize_tags(&live.tags);
+    if live_tags != d.tags {
+        c.push(Change::new("tags", json!(live_tags), json!(d.tags)));
+    }
+    let live_schedule = NormSchedule::from_server(&live.schedule);
+    let desired_schedule = d.schedule.as_ref().map(|s| s.norm());
+    if live_schedule != desired_schedule {
+        let show = |s: &Option<NormSchedule>| s.as_ref().map(NormSchedule::to_display).unwrap_or(Value::Null);
+        c.push(Change::new("schedule", show(&live_schedule), show(&desired_schedule)));
+    }
+    let live_params: Vec<Value> = live.options.get("parameters").and_then(Value::as_array).map(|ps| ps.iter().map(normalize_parameter).collect()).unwrap_or_default();
+    let desired_params = d.normalized_parameters(ids);
+    if !json_eq(&json!(live_params), &json!(desired_params)) {
+        c.push(Change::new("parameters", json!(live_params), json!(desired_params)));
+    }
+    if let Some(auto) = d.auto_limit {
+        let live_auto = live.options.get("apply_auto_limit").and_then(Value::as_bool).unwrap_or(false);
+        if live_auto != auto {
+            c.push(Change::new("autoLimit", json!(live_auto), json!(auto)));
+        }
+    }
+    if live.is_draft != d.draft {
+        c.push(Change::new("draft", json!(live.is_draft), json!(d.draft)));
+    }
+    c
+}
+
+fn dashboard_creation_fields(d: &DesiredDashboard) -> Vec<Change> {
+    let mut c = vec![Change::new("name", Value::Null, json!(d.name))];
+    if !d.tags.is_empty() {
+        c.push(Change::new("tags", Value::Null, json!(d.tags)));
+    }
+    if d.filters_enabled {
+        c.push(Change::new("filtersEnabled", Value::Null, json!(true)));
+    }
+    if d.draft {
+        c.push(Change::new("draft", Value::Null, json!(true)));
+    }
+    c
+}
+
+fn dashboard_changes(d: &DesiredDashboard, live: &Dashboard) -> Vec<Change> {
+    let mut c = Vec::new();
+    if live.name != d.name {
+        c.push(Change::new("name", json!(live.name), json!(d.name)));
+    }
+    let live_tags = normalize_tags(&live.tags);
+    if live_tags != d.tags {
+        c.push(Change::new("tags", json!(live_tags), json!(d.tags)));
+    }
+    if live.dashboard_filters_enabled != d.filters_enabled {
+        c.push(Change::new("filtersEnabled", json!(live.dashboard_filters_enabled), json!(d.filters_enabled)));
+    }
+    if live.is_draft != d.draft {
+        c.push(Change::new("draft", json!(live.is_draft), json!(d.draft)));
+    }
+    c
+}
+
+/// Live queries sorted for matching.
+struct QueryIndex<'a> {
+    /// Active queries carrying this owner's marker, by marker key, oldest first.
+    ours: BTreeMap<String, Vec<&'a Query>>,
+    /// Archived queries of this owner, by marker key.
+    archived: BTreeMap<String, &'a Query>,
+    all: Vec<&'a Query>,
+    owner: &'a str,
+}
+
+impl<'a> QueryIndex<'a> {
+    fn new(actual: &'a Actual, owner: &'a str) -> QueryIndex<'a> {
+        let mut ours: BTreeMap<String, Vec<&Query>> = BTreeMap::new();
+        let mut archived = BTreeMap::new();
+        for q in &actual.queries {
+            if let Some(m) = read_marker(&q.options).filter(|m| m.owner == owner) {
+                ours.entry(m.key).or_default().push(q);
+            }
+        }
+        for list in ours.values_mut() {
+            list.sort_by_key(|q| q.id);
+        }
+        for q in &actual.archived_queries {
+            if let Some(m) = read_marker(&q.options).filter(|m| m.owner == owner) {
+                archived.entry(m.key).or_insert(q);
+            }
+        }
+        let all = actual.queries.iter().chain(&actual.archived_queries).collect();
+        QueryIndex { ours, archived, all, owner }
+    }
+
+    fn other_owners(&self, name: &str) -> impl Iterator<Item = (i64, String)> + '_ {
+        let name = name.to_string();
+        self.all.iter().filter(move |q| !q.is_archived && q.name == name).filter_map(|q| read_marker(&q.options).filter(|m| m.owner != self.owner).map(|m| (q.id, m.owner)))
+    }
+
+    fn find(&self, d: &DesiredQuery, opts: &PlanOptions, claimed: &BTreeSet<i64>) -> Result<Option<(Op, &'a Query)>, PlanError> {
+        let key = d.key.marker_key();
+        if let Some(q) = self.ours.get(&key).and_then(|l| l.first()) {
+            return Ok(Some((Op::Update, q)));
+        }
+        if let Some(id) = d.adopt_id
+            && let Some(q) = self.all.iter().find(|q| q.id == id && !claimed.contains(&q.id))
+            && read_marker(&q.options).is_none()
+            && q.name == d.name
+        {
+            return Ok(Some((if q.is_archived { Op::Unarchive } else { Op::Adopt }, q)));
+        }
+        if let Some(q) = self.archived.get(&key) {
+            return Ok(Some((Op::Unarchive, q)));
+        }
+        let unmanaged: Vec<&&Query> = self.all.iter().filter(|q| !q.is_archived && q.name == d.name && read_marker(&q.options).is_none() && !claimed.contains(&q.id)).collect();
+        match (unmanaged.as_slice(), opts.adopt) {
+            ([], _) => Ok(None),
+            ([q], true) => Ok(Some((Op::Adopt, q))),
+            ([q], false) => Err(PlanError::NameCollision { key: d.key.clone(), kind: "query", name: d.name.clone(), id: q.id }),
+            (many, true) => Err(PlanError::AmbiguousAdoption {
+                key: d.key.clone(),
+                kind: "query",
+                name: d.name.clone(),
+                ids: many.iter().map(|q| q.id.to_string()).collect::<Vec<_>>().join(", "),
+            }),
+            (many, false) => Err(PlanError::NameCollision { key: d.key.clone(), kind: "query", name: d.name.clone(), id: many[0].id }),
+        }
+    }
+}
+
+struct DashboardIndex<'a> {
+    /// This owner's dashboards by marker key (half-created ones by their pending name), oldest first.
+    ours: BTreeMap<String, Vec<&'a Dashboard>>,
+    all: Vec<&'a Dashboard>,
+}
+
+impl<'a> DashboardIndex<'a> {
+    fn new(actual: &'a Actual, owner: &str, desired: &Desired) -> DashboardIndex<'a> {
+        let tokens: BTreeMap<String, String> = desired.dashboards.iter().map(|d| (pending_token(owner, &d.key.marker_key()), d.key.marker_key())).collect();
+        let mut ours: BTreeMap<String, Vec<&Dashboard>> = BTreeMap::new();
+        for d in &actual.dashboards {
+            let key = match read_marker(&d.options) {
+                Some(m) if m.owner == owner => Some(m.key),
+                Some(_) => None,
+                None => pending_token_of(&d.name).and_then(|t| tokens.get(t).cloned()),
+            };
+            if let Some(k) = key {
+                ours.entry(k).or_default().push(d);
+            }
+        }
+        for list in ours.values_mut() {
+            // Active before archived, then oldest first.
+            list.sort_by_key(|d| (d.is_archived, d.id));
+        }
+        DashboardIndex { ours, all: actual.dashboards.iter().collect() }
+    }
+
+    fn find(&self, d: &DesiredDashboard, opts: &PlanOptions, claimed: &BTreeSet<i64>) -> Result<Option<(Op, &'a Dashboard)>, PlanError> {
+        if let Some(found) = self.ours.get(&d.key.marker_key()).and_then(|l| l.first()) {
+            return Ok(Some((if found.is_archived { Op::Unarchive } else { Op::Update }, found)));
+        }
+        if let Some(id) = d.adopt_id
+            && let Some(found) = self.all.iter().find(|x| x.id == id && !claimed.contains(&x.id))
+            && read_marker(&found.options).is_none()
+            && found.name == d.name
+        {
+            return Ok(Some((if found.is_archived { Op::Unarchive } else { Op::Adopt }, found)));
+        }
+        let unmanaged: Vec<&&Dashboard> = self
+            .all
+            .iter()
+            .filter(|x| !x.is_archived && x.name == d.name && read_marker(&x.options).is_none() && !claimed.contains(&x.id))
+            .collect();
+        match (unmanaged.as_slice(), opts.adopt) {
+            ([], _) => Ok(None),
+            ([x], true) => Ok(Some((Op::Adopt, x))),
+            ([x], false) => Err(PlanError::NameCollision { key: d.key.clone(), kind: "dashboard", name: d.name.clone(), id: x.id }),
+            (many, true) => Err(PlanError::AmbiguousAdoption {
+                key: d.key.clone(),
+                kind: "dashboard",
+                name: d.name.clone(),
+                ids: many.iter().map(|x| x.id.to_string()).collect::<Vec<_>>().join(", "),
+            }),
+            (many, false) => Err(PlanError::NameCollision { key: d.key.clone(), kind: "dashboard", name: d.name.clone(), id: many[0].id }),
+        }
+    }
+}

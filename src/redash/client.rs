@@ -1,0 +1,355 @@
+//! The HTTP client for Redash's API: `Authorization: Key` auth, JSON in and out, pagination
+//! at the 250 maximum, retries for reads, and Redash's answers mapped to clear errors.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::error::RedashError;
+use super::types::{DataSource, Dashboard, Page, Query, Session, Visualization, Widget};
+
+/// A Redash user API key. It is never printed: Debug shows a placeholder and there is no
+/// Display.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    pub fn new(key: impl Into<String>) -> ApiKey {
+        ApiKey(key.into().trim().to_string())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The key itself, for the one place that sends it (and for tests that look for leaks).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+/// Requests made, by method and status (0 when no answer came), for reports and benchmarks.
+#[derive(Debug, Default)]
+pub struct RequestStats {
+    counts: Mutex<BTreeMap<(String, u16), u64>>,
+}
+
+impl RequestStats {
+    fn record(&self, method: &Method, status: u16) {
+        let mut c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        *c.entry((method.to_string(), status)).or_default() += 1;
+    }
+
+    pub fn snapshot(&self) -> BTreeMap<(String, u16), u64> {
+        self.counts.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn total(&self) -> u64 {
+        self.snapshot().values().sum()
+    }
+
+    pub fn by_method(&self) -> BTreeMap<String, u64> {
+        let mut out = BTreeMap::new();
+        for ((m, _), n) in self.snapshot() {
+            *out.entry(m).or_default() += n;
+        }
+        out
+    }
+}
+
+pub const MAX_PAGE_SIZE: u64 = 250;
+const READ_ATTEMPTS: u32 = 3;
+
+#[derive(Clone)]
+pub struct RedashClient {
+    base: String,
+    key: ApiKey,
+    http: reqwest::Client,
+    stats: Arc<RequestStats>,
+}
+
+impl std::fmt::Debug for RedashClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedashClient").field("base", &self.base).field("key", &self.key).finish()
+    }
+}
+
+/// Makes rustls use ring, the provider kube uses too, once per process.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+impl RedashClient {
+    pub fn new(url: &str, key: ApiKey) -> Result<RedashClient, RedashError> {
+        install_crypto_provider();
+        let base = url.trim_end_matches('/').to_string();
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(RedashError::BadUrl { url: base });
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(120))
+            .user_agent(concat!("redash-gitops/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| RedashError::Unreachable { url: base.clone(), reason: e.to_string() })?;
+        Ok(RedashClient { base, key, http, stats: Arc::new(RequestStats::default()) })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    pub fn stats(&self) -> &RequestStats {
+        &self.stats
+    }
+
+    async fn send_once(&self, method: &Method, path: &str, body: Option<&Value>) -> Result<(StatusCode, String, Vec<u8>), reqwest::Error> {
+        let mut auth = HeaderValue::from_str(&format!("Key {}", self.key.expose())).unwrap_or(HeaderValue::from_static(""));
+        auth.set_sensitive(true);
+        let mut req = self.http.request(method.clone(), format!("{}{path}", self.base)).header(AUTHORIZATION, auth);
+        if let Some(b) = body {
+            req = req.header(CONTENT_TYPE, "application/json").body(b.to_string());
+        }
+        let resp = req.send().await?;
+        let status = resp.status();
+        let content_type = resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let bytes = resp.bytes().await?;
+        Ok((status, content_type, bytes.to_vec()))
+    }
+
+    /// Sends a request and returns the JSON answer. Reads are retried on connection errors,
+    /// 429 and 502–504 with backoff; writes are not (see DESIGN §5).
+    pub async fn request(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, RedashError> {
+        let retryable = method == Method::GET;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let outcome = self.send_once(&method, path, body).await;
+            let retry_after = match &outcome {
+                Err(e) if retryable && attempt < READ_ATTEMPTS && (e.is_connect() || e.is_timeout()) => Some(backoff(attempt)),
+                Ok((s, _, _)) if retryable && attempt < READ_ATTEMPTS && matches!(s.as_u16(), 429 | 502 | 503 | 504) => Some(backoff(attempt)),
+                _ => None,
+            };
+            self.stats.record(&method, outcome.as_ref().map(|(s, _, _)| s.as_u16()).unwrap_or(0));
+            if let Some(delay) = retry_after {
+                tokio::time::sleep(delay).await;
+                continue;
+            }
+            let (status, content_type, bytes) = outcome.map_err(|e| self.transport_error(&e))?;
+            return self.interpret(&method, path, status, &content_type, &bytes);
+        }
+    }
+
+    fn transport_error(&self, e: &reqwest::Error) -> RedashError {
+        let reason = if e.is_timeout() {
+            "timed out".to_string()
+        } else if e.is_connect() {
+            let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
+            let mut deepest = "connection failed".to_string();
+            while let Some(s) = source {
+                deepest = s.to_string();
+                source = s.source();
+            }
+            deepest
+        } else {
+            e.to_string()
+        };
+        RedashError::Unreachable { url: self.base.clone(), reason }
+    }
+
+    fn interpret(&self, method: &Method, path: &str, status: StatusCode, content_type: &str, bytes: &[u8]) -> Result<Value, RedashError> {
+        let request = format!("{method} {path}");
+        let json: Option<Value> = if bytes.iter().all(u8::is_ascii_whitespace) {
+            Some(Value::Null)
+        } else {
+            serde_json::from_slice(bytes).ok()
+        };
+        let Some(json) = json else {
+            let kind = if content_type.is_empty() { "no content type".to_string() } else { content_type.to_string() };
+            return Err(RedashError::NotRedash { url: self.base.clone(), request, status: status.as_u16(), content_type: kind });
+        };
+        if status.is_success() {
+            return Ok(json);
+        }
+        let message = json.get("message").and_then(Value::as_str).unwrap_or("").to_string();
+        Err(match status.as_u16() {
+            404 if message.starts_with("Couldn't find resource. Please login") => RedashError::Auth { url: self.base.clone() },
+            404 => RedashError::NotFound { request },
+            403 => RedashError::Forbidden { request, message },
+            409 => RedashError::Conflict { request },
+            code => {
+                let message = if message.is_empty() {
+                    json.get("job").and_then(|j| j.get("error")).and_then(Value::as_str).unwrap_or("").to_string()
+                } else {
+                    message
+                };
+                RedashError::Status { request, status: code, message }
+            }
+        })
+    }
+
+    async fn get_as<T: DeserializeOwned>(&self, path: &str) -> Result<T, RedashError> {
+        let v = self.request(Method::GET, path, None).await?;
+        decode(path, v)
+    }
+
+    async fn post_as<T: DeserializeOwned>(&self, path: &str, body: &Value) -> Result<T, RedashError> {
+        let v = self.request(Method::POST, path, Some(body)).await?;
+        decode(path, v)
+    }
+
+    /// Every item of a paginated list, in creation order, 250 a page.
+    pub async fn list_all<T: DeserializeOwned + Send + 'static>(&self, path: &str, extra: &str) -> Result<Vec<T>, RedashError> {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let page_path = |page: u64| format!("{path}{sep}page={page}&page_size={MAX_PAGE_SIZE}&order=created_at{extra}");
+        let first: Page<T> = self.get_as(&page_path(1)).await?;
+        let pages = first.count.div_ceil(MAX_PAGE_SIZE).max(1);
+        let mut items = first.results;
+        if pages > 1 {
+            let mut tasks = tokio::task::JoinSet::new();
+            for page in 2..=pages {
+                let client = self.clone();
+                let p = page_path(page);
+                tasks.spawn(async move { (page, client.get_as::<Page<T>>(&p).await) });
+            }
+            let mut rest = BTreeMap::new();
+            while let Some(joined) = tasks.join_next().await {
+                let (page, result) = joined.map_err(|e| RedashError::Decode { request: path.into(), detail: e.to_string() })?;
+                match result {
+                    Ok(p) => {
+                        rest.insert(page, p.results);
+                    }
+                    // The list shrank between the first page and this one.
+                    Err(RedashError::Status { status: 400, .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            items.extend(rest.into_values().flatten());
+        }
+        Ok(items)
+    }
+
+    pub async fn session(&self) -> Result<Session, RedashError> {
+        self.get_as("/api/session").await
+    }
+
+    pub async fn data_sources(&self) -> Result<Vec<DataSource>, RedashError> {
+        self.get_as("/api/data_sources").await
+    }
+
+    pub async fn queries(&self) -> Result<Vec<Query>, RedashError> {
+        self.list_all("/api/queries", "").await
+    }
+
+    pub async fn archived_queries(&self) -> Result<Vec<Query>, RedashError> {
+        self.list_all("/api/queries/archive", "").await
+    }
+
+    pub async fn query(&self, id: i64) -> Result<Query, RedashError> {
+        self.get_as(&format!("/api/queries/{id}")).await
+    }
+
+    pub async fn create_query(&self, body: &Value) -> Result<Query, RedashError> {
+        self.post_as("/api/queries", body).await
+    }
+
+    pub async fn update_query(&self, id: i64, body: &Value) -> Result<Query, RedashError> {
+        self.post_as(&format!("/api/queries/{id}"), body).await
+    }
+
+    pub async fn archive_query(&self, id: i64) -> Result<(), RedashError> {
+        self.request(Method::DELETE, &format!("/api/queries/{id}"), None).await.map(|_| ())
+    }
+
+    pub async fn create_visualization(&self, body: &Value) -> Result<Visualization, RedashError> {
+        self.post_as("/api/visualizations", body).await
+    }
+
+    pub async fn update_visualization(&self, id: i64, body: &Value) -> Result<Visualization, RedashError> {
+        self.post_as(&format!("/api/visualizations/{id}"), body).await
+    }
+
+    pub async fn delete_visualization(&self, id: i64) -> Result<(), RedashError> {
+        self.request(Method::DELETE, &format!("/api/visualizations/{id}"), None).await.map(|_| ())
+    }
+
+    pub async fn dashboards(&self) -> Result<Vec<Dashboard>, RedashError> {
+        self.list_all("/api/dashboards", "").await
+    }
+
+    pub async fn dashboard(&self, id: i64) -> Result<Dashboard, RedashError> {
+        self.get_as(&format!("/api/dashboards/{id}")).await
+    }
+
+    /// Looks a dashboard up by the slug stored at its creation (`?legacy`), archived or not.
+    pub async fn dashboard_by_stored_slug(&self, slug: &str) -> Result<Option<Dashboard>, RedashError> {
+        match self.get_as(&format!("/api/dashboards/{slug}?legacy")).await {
+            Ok(d) => Ok(Some(d)),
+            Err(RedashError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn create_dashboard(&self, name: &str) -> Result<Dashboard, RedashError> {
+        self.post_as("/api/dashboards", &json!({ "name": name })).await
+    }
+
+    pub async fn update_dashboard(&self, id: i64, body: &Value) -> Result<Dashboard, RedashError> {
+        self.post_as(&format!("/api/dashboards/{id}"), body).await
+    }
+
+    pub async fn archive_dashboard(&self, id: i64) -> Result<(), RedashError> {
+        self.request(Method::DELETE, &format!("/api/dashboards/{id}"), None).await.map(|_| ())
+    }
+
+    pub async fn create_widget(&self, body: &Value) -> Result<Widget, RedashError> {
+        self.post_as("/api/widgets", body).await
+    }
+
+    pub async fn update_widget(&self, id: i64, body: &Value) -> Result<Widget, RedashError> {
+        self.post_as(&format!("/api/widgets/{id}"), body).await
+    }
+
+    pub async fn delete_widget(&self, id: i64) -> Result<(), RedashError> {
+        self.request(Method::DELETE, &format!("/api/widgets/{id}"), None).await.map(|_| ())
+    }
+}
+
+fn decode<T: DeserializeOwned>(path: &str, v: Value) -> Result<T, RedashError> {
+    serde_json::from_value(v).map_err(|e| RedashError::Decode { request: path.to_string(), detail: e.to_string() })
+}
+
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(200 * 2u64.pow(attempt.saturating_sub(1)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_keys_never_show_in_debug_output() {
+        let key = ApiKey::new("s3cr3t-key-value");
+        assert_eq!(format!("{key:?}"), "ApiKey(<redacted>)");
+        let client = RedashClient::new("http://127.0.0.1:1/", key).unwrap();
+        let debug = format!("{client:?}");
+        assert!(!debug.contains("s3cr3t"), "{debug}");
+        assert!(debug.contains("http://127.0.0.1:1"), "{debug}");
+    }
+
+    #[test]
+    fn urls_need_a_scheme() {
+        assert!(matches!(RedashClient::new("redash.example.com", ApiKey::new("k")), Err(RedashError::BadUrl { .. })));
+    }
+}

@@ -1,0 +1,121 @@
+//! Redash's JSON objects as the client reads them. Fields that differ between versions or
+//! endpoints default instead of failing.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Page<T> {
+    pub count: u64,
+    pub page: u64,
+    pub page_size: u64,
+    pub results: Vec<T>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct DataSource {
+    pub id: i64,
+    pub name: String,
+    #[serde(rename = "type", default)]
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct Query {
+    pub id: i64,
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub query: String,
+    #[serde(default)]
+    pub data_source_id: Option<i64>,
+    #[serde(default)]
+    pub schedule: Value,
+    #[serde(default)]
+    pub options: Value,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub is_archived: bool,
+    #[serde(default)]
+    pub is_draft: bool,
+    #[serde(default)]
+    pub version: Option<i64>,
+    #[serde(default)]
+    pub updated_at: String,
+    /// Only in the single-object forms (GET by id, create, update).
+    #[serde(default)]
+    pub visualizations: Option<Vec<Visualization>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct Visualization {
+    pub id: i64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub options: Value,
+    /// Present inside widgets.
+    #[serde(default, skip_serializing)]
+    pub query: Option<Box<Query>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct Widget {
+    pub id: i64,
+    #[serde(default)]
+    pub dashboard_id: Option<i64>,
+    #[serde(default)]
+    pub options: Value,
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub width: Value,
+    /// Absent for text widgets.
+    #[serde(default)]
+    pub visualization: Option<Visualization>,
+    /// A widget whose query the caller cannot see.
+    #[serde(default)]
+    pub restricted: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct Dashboard {
+    pub id: i64,
+    pub name: String,
+    #[serde(default)]
+    pub slug: String,
+    #[serde(default)]
+    pub user_id: Option<i64>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub options: Value,
+    #[serde(default)]
+    pub dashboard_filters_enabled: bool,
+    #[serde(default)]
+    pub is_archived: bool,
+    #[serde(default)]
+    pub is_draft: bool,
+    #[serde(default)]
+    pub version: i64,
+    #[serde(default)]
+    pub updated_at: String,
+    /// `null` in lists and in the create response.
+    #[serde(default)]
+    pub widgets: Option<Vec<Widget>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Session {
+    #[serde(default)]
+    pub user: Value,
+    #[serde(default)]
+    pub client_config: Value,
+    #[serde(default)]
+    pub org_slug: Option<String>,
+}

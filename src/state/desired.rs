@@ -1,0 +1,361 @@
+//! The desired state: manifests resolved against a Redash instance (data sources by id,
+//! references by resource key), with the hash of each spec.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use super::marker::sha256_hex;
+use super::normalize::{NormSchedule, normalize_parameter, normalize_tags};
+use crate::manifest::{
+    Diagnostic, Kind, Manifest, ManifestSet, MultiValues, ParameterType, Position, QuerySpec, REDASH_ID_ANNOTATION,
+    ResourceKey,
+};
+use crate::redash::types::DataSource;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DesiredParameter {
+    pub name: String,
+    pub title: String,
+    pub kind: ParameterType,
+    pub value: Option<Value>,
+    pub enum_options: Vec<String>,
+    pub query: Option<ResourceKey>,
+    pub multi_values: Option<MultiValues>,
+    pub regex: Option<String>,
+}
+
+impl DesiredParameter {
+    /// The parameter as Redash stores it, with a dropdown query's id from `query_id`.
+    pub fn to_server(&self, query_id: Option<i64>) -> Value {
+        let mut p = json!({
+            "name": self.name,
+            "title": self.title,
+            "type": self.kind.as_str(),
+            "value": self.value.clone().unwrap_or(Value::Null),
+            "global": false,
+            "locals": [],
+        });
+        if self.kind == ParameterType::Enum {
+            p["enumOptions"] = json!(self.enum_options.join("\n"));
+        }
+        if let Some(id) = query_id {
+            p["queryId"] = json!(id);
+        }
+        if let Some(mv) = &self.multi_values {
+            p["multiValuesOptions"] = json!({"prefix": mv.prefix, "suffix": mv.suffix, "separator": mv.separator});
+        }
+        if let Some(r) = &self.regex {
+            p["regex"] = json!(r);
+        }
+        p
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DesiredVisualization {
+    pub name: String,
+    pub kind: String,
+    pub description: String,
+    pub options: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DesiredQuery {
+    pub key: ResourceKey,
+    pub name: String,
+    pub description: String,
+    pub sql: String,
+    pub data_source: String,
+    #[serde(skip)]
+    pub data_source_id: i64,
+    pub tags: Vec<String>,
+    pub schedule: Option<Schedule>,
+    pub parameters: Vec<DesiredParameter>,
+    pub auto_limit: Option<bool>,
+    pub draft: bool,
+    pub visualizations: Vec<DesiredVisualization>,
+    #[serde(skip)]
+    pub adopt_id: Option<i64>,
+    #[serde(skip)]
+    pub hash: String,
+}
+
+/// The schedule as stored in a desired query (normalised form, serialisable for the hash).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Schedule {
+    pub interval: i64,
+    pub time: Option<String>,
+    pub day_of_week: Option<String>,
+    pub until: Option<String>,
+}
+
+impl Schedule {
+    pub fn norm(&self) -> NormSchedule {
+        NormSchedule {
+            interval: Some(self.interval),
+            time: self.time.clone(),
+            day_of_week: self.day_of_week.clone(),
+            until: self.until.clone(),
+            disabled: false,
+        }
+    }
+}
+
+impl DesiredQuery {
+    /// Keys of other queries this one needs to exist first (dropdown parameters).
+    pub fn dependencies(&self) -> Vec<&ResourceKey> {
+        self.parameters.iter().filter_map(|p| p.query.as_ref()).collect()
+    }
+
+    /// Parameters as compared with the server's, with dropdown ids from `ids`.
+    pub fn normalized_parameters(&self, ids: &dyn Fn(&ResourceKey) -> Option<i64>) -> Vec<Value> {
+        self.parameters
+            .iter()
+            .map(|p| normalize_parameter(&p.to_server(p.query.as_ref().and_then(ids))))
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum WidgetContent {
+    Visualization { query: ResourceKey, name: String },
+    Text(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DesiredWidget {
+    /// Identity within the dashboard, written into the widget's marker.
+    pub key: String,
+    pub content: WidgetContent,
+    pub position: Position,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DesiredDashboard {
+    pub key: ResourceKey,
+    pub name: String,
+    pub tags: Vec<String>,
+    pub filters_enabled: bool,
+    pub draft: bool,
+    pub widgets: Vec<DesiredWidget>,
+    #[serde(skip)]
+    pub adopt_id: Option<i64>,
+    #[serde(skip)]
+    pub hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Desired {
+    pub queries: Vec<DesiredQuery>,
+    pub dashboards: Vec<DesiredDashboard>,
+}
+
+/// A position as Redash stores it in `widget.options.position`.
+pub fn position_json(p: &Position) -> Value {
+    let mut v = json!({"col": p.col, "row": p.row, "sizeX": p.size_x, "sizeY": p.size_y});
+    if let Some(a) = p.auto_height {
+        v["autoHeight"] = json!(a);
+    }
+    v
+}
+
+/// Reads `options.position` back; unknown keys (the UI adds min/max sizes) are ignored.
+pub fn position_from_server(options: &Value) -> Option<Position> {
+    let p = options.get("position")?;
+    let num = |k: &str| p.get(k).and_then(|v| v.as_u64().or_else(|| v.as_f64().map(|f| f as u64))).map(|n| n as u32);
+    Some(Position {
+        col: num("col")?,
+        row: num("row")?,
+        size_x: num("sizeX")?,
+        size_y: num("sizeY")?,
+        auto_height: p.get("autoHeight").and_then(Value::as_bool),
+    })
+}
+
+fn hash_of(value: &impl Serialize) -> String {
+    sha256_hex(serde_json::to_string(value).unwrap_or_default().as_bytes())
+}
+
+/// Resolves data source names and references. Data source problems are reported like any
+/// other validation finding; `data_source_map` renames data sources first (old → new).
+pub fn resolve(set: &ManifestSet, data_sources: &[DataSource], data_source_map: &BTreeMap<String, String>) -> Result<Desired, Vec<Diagnostic>> {
+    let mut diags = Vec::new();
+    let mut by_name: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+    for ds in data_sources {
+        by_name.entry(ds.name.as_str()).or_default().push(ds.id);
+    }
+    let available = {
+        let mut names: Vec<&str> = by_name.keys().copied().collect();
+        names.sort_by_key(|n| n.to_lowercase());
+        if names.is_empty() { "none (the API key's user sees no data source)".to_string() } else { names.join(", ") }
+    };
+    let mut desired = Desired::default();
+    for q in &set.queries {
+        let wanted = data_source_map.get(&q.spec.data_source).unwrap_or(&q.spec.data_source);
+        let data_source_id = match by_name.get(wanted.as_str()).map(Vec::as_slice) {
+            Some([id]) => *id,
+            Some(ids) => {
+                let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+                diags.push(q.diagnostic(Kind::Query, "/spec/dataSource", format!("data source name {wanted:?} is ambiguous on this Redash (ids {})", ids.join(", "))));
+                continue;
+            }
+            None => {
+                diags.push(q.diagnostic(Kind::Query, "/spec/dataSource", format!("unknown data source {wanted:?}; available: {available}")));
+                continue;
+            }
+        };
+        match resolve_query(q, wanted, data_source_id) {
+            Ok(d) => desired.queries.push(d),
+            Err(d) => diags.push(d),
+        }
+    }
+    for d in &set.dashboards {
+        let key = d.key(Kind::Dashboard);
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        let widgets = d
+            .spec
+            .widgets
+            .iter()
+            .map(|w| {
+                let (base, content) = match (&w.visualization, &w.text) {
+                    (Some(r), _) => (
+                        format!("viz:{}/{}", r.query, r.name),
+                        WidgetContent::Visualization { query: ResourceKey::new(Kind::Query, d.namespace(), &r.query), name: r.name.clone() },
+                    ),
+                    (None, text) => ("text".to_string(), WidgetContent::Text(text.clone().unwrap_or_default())),
+                };
+                let n = counts.entry(base.clone()).or_default();
+                let key = format!("{base}#{n}");
+                *n += 1;
+                DesiredWidget { key, content, position: w.position }
+            })
+            .collect();
+        let mut dashboard = DesiredDashboard {
+            key,
+            name: d.spec.name.clone(),
+            tags: normalize_tags(&d.spec.tags),
+            filters_enabled: d.spec.filters_enabled,
+            draft: d.spec.draft,
+            widgets,
+            adopt_id: adopt_id(d),
+            hash: String::new(),
+        };
+        dashboard.hash = hash_of(&dashboard);
+        desired.dashboards.push(dashboard);
+    }
+    if diags.is_empty() { Ok(desired) } else { Err(diags) }
+}
+
+fn adopt_id<S>(m: &Manifest<S>) -> Option<i64> {
+    m.metadata.annotations.get(REDASH_ID_ANNOTATION).and_then(|s| s.trim().parse().ok())
+}
+
+fn resolve_query(q: &Manifest<QuerySpec>, data_source: &str, data_source_id: i64) -> Result<DesiredQuery, Diagnostic> {
+    let spec = &q.spec;
+    let sql = spec.query.clone().ok_or_else(|| q.diagnostic(Kind::Query, "/spec", "missing the SQL: give `query` or `queryFile`"))?;
+    let parameters = spec
+        .parameters
+        .iter()
+        .map(|p| DesiredParameter {
+            name: p.name.clone(),
+            title: p.title.clone().unwrap_or_else(|| p.name.clone()),
+            kind: p.kind,
+            value: p.value.clone(),
+            enum_options: p.enum_options.clone(),
+            query: p.query.as_ref().map(|t| ResourceKey::new(Kind::Query, q.namespace(), t)),
+            multi_values: p.multi_values.clone(),
+            regex: p.regex.clone(),
+        })
+        .collect();
+    let visualizations = spec
+        .visualizations
+        .iter()
+        .map(|v| DesiredVisualization {
+            name: v.name.clone(),
+            kind: v.kind.clone(),
+            description: v.description.clone().unwrap_or_default(),
+            options: match &v.options {
+                Some(Value::Object(m)) => Value::Object(m.clone()),
+                _ => Value::Object(Map::new()),
+            },
+        })
+        .collect();
+    let mut desired = DesiredQuery {
+        key: q.key(Kind::Query),
+        name: spec.name.clone(),
+        description: spec.description.clone().unwrap_or_default(),
+        sql,
+        data_source: data_source.to_string(),
+        data_source_id,
+        tags: normalize_tags(&spec.tags),
+        schedule: spec.schedule.as_ref().map(|s| Schedule {
+            interval: s.interval as i64,
+            time: s.time.clone(),
+            day_of_week: s.day_of_week.map(|d| d.as_str().to_string()),
+            until: s.until.clone(),
+        }),
+        parameters,
+        auto_limit: spec.auto_limit,
+        draft: spec.draft,
+        visualizations,
+        adopt_id: adopt_id(q),
+        hash: String::new(),
+    };
+    desired.hash = hash_of(&desired);
+    Ok(desired)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::manifest::load_str;
+
+    fn ds(id: i64, name: &str) -> DataSource {
+        DataSource { id, name: name.into(), kind: "pg".into() }
+    }
+
+    const DOCS: &str = "apiVersion: redash-gitops.dev/v1alpha1\nkind: Query\nmetadata: {name: q}\nspec:\n  name: Q\n  dataSource: Sample Postgres\n  query: select 1\n  tags: [b, a]\n  visualizations: [{name: C, type: CHART}]\n---\napiVersion: redash-gitops.dev/v1alpha1\nkind: Dashboard\nmetadata: {name: d}\nspec:\n  name: D\n  widgets:\n    - visualization: {query: q, name: C}\n      position: {col: 0, row: 0, sizeX: 3, sizeY: 8}\n    - text: hello\n      position: {col: 3, row: 0, sizeX: 3, sizeY: 2}\n    - visualization: {query: q, name: C}\n      position: {col: 0, row: 8, sizeX: 3, sizeY: 8}\n";
+
+    #[test]
+    fn resolves_data_sources_and_widget_keys() {
+        let (set, diags) = load_str(Path::new("m.yaml"), DOCS);
+        assert!(diags.is_empty(), "{diags:?}");
+        let d = resolve(&set, &[ds(1, "Sample Postgres"), ds(2, "Analytics")], &BTreeMap::new()).unwrap();
+        assert_eq!(d.queries[0].data_source_id, 1);
+        assert_eq!(d.queries[0].tags, vec!["a", "b"]);
+        let keys: Vec<&str> = d.dashboards[0].widgets.iter().map(|w| w.key.as_str()).collect();
+        assert_eq!(keys, vec!["viz:q/C#0", "text#0", "viz:q/C#1"]);
+        assert_eq!(d.queries[0].hash.len(), 64);
+    }
+
+    #[test]
+    fn unknown_data_sources_list_the_available_ones() {
+        let (set, _) = load_str(Path::new("m.yaml"), DOCS);
+        let errs = resolve(&set, &[ds(2, "Analytics"), ds(3, "analytics warehouse")], &BTreeMap::new()).unwrap_err();
+        assert_eq!(errs.len(), 1);
+        assert_eq!(
+            errs[0].to_string(),
+            "m.yaml:6: Query default/q: spec.dataSource: unknown data source \"Sample Postgres\"; available: Analytics, analytics warehouse"
+        );
+    }
+
+    #[test]
+    fn data_sources_can_be_renamed_for_another_instance() {
+        let (set, _) = load_str(Path::new("m.yaml"), DOCS);
+        let map = BTreeMap::from([("Sample Postgres".to_string(), "Warehouse".to_string())]);
+        let d = resolve(&set, &[ds(9, "Warehouse")], &map).unwrap();
+        assert_eq!(d.queries[0].data_source_id, 9);
+    }
+
+    #[test]
+    fn positions_read_back_ignoring_ui_keys() {
+        let p = Position { col: 1, row: 2, size_x: 3, size_y: 4, auto_height: None };
+        let mut opts = json!({"position": position_json(&p)});
+        opts["position"]["minSizeX"] = json!(1);
+        assert_eq!(position_from_server(&opts), Some(p));
+    }
+}

@@ -1,0 +1,247 @@
+//! Reading the actual state from Redash: list pages for everything, details only for the
+//! objects a plan needs (ours, adoption candidates), fetched concurrently.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::sync::Arc;
+
+use super::desired::Desired;
+use super::marker::{pending_dashboard_slug, pending_token, pending_token_of, read_marker};
+use crate::manifest::ResourceKey;
+use crate::redash::types::{Dashboard, DataSource, Query};
+use crate::redash::{RedashClient, RedashError};
+
+/// Everything the planner knows about the server.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Actual {
+    /// Active queries (list form), with `visualizations` filled for those whose details were read.
+    pub queries: Vec<Query>,
+    /// Archived queries of ours that a desired resource may bring back, with details.
+    pub archived_queries: Vec<Query>,
+    /// Active dashboards, plus archived or half-created ones of ours found by slug; `widgets`
+    /// filled for those whose details were read.
+    pub dashboards: Vec<Dashboard>,
+    /// Which dashboards show which visualizations; read only when archiving or deleting needs it.
+    pub widget_usage: Option<Vec<WidgetUse>>,
+}
+
+/// One widget showing a visualization, for the check that archiving a query (or deleting a
+/// visualization) would not empty someone else's dashboard.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WidgetUse {
+    pub dashboard_id: i64,
+    pub dashboard_name: String,
+    /// The owner in the dashboard's marker, if it has one.
+    pub dashboard_owner: Option<String>,
+    pub visualization_id: i64,
+}
+
+/// What the fetch needs to know about the run.
+#[derive(Debug, Clone)]
+pub struct FetchOptions {
+    pub owner: String,
+    pub adopt: bool,
+    pub concurrency: usize,
+}
+
+/// The Redash version, checked: Redash 10 or later.
+pub async fn check_server(client: &RedashClient) -> Result<String, RedashError> {
+    let session = client.session().await?;
+    let version = session.client_config.get("version").and_then(|v| v.as_str()).map(str::to_string);
+    let Some(version) = version else {
+        return Err(RedashError::NotAUserKey);
+    };
+    let major: u32 = version.split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0);
+    if major < 10 {
+        return Err(RedashError::Unsupported { version });
+    }
+    Ok(version)
+}
+
+pub async fn data_sources(client: &RedashClient) -> Result<Vec<DataSource>, RedashError> {
+    client.data_sources().await
+}
+
+/// Runs `f` over `items` with at most `limit` in flight; results in input order.
+pub async fn concurrently<I, T, F, Fut>(items: Vec<I>, limit: usize, f: F) -> Vec<T>
+where
+    I: Send + 'static,
+    T: Send + 'static,
+    F: Fn(I) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = T> + Send + 'static,
+{
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(limit.max(1)));
+    let f = Arc::new(f);
+    let mut set = tokio::task::JoinSet::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let semaphore = semaphore.clone();
+        let f = f.clone();
+        set.spawn(async move {
+            let _permit = semaphore.acquire_owned().await;
+            (i, f(item).await)
+        });
+    }
+    let mut out: BTreeMap<usize, T> = BTreeMap::new();
+    while let Some(joined) = set.join_next().await {
+        if let Ok((i, v)) = joined {
+            out.insert(i, v);
+        }
+    }
+    out.into_values().collect()
+}
+
+fn is_ours(options: &serde_json::Value, owner: &str) -> bool {
+    read_marker(options).is_some_and(|m| m.owner == owner)
+}
+
+/// Reads what the plan for `desired` needs.
+pub async fn fetch_actual(client: &RedashClient, desired: &Desired, opts: &FetchOptions) -> Result<Actual, RedashError> {
+    let (queries, dashboards) = tokio::try_join!(client.queries(), client.dashboards())?;
+    let owner = opts.owner.as_str();
+    let desired_query_names: BTreeSet<&str> = desired.queries.iter().map(|q| q.name.as_str()).collect();
+    let desired_dashboard_names: BTreeSet<&str> = desired.dashboards.iter().map(|d| d.name.as_str()).collect();
+    let query_adopt_ids: BTreeSet<i64> = desired.queries.iter().filter_map(|q| q.adopt_id).collect();
+    let dashboard_adopt_ids: BTreeSet<i64> = desired.dashboards.iter().filter_map(|d| d.adopt_id).collect();
+    let pending_tokens: BTreeMap<String, &ResourceKey> =
+        desired.dashboards.iter().map(|d| (pending_token(owner, &d.key.marker_key()), &d.key)).collect();
+
+    let query_detail_ids: Vec<i64> = queries
+        .iter()
+        .filter(|q| {
+            is_ours(&q.options, owner)
+                || query_adopt_ids.contains(&q.id)
+                || (opts.adopt && read_marker(&q.options).is_none() && desired_query_names.contains(q.name.as_str()))
+        })
+        .map(|q| q.id)
+        .collect();
+    let dashboard_detail_ids: Vec<i64> = dashboards
+        .iter()
+        .filter(|d| {
+            is_ours(&d.options, owner)
+                || dashboard_adopt_ids.contains(&d.id)
+                || pending_token_of(&d.name).is_some_and(|t| pending_tokens.contains_key(t))
+                || (opts.adopt && read_marker(&d.options).is_none() && desired_dashboard_names.contains(d.name.as_str()))
+        })
+        .map(|d| d.id)
+        .collect();
+
+    // Ours that are not active: archived queries come from their list; dashboards have no
+    // archive list, so they are found by the slug their pending name gave them.
+    let active_keys: BTreeSet<String> = queries.iter().filter_map(|q| read_marker(&q.options)).filter(|m| m.owner == owner).map(|m| m.key).collect();
+    let missing_queries = desired.queries.iter().any(|q| !active_keys.contains(&q.key.marker_key()))
+        || query_adopt_ids.iter().any(|id| !queries.iter().any(|q| q.id == *id));
+    let active_dashboard_keys: BTreeSet<String> = dashboards
+        .iter()
+        .filter_map(|d| read_marker(&d.options))
+        .filter(|m| m.owner == owner)
+        .map(|m| m.key)
+        .chain(dashboards.iter().filter_map(|d| pending_token_of(&d.name)).filter_map(|t| pending_tokens.get(t)).map(|k| k.marker_key()))
+        .collect();
+    let probe_slugs: Vec<String> = desired
+        .dashboards
+        .iter()
+        .filter(|d| !active_dashboard_keys.contains(&d.key.marker_key()))
+        .map(|d| pending_dashboard_slug(owner, &d.key.marker_key()))
+        .collect();
+    let missing_dashboard_ids: Vec<i64> = dashboard_adopt_ids.iter().filter(|id| !dashboards.iter().any(|d| d.id == **id)).copied().collect();
+
+    let c = client.clone();
+    let query_details = concurrently(query_detail_ids, opts.concurrency, move |id| {
+        let c = c.clone();
+        async move { c.query(id).await }
+    });
+    let c = client.clone();
+    let dashboard_details = concurrently(dashboard_detail_ids, opts.concurrency, move |id| {
+        let c = c.clone();
+        async move { c.dashboard(id).await }
+    });
+    let c = client.clone();
+    let probed = concurrently(probe_slugs, opts.concurrency, move |slug| {
+        let c = c.clone();
+        async move { c.dashboard_by_stored_slug(&slug).await }
+    });
+    let c = client.clone();
+    let adopted_elsewhere = concurrently(missing_dashboard_ids, opts.concurrency, move |id| {
+        let c = c.clone();
+        async move {
+            match c.dashboard(id).await {
+                Ok(d) => Ok(Some(d)),
+                Err(RedashError::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        }
+    });
+    let archived = async {
+        if missing_queries { client.archived_queries().await.map(Some) } else { Ok(None) }
+    };
+    let (query_details, dashboard_details, probed, adopted_elsewhere, archived) =
+        tokio::join!(query_details, dashboard_details, probed, adopted_elsewhere, archived);
+
+    let mut detailed: BTreeMap<i64, Query> = BTreeMap::new();
+    for q in query_details {
+        let q = q?;
+        detailed.insert(q.id, q);
+    }
+    let queries: Vec<Query> = queries.into_iter().map(|q| detailed.remove(&q.id).unwrap_or(q)).collect();
+
+    let mut archived_queries = Vec::new();
+    if let Some(list) = archived? {
+        let wanted_keys: BTreeSet<String> = desired.queries.iter().map(|q| q.key.marker_key()).collect();
+        let ids: Vec<i64> = list
+            .iter()
+            .filter(|q| {
+                read_marker(&q.options).is_some_and(|m| m.owner == owner && wanted_keys.contains(&m.key)) || query_adopt_ids.contains(&q.id)
+            })
+            .map(|q| q.id)
+            .collect();
+        let c = client.clone();
+        for q in concurrently(ids, opts.concurrency, move |id| {
+            let c = c.clone();
+            async move { c.query(id).await }
+        })
+        .await
+        {
+            archived_queries.push(q?);
+        }
+    }
+
+    let mut detailed: BTreeMap<i64, Dashboard> = BTreeMap::new();
+    for d in dashboard_details {
+        let d = d?;
+        detailed.insert(d.id, d);
+    }
+    let mut dashboards: Vec<Dashboard> = dashboards.into_iter().map(|d| detailed.remove(&d.id).unwrap_or(d)).collect();
+    for found in probed.into_iter().chain(adopted_elsewhere) {
+        if let Some(d) = found?
+            && !dashboards.iter().any(|x| x.id == d.id)
+        {
+            dashboards.push(d);
+        }
+    }
+    Ok(Actual { queries, archived_queries, dashboards, widget_usage: None })
+}
+
+/// Reads every listed dashboard's widgets, to know which dashboards show which visualizations.
+pub async fn fetch_widget_usage(client: &RedashClient, actual: &Actual, concurrency: usize) -> Result<Vec<WidgetUse>, RedashError> {
+    let missing: Vec<i64> = actual.dashboards.iter().filter(|d| d.widgets.is_none() && !d.is_archived).map(|d| d.id).collect();
+    let c = client.clone();
+    let fetched = concurrently(missing, concurrency, move |id| {
+        let c = c.clone();
+        async move { c.dashboard(id).await }
+    })
+    .await;
+    let mut all: Vec<Dashboard> = actual.dashboards.iter().filter(|d| d.widgets.is_some() && !d.is_archived).cloned().collect();
+    for d in fetched {
+        all.push(d?);
+    }
+    let mut uses = Vec::new();
+    for d in &all {
+        let owner = read_marker(&d.options).map(|m| m.owner);
+        for w in d.widgets.iter().flatten() {
+            if let Some(v) = &w.visualization {
+                uses.push(WidgetUse { dashboard_id: d.id, dashboard_name: d.name.clone(), dashboard_owner: owner.clone(), visualization_id: v.id });
+            }
+        }
+    }
+    Ok(uses)
+}

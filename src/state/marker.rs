@@ -1,0 +1,114 @@
+//! Ownership markers (DESIGN §3): what the tool writes into an object's `options` so that it
+//! can find its own objects again, and never touch anybody else's.
+
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::manifest::MARKER_FIELD;
+
+/// The marker found on a Redash object: `options.gitops = {owner, key, hash?}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Marker {
+    pub owner: String,
+    /// `Query/<namespace>/<name>` on parents; the child's identity on visualizations and widgets.
+    pub key: String,
+    /// Hash of the spec last applied completely (parents only); absent while an apply is under way.
+    pub hash: Option<String>,
+}
+
+pub fn read_marker(options: &Value) -> Option<Marker> {
+    let m = options.get(MARKER_FIELD)?;
+    Some(Marker {
+        owner: m.get("owner")?.as_str()?.to_string(),
+        key: m.get("key")?.as_str()?.to_string(),
+        hash: m.get("hash").and_then(Value::as_str).map(str::to_string),
+    })
+}
+
+pub fn marker_json(owner: &str, key: &str, hash: Option<&str>) -> Value {
+    let mut m = json!({ "owner": owner, "key": key });
+    if let Some(h) = hash {
+        m["hash"] = json!(h);
+    }
+    m
+}
+
+/// `options` without the marker: what people and specs compare.
+pub fn without_marker(options: &Value) -> Value {
+    match options {
+        Value::Object(map) => {
+            let mut m = map.clone();
+            m.remove(MARKER_FIELD);
+            Value::Object(m)
+        }
+        Value::Null => Value::Object(Map::new()),
+        other => other.clone(),
+    }
+}
+
+/// `options` with the marker set.
+pub fn with_marker(options: &Value, marker: Value) -> Value {
+    let mut m = match options {
+        Value::Object(map) => map.clone(),
+        _ => Map::new(),
+    };
+    m.insert(MARKER_FIELD.into(), marker);
+    Value::Object(m)
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+const PENDING_PREFIX: &str = "redash-gitops ";
+
+/// The name a dashboard is created under. Redash reads nothing but the name on create, so the
+/// marker cannot go in with it; this name stands in for it until the second request writes
+/// the real name and the marker. It is derived from owner and key alone, so the slug Redash
+/// stores for it (never updated afterwards) finds the dashboard again, archived or not.
+pub fn pending_dashboard_name(owner: &str, key: &str) -> String {
+    format!("{PENDING_PREFIX}{}", pending_token(owner, key))
+}
+
+pub fn pending_token(owner: &str, key: &str) -> String {
+    sha256_hex(format!("{owner}\0{key}").as_bytes())[..24].to_string()
+}
+
+/// The stored slug of a dashboard created under its pending name.
+pub fn pending_dashboard_slug(owner: &str, key: &str) -> String {
+    format!("redash-gitops-{}", pending_token(owner, key))
+}
+
+/// The token of a dashboard still carrying its pending name (an apply stopped half-way).
+pub fn pending_token_of(name: &str) -> Option<&str> {
+    let token = name.strip_prefix(PENDING_PREFIX)?;
+    (token.len() == 24 && token.chars().all(|c| c.is_ascii_hexdigit())).then_some(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers_round_trip_through_options() {
+        let opts = with_marker(&json!({"parameters": []}), marker_json("team", "Query/default/q", Some("abc")));
+        let m = read_marker(&opts).unwrap();
+        assert_eq!(m, Marker { owner: "team".into(), key: "Query/default/q".into(), hash: Some("abc".into()) });
+        assert_eq!(without_marker(&opts), json!({"parameters": []}));
+        assert_eq!(read_marker(&json!({"gitops": {"owner": 1}})), None);
+        assert_eq!(read_marker(&Value::Null), None);
+    }
+
+    #[test]
+    fn pending_names_are_recognised_and_slug_stably() {
+        let name = pending_dashboard_name("default", "Dashboard/default/growth");
+        let token = pending_token_of(&name).unwrap();
+        assert_eq!(token, pending_token("default", "Dashboard/default/growth"));
+        assert_eq!(
+            crate::emulator::slugify(&name),
+            pending_dashboard_slug("default", "Dashboard/default/growth")
+        );
+        assert_eq!(pending_token_of("redash-gitops dashboard"), None);
+        assert_ne!(pending_token("a", "k"), pending_token("b", "k"));
+    }
+}

@@ -1,0 +1,10 @@
+//! The two states a plan compares: desired (from manifests) and actual (from Redash), with
+//! ownership markers and the normalisation of server values.
+
+pub mod desired;
+pub mod fetch;
+pub mod marker;
+pub mod normalize;
+
+pub use desired::{Desired, resolve};
+pub use fetch::{Actual, FetchOptions, WidgetUse, check_server, fetch_actual, fetch_widget_usage};

@@ -1,9 +1,12 @@
 //! redash-gitops: Redash content (queries, visualizations, dashboards) under version control.
 
+pub mod apply;
 pub mod cli;
 pub mod emulator;
+pub mod engine;
 pub mod manifest;
 pub mod plan;
 pub mod redash;
+pub mod render;
 pub mod state;
 pub mod util;

@@ -1,6 +1,8 @@
 //! The command line: parsing, dispatch, and the one place where outcomes become exit codes.
 
+mod demo_cmd;
 mod emulator_cmd;
+mod sync_cmd;
 
 use std::process::ExitCode;
 
@@ -28,6 +30,22 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Show what a sync would change in Redash (exit 0: no changes, 2: changes, 1: error)
+    #[command(
+        after_help = "Example:\n  REDASH_URL=https://redash.example.com REDASH_API_KEY=... redash-gitops plan manifests/"
+    )]
+    Plan(sync_cmd::PlanArgs),
+    /// Make Redash match the manifests
+    #[command(
+        after_help = "Examples:\n  redash-gitops sync manifests/ --dry-run\n  redash-gitops sync manifests/ --prune"
+    )]
+    Sync(sync_cmd::SyncArgs),
+    /// Check manifests without a server: schema, references, duplicates
+    #[command(after_help = "Example:\n  redash-gitops validate manifests/")]
+    Validate(sync_cmd::ValidateArgs),
+    /// Start the built-in emulator, sync the examples into it, and show both plans
+    #[command(after_help = "Example:\n  redash-gitops demo")]
+    Demo(demo_cmd::DemoArgs),
     /// Run the built-in Redash emulator (an in-memory, Redash-compatible server)
     #[command(after_help = "Example:\n  redash-gitops emulator --port 5000 --api-key devkey")]
     Emulator(emulator_cmd::EmulatorArgs),
@@ -35,6 +53,10 @@ pub enum Command {
 
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
+        Command::Plan(args) => sync_cmd::run_plan(&args, false),
+        Command::Sync(args) => sync_cmd::run_plan(&args.plan, !args.dry_run),
+        Command::Validate(args) => sync_cmd::run_validate(&args),
+        Command::Demo(args) => demo_cmd::run(args),
         Command::Emulator(args) => emulator_cmd::run(args),
     }
 }

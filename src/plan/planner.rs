@@ -5,7 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Value, json};
 
 use super::children::{VizTarget, plan_visualizations, plan_widgets};
-use super::types::{ArchiveAction, ArchiveReason, Cause, Change, DashboardAction, Op, Plan, PlanError, QueryAction, VisOp, WidgetOp};
+use super::types::{
+    ArchiveAction, ArchiveReason, Cause, Change, DashboardAction, Op, Plan, PlanError, QueryAction,
+    VisOp, WidgetOp,
+};
 use crate::manifest::{Kind, ResourceKey};
 use crate::redash::types::{Dashboard, DataSource, Query};
 use crate::state::desired::{Desired, DesiredDashboard, DesiredQuery};
@@ -42,12 +45,24 @@ pub struct PlanOptions {
 
 impl Default for PlanOptions {
     fn default() -> Self {
-        PlanOptions { owner: "default".into(), adopt: false, prune: false, max_archive: None, force: false, drift: DriftPolicy::Overwrite }
+        PlanOptions {
+            owner: "default".into(),
+            adopt: false,
+            prune: false,
+            max_archive: None,
+            force: false,
+            drift: DriftPolicy::Overwrite,
+        }
     }
 }
 
 /// Computes the plan that makes Redash match `desired`.
-pub fn plan(desired: &Desired, actual: &Actual, data_sources: &[DataSource], opts: &PlanOptions) -> Result<Plan, Vec<PlanError>> {
+pub fn plan(
+    desired: &Desired,
+    actual: &Actual,
+    data_sources: &[DataSource],
+    opts: &PlanOptions,
+) -> Result<Plan, Vec<PlanError>> {
     let mut errors = Vec::new();
     let mut plan = Plan::default();
     let owner = opts.owner.as_str();
@@ -68,7 +83,10 @@ pub fn plan(desired: &Desired, actual: &Actual, data_sources: &[DataSource], opt
             Err(e) => errors.push(e),
         }
     }
-    let ids: BTreeMap<ResourceKey, i64> = matched.iter().map(|(k, (_, q))| (k.clone(), q.id)).collect();
+    let ids: BTreeMap<ResourceKey, i64> = matched
+        .iter()
+        .map(|(k, (_, q))| (k.clone(), q.id))
+        .collect();
     let id_of = |k: &ResourceKey| ids.get(k).copied();
     let ds_name = |id: Option<i64>| -> Value {
         match id.and_then(|id| data_sources.iter().find(|d| d.id == id)) {
@@ -96,11 +114,16 @@ pub fn plan(desired: &Desired, actual: &Actual, data_sources: &[DataSource], opt
                     visualizations: d
                         .visualizations
                         .iter()
-                        .map(|v| VisOp::Create { desired: v.clone(), name: v.name.clone(), kind: v.kind.clone() })
+                        .map(|v| VisOp::Create {
+                            desired: v.clone(),
+                            name: v.name.clone(),
+                            kind: v.kind.clone(),
+                        })
                         .collect(),
                     level,
                     expected_updated_at: None,
                     live_options: json!({}),
+                    live_hash: None,
                     desired: (*d).clone(),
                 }
             }
@@ -112,12 +135,19 @@ pub fn plan(desired: &Desired, actual: &Actual, data_sources: &[DataSource], opt
                 let vis = match &live.visualizations {
                     Some(list) => plan_visualizations(&d.visualizations, list, owner),
                     None => {
-                        plan.notes.push(format!("{}: visualizations not read; left as they are", d.key));
+                        plan.notes.push(format!(
+                            "{}: visualizations not read; left as they are",
+                            d.key
+                        ));
                         Default::default()
                     }
                 };
                 for v in &d.visualizations {
-                    let t = vis.ids.get(&v.name).map(|id| VizTarget::Existing(*id)).unwrap_or(VizTarget::New);
+                    let t = vis
+                        .ids
+                        .get(&v.name)
+                        .map(|id| VizTarget::Existing(*id))
+                        .unwrap_or(VizTarget::New);
                     targets.insert((d.key.clone(), v.name.clone()), t);
                 }
                 for op in &vis.ops {
@@ -127,7 +157,11 @@ pub fn plan(desired: &Desired, actual: &Actual, data_sources: &[DataSource], opt
                 }
                 let marker = read_marker(&live.options);
                 let cause = cause_of(*op, marker.as_ref(), &d.hash);
-                let op = if changes.is_empty() && vis.ops.is_empty() && *op == Op::Update { Op::Noop } else { *op };
+                let op = if changes.is_empty() && vis.ops.is_empty() && *op == Op::Update {
+                    Op::Noop
+                } else {
+                    *op
+                };
                 QueryAction {
                     op,
                     cause,
@@ -139,16 +173,26 @@ pub fn plan(desired: &Desired, actual: &Actual, data_sources: &[DataSource], opt
                     level,
                     expected_updated_at: Some(live.updated_at.clone()),
                     live_options: live.options.clone(),
+                    live_hash: marker.and_then(|m| m.hash),
                     desired: (*d).clone(),
                 }
             }
         };
         plan.queries.push(action);
     }
-    plan.queries.sort_by(|a, b| (a.level, &a.key).cmp(&(b.level, &b.key)));
+    plan.queries
+        .sort_by(|a, b| (a.level, &a.key).cmp(&(b.level, &b.key)));
+    plan.known_visualizations = targets
+        .iter()
+        .filter_map(|(k, t)| match t {
+            VizTarget::Existing(id) => Some((k.clone(), *id)),
+            VizTarget::New => None,
+        })
+        .collect();
 
     // ---- archives of queries (their widgets vanish) ----------------------------------------
-    let desired_query_keys: BTreeSet<String> = desired.queries.iter().map(|q| q.key.marker_key()).collect();
+    let desired_query_keys: BTreeSet<String> =
+        desired.queries.iter().map(|q| q.key.marker_key()).collect();
     let mut query_archives: Vec<(ArchiveReason, &Query)> = Vec::new();
     for (key, list) in &index.ours {
         if desired_query_keys.contains(key) {
@@ -164,15 +208,26 @@ pub fn plan(desired: &Desired, actual: &Actual, data_sources: &[DataSource], opt
     let mut dclaimed = BTreeSet::new();
     let mut sorted_dashboards: Vec<&DesiredDashboard> = desired.dashboards.iter().collect();
     sorted_dashboards.sort_by(|a, b| a.key.cmp(&b.key));
-    let pruned_query_ids: BTreeSet<i64> = if opts.prune { query_archives.iter().map(|(_, q)| q.id).collect() } else {
-        query_archives.iter().filter(|(r, _)| *r == ArchiveReason::Duplicate).map(|(_, q)| q.id).collect()
+    let pruned_query_ids: BTreeSet<i64> = if opts.prune {
+        query_archives.iter().map(|(_, q)| q.id).collect()
+    } else {
+        query_archives
+            .iter()
+            .filter(|(r, _)| *r == ArchiveReason::Duplicate)
+            .map(|(_, q)| q.id)
+            .collect()
     };
     for (_, q) in &query_archives {
         if pruned_query_ids.contains(&q.id) {
             vanishing.extend(q.visualizations.iter().flatten().map(|v| v.id));
         }
     }
-    let target = |k: &ResourceKey, name: &str| targets.get(&(k.clone(), name.to_string())).copied().unwrap_or(VizTarget::New);
+    let target = |k: &ResourceKey, name: &str| {
+        targets
+            .get(&(k.clone(), name.to_string()))
+            .copied()
+            .unwrap_or(VizTarget::New)
+    };
     for d in sorted_dashboards {
         let found = match dindex.find(d, opts, &dclaimed) {
             Ok(f) => f,
@@ -189,9 +244,17 @@ pub fn plan(desired: &Desired, actual: &Actual, data_sources: &[DataSource], opt
                 name: d.name.clone(),
                 id: None,
                 changes: dashboard_creation_fields(d),
-                widgets: d.widgets.iter().map(|w| WidgetOp::Create { key: w.key.clone(), desired: w.clone() }).collect(),
+                widgets: d
+                    .widgets
+                    .iter()
+                    .map(|w| WidgetOp::Create {
+                        key: w.key.clone(),
+                        desired: w.clone(),
+                    })
+                    .collect(),
                 expected_version: None,
                 live_options: json!({}),
+                live_hash: None,
                 desired: d.clone(),
             },
             Some((op, live)) => {
@@ -202,12 +265,20 @@ pub fn plan(desired: &Desired, actual: &Actual, data_sources: &[DataSource], opt
                 }
                 let (widgets, notes) = match &live.widgets {
                     Some(list) => plan_widgets(&d.widgets, list, owner, &target, &vanishing),
-                    None => (Vec::new(), vec![format!("{}: widgets not read; left as they are", d.key)]),
+                    None => (
+                        Vec::new(),
+                        vec![format!("{}: widgets not read; left as they are", d.key)],
+                    ),
                 };
-                plan.notes.extend(notes.into_iter().map(|n| format!("{}: {n}", d.key)));
+                plan.notes
+                    .extend(notes.into_iter().map(|n| format!("{}: {n}", d.key)));
                 let marker = read_marker(&live.options);
                 let cause = cause_of(op, marker.as_ref(), &d.hash);
-                let op = if changes.is_empty() && widgets.is_empty() && op == Op::Update { Op::Noop } else { op };
+                let op = if changes.is_empty() && widgets.is_empty() && op == Op::Update {
+                    Op::Noop
+                } else {
+                    op
+                };
                 DashboardAction {
                     op,
                     cause,
@@ -218,6 +289,7 @@ pub fn plan(desired: &Desired, actual: &Actual, data_sources: &[DataSource], opt
                     widgets,
                     expected_version: Some(live.version),
                     live_options: live.options.clone(),
+                    live_hash: marker.and_then(|m| m.hash),
                     desired: d.clone(),
                 }
             }
@@ -226,17 +298,31 @@ pub fn plan(desired: &Desired, actual: &Actual, data_sources: &[DataSource], opt
     }
 
     // ---- archives ------------------------------------------------------------------------------
-    let desired_dashboard_keys: BTreeSet<String> = desired.dashboards.iter().map(|d| d.key.marker_key()).collect();
+    let desired_dashboard_keys: BTreeSet<String> = desired
+        .dashboards
+        .iter()
+        .map(|d| d.key.marker_key())
+        .collect();
     let mut dashboard_archives: Vec<(ArchiveReason, &Dashboard)> = Vec::new();
     for (key, list) in &dindex.ours {
         let active = list.iter().filter(|d| !d.is_archived);
         if desired_dashboard_keys.contains(key) {
-            dashboard_archives.extend(active.filter(|d| !dclaimed.contains(&d.id)).map(|d| (ArchiveReason::Duplicate, *d)));
+            dashboard_archives.extend(
+                active
+                    .filter(|d| !dclaimed.contains(&d.id))
+                    .map(|d| (ArchiveReason::Duplicate, *d)),
+            );
         } else {
             dashboard_archives.extend(active.map(|d| (ArchiveReason::Removed, *d)));
         }
     }
-    let managed_total = index.ours.values().map(Vec::len).sum::<usize>() + dindex.ours.values().flatten().filter(|d| !d.is_archived).count();
+    let managed_total = index.ours.values().map(Vec::len).sum::<usize>()
+        + dindex
+            .ours
+            .values()
+            .flatten()
+            .filter(|d| !d.is_archived)
+            .count();
     for (reason, dash) in &dashboard_archives {
         if *reason == ArchiveReason::Removed && !opts.prune {
             plan.notes.push(format!("Dashboard {:?} (id {}) is managed but no longer in the manifests; kept (archive it with --prune)", dash.name, dash.id));
@@ -244,7 +330,9 @@ pub fn plan(desired: &Desired, actual: &Actual, data_sources: &[DataSource], opt
         }
         plan.archives.push(ArchiveAction {
             kind: Kind::Dashboard,
-            key: read_marker(&dash.options).map(|m| m.key).unwrap_or_default(),
+            key: read_marker(&dash.options)
+                .map(|m| m.key)
+                .unwrap_or_default(),
             name: dash.name.clone(),
             id: dash.id,
             reason: *reason,
@@ -252,17 +340,21 @@ pub fn plan(desired: &Desired, actual: &Actual, data_sources: &[DataSource], opt
         });
     }
     let archived_dashboards: BTreeSet<i64> = plan.archives.iter().map(|a| a.id).collect();
-    let foreign = |viz_ids: &BTreeSet<i64>, usage: &[crate::state::fetch::WidgetUse]| -> Vec<String> {
-        let mut lost: Vec<String> = usage
-            .iter()
-            .filter(|u| viz_ids.contains(&u.visualization_id))
-            .filter(|u| u.dashboard_owner.as_deref() != Some(owner) && !archived_dashboards.contains(&u.dashboard_id))
-            .map(|u| format!("{:?} (id {})", u.dashboard_name, u.dashboard_id))
-            .collect();
-        lost.sort();
-        lost.dedup();
-        lost
-    };
+    let foreign =
+        |viz_ids: &BTreeSet<i64>, usage: &[crate::state::fetch::WidgetUse]| -> Vec<String> {
+            let mut lost: Vec<String> = usage
+                .iter()
+                .filter(|u| viz_ids.contains(&u.visualization_id))
+                .filter(|u| {
+                    u.dashboard_owner.as_deref() != Some(owner)
+                        && !archived_dashboards.contains(&u.dashboard_id)
+                })
+                .map(|u| format!("{:?} (id {})", u.dashboard_name, u.dashboard_id))
+                .collect();
+            lost.sort();
+            lost.dedup();
+            lost
+        };
     for (reason, q) in &query_archives {
         if *reason == ArchiveReason::Removed && !opts.prune {
             plan.notes.push(format!("Query {:?} (id {}) is managed but no longer in the manifests; kept (archive it with --prune)", q.name, q.id));
@@ -277,7 +369,10 @@ pub fn plan(desired: &Desired, actual: &Actual, data_sources: &[DataSource], opt
             }
         };
         if !widgets_lost.is_empty() && !opts.force {
-            errors.push(PlanError::ForeignWidgets { what: format!("archiving Query {:?} (id {})", q.name, q.id), lost: widgets_lost.join(", ") });
+            errors.push(PlanError::ForeignWidgets {
+                what: format!("archiving Query {:?} (id {})", q.name, q.id),
+                lost: widgets_lost.join(", "),
+            });
         }
         plan.archives.push(ArchiveAction {
             kind: Kind::Query,
@@ -296,7 +391,10 @@ pub fn plan(desired: &Desired, actual: &Actual, data_sources: &[DataSource], opt
                         let lost = foreign(&BTreeSet::from([*id]), usage);
                         if !lost.is_empty() && !opts.force {
                             errors.push(PlanError::ForeignWidgets {
-                                what: format!("{}: deleting visualization {name:?} (id {id})", action.key),
+                                what: format!(
+                                    "{}: deleting visualization {name:?} (id {id})",
+                                    action.key
+                                ),
                                 lost: lost.join(", "),
                             });
                         }
@@ -306,11 +404,22 @@ pub fn plan(desired: &Desired, actual: &Actual, data_sources: &[DataSource], opt
             }
         }
     }
-    let removals = plan.archives.iter().filter(|a| a.reason == ArchiveReason::Removed).count();
+    let removals = plan
+        .archives
+        .iter()
+        .filter(|a| a.reason == ArchiveReason::Removed)
+        .count();
     match opts.max_archive {
-        Some(max) if removals > max => errors.push(PlanError::OverArchiveLimit { count: removals, max }),
+        Some(max) if removals > max => errors.push(PlanError::OverArchiveLimit {
+            count: removals,
+            max,
+        }),
         None if removals > 0 && removals * 2 > managed_total => {
-            errors.push(PlanError::TooManyArchives { owner: owner.to_string(), count: removals, total: managed_total })
+            errors.push(PlanError::TooManyArchives {
+                owner: owner.to_string(),
+                count: removals,
+                total: managed_total,
+            })
         }
         _ => {}
     }
@@ -318,14 +427,25 @@ pub fn plan(desired: &Desired, actual: &Actual, data_sources: &[DataSource], opt
     // ---- notes and drift -------------------------------------------------------------------------
     for d in &desired.queries {
         if !matched.contains_key(&d.key) {
-            let others: Vec<String> = index.other_owners(&d.name).map(|(id, o)| format!("id {id} (owner {o:?})")).collect();
+            let others: Vec<String> = index
+                .other_owners(&d.name)
+                .map(|(id, o)| format!("id {id} (owner {o:?})"))
+                .collect();
             if !others.is_empty() {
-                plan.notes.push(format!("{}: another owner's query has the same name ({}); a separate query is created", d.key, others.join(", ")));
+                plan.notes.push(format!(
+                    "{}: another owner's query has the same name ({}); a separate query is created",
+                    d.key,
+                    others.join(", ")
+                ));
             }
         }
     }
     apply_drift_policy(&mut plan, opts.drift, &mut errors);
-    if errors.is_empty() { Ok(plan) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(plan)
+    } else {
+        Err(errors)
+    }
 }
 
 fn cause_of(op: Op, marker: Option<&Marker>, desired_hash: &str) -> Cause {
@@ -341,16 +461,30 @@ fn apply_drift_policy(plan: &mut Plan, policy: DriftPolicy, errors: &mut Vec<Pla
         return;
     }
     let mut drifted = Vec::new();
-    for q in plan.queries.iter_mut().filter(|q| q.op != Op::Noop && q.cause == Cause::Drift) {
-        drifted.push((q.key.clone(), describe_fields(&q.changes, q.visualizations.len(), "visualization")));
+    for q in plan
+        .queries
+        .iter_mut()
+        .filter(|q| q.op != Op::Noop && q.cause == Cause::Drift)
+    {
+        drifted.push((
+            q.key.clone(),
+            describe_fields(&q.changes, q.visualizations.len(), "visualization"),
+        ));
         if policy == DriftPolicy::Ignore {
             q.op = Op::Noop;
             q.changes.clear();
             q.visualizations.clear();
         }
     }
-    for d in plan.dashboards.iter_mut().filter(|d| d.op != Op::Noop && d.cause == Cause::Drift) {
-        drifted.push((d.key.clone(), describe_fields(&d.changes, d.widgets.len(), "widget")));
+    for d in plan
+        .dashboards
+        .iter_mut()
+        .filter(|d| d.op != Op::Noop && d.cause == Cause::Drift)
+    {
+        drifted.push((
+            d.key.clone(),
+            describe_fields(&d.changes, d.widgets.len(), "widget"),
+        ));
         if policy == DriftPolicy::Ignore {
             d.op = Op::Noop;
             d.changes.clear();
@@ -360,7 +494,9 @@ fn apply_drift_policy(plan: &mut Plan, policy: DriftPolicy, errors: &mut Vec<Pla
     for (key, fields) in drifted {
         match policy {
             DriftPolicy::Fail => errors.push(PlanError::Drift { key, fields }),
-            _ => plan.notes.push(format!("{key}: changed in Redash ({fields}); left as is (drift policy: ignore)")),
+            _ => plan.notes.push(format!(
+                "{key}: changed in Redash ({fields}); left as is (drift policy: ignore)"
+            )),
         }
     }
 }
@@ -368,16 +504,28 @@ fn apply_drift_policy(plan: &mut Plan, policy: DriftPolicy, errors: &mut Vec<Pla
 fn describe_fields(changes: &[Change], children: usize, child: &str) -> String {
     let mut parts: Vec<String> = changes.iter().map(|c| c.field.clone()).collect();
     if children > 0 {
-        parts.push(format!("{children} {child}{}", if children == 1 { "" } else { "s" }));
+        parts.push(format!(
+            "{children} {child}{}",
+            if children == 1 { "" } else { "s" }
+        ));
     }
     parts.join(", ")
 }
 
 /// Dependency depth: a query's dropdown parameters read from queries one level below it.
 fn query_levels(desired: &Desired) -> BTreeMap<ResourceKey, usize> {
-    let deps: BTreeMap<&ResourceKey, Vec<&ResourceKey>> = desired.queries.iter().map(|q| (&q.key, q.dependencies())).collect();
+    let deps: BTreeMap<&ResourceKey, Vec<&ResourceKey>> = desired
+        .queries
+        .iter()
+        .map(|q| (&q.key, q.dependencies()))
+        .collect();
     let mut levels: BTreeMap<ResourceKey, usize> = BTreeMap::new();
-    fn level<'a>(k: &'a ResourceKey, deps: &BTreeMap<&'a ResourceKey, Vec<&'a ResourceKey>>, levels: &mut BTreeMap<ResourceKey, usize>, depth: usize) -> usize {
+    fn level<'a>(
+        k: &'a ResourceKey,
+        deps: &BTreeMap<&'a ResourceKey, Vec<&'a ResourceKey>>,
+        levels: &mut BTreeMap<ResourceKey, usize>,
+        depth: usize,
+    ) -> usize {
         if let Some(l) = levels.get(k) {
             return *l;
         }
@@ -385,7 +533,15 @@ fn query_levels(desired: &Desired) -> BTreeMap<ResourceKey, usize> {
         if depth > deps.len() {
             return 0;
         }
-        let l = deps.get(k).map(|ds| ds.iter().map(|d| level(d, deps, levels, depth + 1) + 1).max().unwrap_or(0)).unwrap_or(0);
+        let l = deps
+            .get(k)
+            .map(|ds| {
+                ds.iter()
+                    .map(|d| level(d, deps, levels, depth + 1) + 1)
+                    .max()
+                    .unwrap_or(0)
+            })
+            .unwrap_or(0);
         levels.insert(k.clone(), l);
         l
     }
@@ -402,7 +558,11 @@ fn creation_fields(d: &DesiredQuery) -> Vec<Change> {
         Change::new("query", Value::Null, json!(d.sql)),
     ];
     if !d.description.is_empty() {
-        c.push(Change::new("description", Value::Null, json!(d.description)));
+        c.push(Change::new(
+            "description",
+            Value::Null,
+            json!(d.description),
+        ));
     }
     if !d.tags.is_empty() {
         c.push(Change::new("tags", Value::Null, json!(d.tags)));
@@ -420,20 +580,33 @@ fn creation_fields(d: &DesiredQuery) -> Vec<Change> {
     c
 }
 
-fn query_changes(d: &DesiredQuery, live: &Query, ds_name: &dyn Fn(Option<i64>) -> Value, ids: &dyn Fn(&ResourceKey) -> Option<i64>) -> Vec<Change> {
+fn query_changes(
+    d: &DesiredQuery,
+    live: &Query,
+    ds_name: &dyn Fn(Option<i64>) -> Value,
+    ids: &dyn Fn(&ResourceKey) -> Option<i64>,
+) -> Vec<Change> {
     let mut c = Vec::new();
     if live.name != d.name {
         c.push(Change::new("name", json!(live.name), json!(d.name)));
     }
     let live_description = live.description.clone().unwrap_or_default();
     if live_description != d.description {
-        c.push(Change::new("description", json!(live_description), json!(d.description)));
+        c.push(Change::new(
+            "description",
+            json!(live_description),
+            json!(d.description),
+        ));
     }
     if live.query != d.sql {
         c.push(Change::new("query", json!(live.query), json!(d.sql)));
     }
     if live.data_source_id != Some(d.data_source_id) {
-        c.push(Change::new("dataSource", ds_name(live.data_source_id), json!(d.data_source)));
+        c.push(Change::new(
+            "dataSource",
+            ds_name(live.data_source_id),
+            json!(d.data_source),
+        ));
     }
     let live_tags = normalize_tags(&live.tags);
     if live_tags != d.tags {
@@ -442,16 +615,37 @@ fn query_changes(d: &DesiredQuery, live: &Query, ds_name: &dyn Fn(Option<i64>) -
     let live_schedule = NormSchedule::from_server(&live.schedule);
     let desired_schedule = d.schedule.as_ref().map(|s| s.norm());
     if live_schedule != desired_schedule {
-        let show = |s: &Option<NormSchedule>| s.as_ref().map(NormSchedule::to_display).unwrap_or(Value::Null);
-        c.push(Change::new("schedule", show(&live_schedule), show(&desired_schedule)));
+        let show = |s: &Option<NormSchedule>| {
+            s.as_ref()
+                .map(NormSchedule::to_display)
+                .unwrap_or(Value::Null)
+        };
+        c.push(Change::new(
+            "schedule",
+            show(&live_schedule),
+            show(&desired_schedule),
+        ));
     }
-    let live_params: Vec<Value> = live.options.get("parameters").and_then(Value::as_array).map(|ps| ps.iter().map(normalize_parameter).collect()).unwrap_or_default();
+    let live_params: Vec<Value> = live
+        .options
+        .get("parameters")
+        .and_then(Value::as_array)
+        .map(|ps| ps.iter().map(normalize_parameter).collect())
+        .unwrap_or_default();
     let desired_params = d.normalized_parameters(ids);
     if !json_eq(&json!(live_params), &json!(desired_params)) {
-        c.push(Change::new("parameters", json!(live_params), json!(desired_params)));
+        c.push(Change::new(
+            "parameters",
+            json!(live_params),
+            json!(desired_params),
+        ));
     }
     if let Some(auto) = d.auto_limit {
-        let live_auto = live.options.get("apply_auto_limit").and_then(Value::as_bool).unwrap_or(false);
+        let live_auto = live
+            .options
+            .get("apply_auto_limit")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         if live_auto != auto {
             c.push(Change::new("autoLimit", json!(live_auto), json!(auto)));
         }
@@ -486,7 +680,11 @@ fn dashboard_changes(d: &DesiredDashboard, live: &Dashboard) -> Vec<Change> {
         c.push(Change::new("tags", json!(live_tags), json!(d.tags)));
     }
     if live.dashboard_filters_enabled != d.filters_enabled {
-        c.push(Change::new("filtersEnabled", json!(live.dashboard_filters_enabled), json!(d.filters_enabled)));
+        c.push(Change::new(
+            "filtersEnabled",
+            json!(live.dashboard_filters_enabled),
+            json!(d.filters_enabled),
+        ));
     }
     if live.is_draft != d.draft {
         c.push(Change::new("draft", json!(live.is_draft), json!(d.draft)));
@@ -521,42 +719,96 @@ impl<'a> QueryIndex<'a> {
                 archived.entry(m.key).or_insert(q);
             }
         }
-        let all = actual.queries.iter().chain(&actual.archived_queries).collect();
-        QueryIndex { ours, archived, all, owner }
+        let all = actual
+            .queries
+            .iter()
+            .chain(&actual.archived_queries)
+            .collect();
+        QueryIndex {
+            ours,
+            archived,
+            all,
+            owner,
+        }
     }
 
     fn other_owners(&self, name: &str) -> impl Iterator<Item = (i64, String)> + '_ {
         let name = name.to_string();
-        self.all.iter().filter(move |q| !q.is_archived && q.name == name).filter_map(|q| read_marker(&q.options).filter(|m| m.owner != self.owner).map(|m| (q.id, m.owner)))
+        self.all
+            .iter()
+            .filter(move |q| !q.is_archived && q.name == name)
+            .filter_map(|q| {
+                read_marker(&q.options)
+                    .filter(|m| m.owner != self.owner)
+                    .map(|m| (q.id, m.owner))
+            })
     }
 
-    fn find(&self, d: &DesiredQuery, opts: &PlanOptions, claimed: &BTreeSet<i64>) -> Result<Option<(Op, &'a Query)>, PlanError> {
+    fn find(
+        &self,
+        d: &DesiredQuery,
+        opts: &PlanOptions,
+        claimed: &BTreeSet<i64>,
+    ) -> Result<Option<(Op, &'a Query)>, PlanError> {
         let key = d.key.marker_key();
         if let Some(q) = self.ours.get(&key).and_then(|l| l.first()) {
             return Ok(Some((Op::Update, q)));
         }
         if let Some(id) = d.adopt_id
-            && let Some(q) = self.all.iter().find(|q| q.id == id && !claimed.contains(&q.id))
+            && let Some(q) = self
+                .all
+                .iter()
+                .find(|q| q.id == id && !claimed.contains(&q.id))
             && read_marker(&q.options).is_none()
             && q.name == d.name
         {
-            return Ok(Some((if q.is_archived { Op::Unarchive } else { Op::Adopt }, q)));
+            return Ok(Some((
+                if q.is_archived {
+                    Op::Unarchive
+                } else {
+                    Op::Adopt
+                },
+                q,
+            )));
         }
         if let Some(q) = self.archived.get(&key) {
             return Ok(Some((Op::Unarchive, q)));
         }
-        let unmanaged: Vec<&&Query> = self.all.iter().filter(|q| !q.is_archived && q.name == d.name && read_marker(&q.options).is_none() && !claimed.contains(&q.id)).collect();
+        let unmanaged: Vec<&&Query> = self
+            .all
+            .iter()
+            .filter(|q| {
+                !q.is_archived
+                    && q.name == d.name
+                    && read_marker(&q.options).is_none()
+                    && !claimed.contains(&q.id)
+            })
+            .collect();
         match (unmanaged.as_slice(), opts.adopt) {
             ([], _) => Ok(None),
             ([q], true) => Ok(Some((Op::Adopt, q))),
-            ([q], false) => Err(PlanError::NameCollision { key: d.key.clone(), kind: "query", name: d.name.clone(), id: q.id }),
+            ([q], false) => Err(PlanError::NameCollision {
+                key: d.key.clone(),
+                kind: "query",
+                name: d.name.clone(),
+                id: q.id,
+            }),
             (many, true) => Err(PlanError::AmbiguousAdoption {
                 key: d.key.clone(),
                 kind: "query",
                 name: d.name.clone(),
-                ids: many.iter().map(|q| q.id.to_string()).collect::<Vec<_>>().join(", "),
+                ids: many
+                    .iter()
+                    .map(|q| q.id.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
             }),
-            (many, false) => Err(PlanError::NameCollision { key: d.key.clone(), kind: "query", name: d.name.clone(), id: many[0].id }),
+            (many, false) => Err(PlanError::NameCollision {
+                key: d.key.clone(),
+                kind: "query",
+                name: d.name.clone(),
+                id: many[0].id,
+            }),
         }
     }
 }
@@ -569,7 +821,16 @@ struct DashboardIndex<'a> {
 
 impl<'a> DashboardIndex<'a> {
     fn new(actual: &'a Actual, owner: &str, desired: &Desired) -> DashboardIndex<'a> {
-        let tokens: BTreeMap<String, String> = desired.dashboards.iter().map(|d| (pending_token(owner, &d.key.marker_key()), d.key.marker_key())).collect();
+        let tokens: BTreeMap<String, String> = desired
+            .dashboards
+            .iter()
+            .map(|d| {
+                (
+                    pending_token(owner, &d.key.marker_key()),
+                    d.key.marker_key(),
+                )
+            })
+            .collect();
         let mut ours: BTreeMap<String, Vec<&Dashboard>> = BTreeMap::new();
         for d in &actual.dashboards {
             let key = match read_marker(&d.options) {
@@ -585,36 +846,80 @@ impl<'a> DashboardIndex<'a> {
             // Active before archived, then oldest first.
             list.sort_by_key(|d| (d.is_archived, d.id));
         }
-        DashboardIndex { ours, all: actual.dashboards.iter().collect() }
+        DashboardIndex {
+            ours,
+            all: actual.dashboards.iter().collect(),
+        }
     }
 
-    fn find(&self, d: &DesiredDashboard, opts: &PlanOptions, claimed: &BTreeSet<i64>) -> Result<Option<(Op, &'a Dashboard)>, PlanError> {
+    fn find(
+        &self,
+        d: &DesiredDashboard,
+        opts: &PlanOptions,
+        claimed: &BTreeSet<i64>,
+    ) -> Result<Option<(Op, &'a Dashboard)>, PlanError> {
         if let Some(found) = self.ours.get(&d.key.marker_key()).and_then(|l| l.first()) {
-            return Ok(Some((if found.is_archived { Op::Unarchive } else { Op::Update }, found)));
+            return Ok(Some((
+                if found.is_archived {
+                    Op::Unarchive
+                } else {
+                    Op::Update
+                },
+                found,
+            )));
         }
         if let Some(id) = d.adopt_id
-            && let Some(found) = self.all.iter().find(|x| x.id == id && !claimed.contains(&x.id))
+            && let Some(found) = self
+                .all
+                .iter()
+                .find(|x| x.id == id && !claimed.contains(&x.id))
             && read_marker(&found.options).is_none()
             && found.name == d.name
         {
-            return Ok(Some((if found.is_archived { Op::Unarchive } else { Op::Adopt }, found)));
+            return Ok(Some((
+                if found.is_archived {
+                    Op::Unarchive
+                } else {
+                    Op::Adopt
+                },
+                found,
+            )));
         }
         let unmanaged: Vec<&&Dashboard> = self
             .all
             .iter()
-            .filter(|x| !x.is_archived && x.name == d.name && read_marker(&x.options).is_none() && !claimed.contains(&x.id))
+            .filter(|x| {
+                !x.is_archived
+                    && x.name == d.name
+                    && read_marker(&x.options).is_none()
+                    && !claimed.contains(&x.id)
+            })
             .collect();
         match (unmanaged.as_slice(), opts.adopt) {
             ([], _) => Ok(None),
             ([x], true) => Ok(Some((Op::Adopt, x))),
-            ([x], false) => Err(PlanError::NameCollision { key: d.key.clone(), kind: "dashboard", name: d.name.clone(), id: x.id }),
+            ([x], false) => Err(PlanError::NameCollision {
+                key: d.key.clone(),
+                kind: "dashboard",
+                name: d.name.clone(),
+                id: x.id,
+            }),
             (many, true) => Err(PlanError::AmbiguousAdoption {
                 key: d.key.clone(),
                 kind: "dashboard",
                 name: d.name.clone(),
-                ids: many.iter().map(|x| x.id.to_string()).collect::<Vec<_>>().join(", "),
+                ids: many
+                    .iter()
+                    .map(|x| x.id.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
             }),
-            (many, false) => Err(PlanError::NameCollision { key: d.key.clone(), kind: "dashboard", name: d.name.clone(), id: many[0].id }),
+            (many, false) => Err(PlanError::NameCollision {
+                key: d.key.clone(),
+                kind: "dashboard",
+                name: d.name.clone(),
+                id: many[0].id,
+            }),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! The plan: ordered actions with field-level changes, produced by the pure planner and
 //! executed by `apply`.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use serde_json::Value;
 use thiserror::Error;
@@ -18,7 +20,11 @@ pub struct Change {
 
 impl Change {
     pub fn new(field: impl Into<String>, old: Value, new: Value) -> Change {
-        Change { field: field.into(), old, new }
+        Change {
+            field: field.into(),
+            old,
+            new,
+        }
     }
 }
 
@@ -93,6 +99,10 @@ pub struct QueryAction {
     /// The current `options`, whose keys the tool does not manage are kept on write.
     #[serde(skip)]
     pub live_options: Value,
+    /// The spec hash in the live marker: when it equals the desired one and no field
+    /// changed, the query itself needs no write.
+    #[serde(skip)]
+    pub live_hash: Option<String>,
     #[serde(skip)]
     pub desired: DesiredQuery,
 }
@@ -145,6 +155,8 @@ pub struct DashboardAction {
     #[serde(skip)]
     pub live_options: Value,
     #[serde(skip)]
+    pub live_hash: Option<String>,
+    #[serde(skip)]
     pub desired: DesiredDashboard,
 }
 
@@ -181,6 +193,10 @@ pub struct Plan {
     /// is not known yet: read the dashboards and plan again.
     #[serde(skip)]
     pub needs_widget_usage: bool,
+    /// Ids of desired visualizations that exist already, by (query, visualization name);
+    /// those created by the apply are added as it goes.
+    #[serde(skip)]
+    pub known_visualizations: BTreeMap<(ResourceKey, String), i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -201,7 +217,11 @@ impl Summary {
 impl Plan {
     pub fn summary(&self) -> Summary {
         let mut s = Summary::default();
-        let ops = self.queries.iter().map(|q| q.op).chain(self.dashboards.iter().map(|d| d.op));
+        let ops = self
+            .queries
+            .iter()
+            .map(|q| q.op)
+            .chain(self.dashboards.iter().map(|d| d.op));
         for op in ops {
             match op {
                 Op::Create => s.create += 1,
@@ -223,15 +243,37 @@ impl Plan {
 /// Why no plan could be made. Each names the resource and what to do.
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum PlanError {
-    #[error("{key}: Redash already has a {kind} named {name:?} (id {id}) that redash-gitops does not manage; rename the resource, or run with --adopt to take that {kind} over")]
-    NameCollision { key: ResourceKey, kind: &'static str, name: String, id: i64 },
-    #[error("{key}: several unmanaged {kind}s are named {name:?} (ids {ids}); adopt one by id with the annotation redash-gitops.dev/redash-id, or rename")]
-    AmbiguousAdoption { key: ResourceKey, kind: &'static str, name: String, ids: String },
-    #[error("refusing to archive {count} of the {total} objects managed by owner {owner:?} in one run (more than half: a mis-pointed path?); check the plan, then allow it with --max-archive {count}")]
-    TooManyArchives { owner: String, count: usize, total: usize },
+    #[error(
+        "{key}: Redash already has a {kind} named {name:?} (id {id}) that redash-gitops does not manage; rename the resource, or run with --adopt to take that {kind} over"
+    )]
+    NameCollision {
+        key: ResourceKey,
+        kind: &'static str,
+        name: String,
+        id: i64,
+    },
+    #[error(
+        "{key}: several unmanaged {kind}s are named {name:?} (ids {ids}); adopt one by id with the annotation redash-gitops.dev/redash-id, or rename"
+    )]
+    AmbiguousAdoption {
+        key: ResourceKey,
+        kind: &'static str,
+        name: String,
+        ids: String,
+    },
+    #[error(
+        "refusing to archive {count} of the {total} objects managed by owner {owner:?} in one run (more than half: a mis-pointed path?); check the plan, then allow it with --max-archive {count}"
+    )]
+    TooManyArchives {
+        owner: String,
+        count: usize,
+        total: usize,
+    },
     #[error("refusing to archive {count} objects: --max-archive allows {max}")]
     OverArchiveLimit { count: usize, max: usize },
-    #[error("{what}: Redash would also delete widgets from dashboards redash-gitops does not manage here: {lost}; run with --force to do it anyway")]
+    #[error(
+        "{what}: Redash would also delete widgets from dashboards redash-gitops does not manage here: {lost}; run with --force to do it anyway"
+    )]
     ForeignWidgets { what: String, lost: String },
     #[error("{key}: changed in Redash since the last sync (drift policy: fail): {fields}")]
     Drift { key: ResourceKey, fields: String },

@@ -57,7 +57,10 @@ pub fn with_marker(options: &Value, marker: Value) -> Value {
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 const PENDING_PREFIX: &str = "redash-gitops ";
@@ -91,9 +94,19 @@ mod tests {
 
     #[test]
     fn markers_round_trip_through_options() {
-        let opts = with_marker(&json!({"parameters": []}), marker_json("team", "Query/default/q", Some("abc")));
+        let opts = with_marker(
+            &json!({"parameters": []}),
+            marker_json("team", "Query/default/q", Some("abc")),
+        );
         let m = read_marker(&opts).unwrap();
-        assert_eq!(m, Marker { owner: "team".into(), key: "Query/default/q".into(), hash: Some("abc".into()) });
+        assert_eq!(
+            m,
+            Marker {
+                owner: "team".into(),
+                key: "Query/default/q".into(),
+                hash: Some("abc".into())
+            }
+        );
         assert_eq!(without_marker(&opts), json!({"parameters": []}));
         assert_eq!(read_marker(&json!({"gitops": {"owner": 1}})), None);
         assert_eq!(read_marker(&Value::Null), None);

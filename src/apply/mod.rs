@@ -1,0 +1,455 @@
+//! Executes a plan: queries (in dependency order) with their visualizations, then dashboards
+//! with their widgets, then archives; bounded concurrency; a failure stops only what depends
+//! on it, and every failure is reported with the resource and Redash's answer.
+
+mod bodies;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+
+use crate::manifest::{Kind, ResourceKey};
+use crate::plan::{
+    ArchiveAction, DashboardAction, Op, Plan, QueryAction, VisOp, WidgetOp, plan_visualizations,
+};
+use crate::redash::{RedashClient, RedashError};
+use crate::state::desired::{DesiredWidget, WidgetContent};
+use crate::state::fetch::concurrently;
+use crate::state::marker::pending_dashboard_name;
+
+pub use bodies::*;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Done,
+    Failed,
+    Conflict,
+    Skipped,
+}
+
+/// What happened to one resource.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Outcome {
+    pub resource: String,
+    pub action: String,
+    pub status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Report {
+    pub outcomes: Vec<Outcome>,
+}
+
+impl Report {
+    pub fn failures(&self) -> impl Iterator<Item = &Outcome> {
+        self.outcomes.iter().filter(|o| o.status != Status::Done)
+    }
+
+    pub fn is_success(&self) -> bool {
+        self.failures().next().is_none()
+    }
+
+    pub fn count(&self, status: Status) -> usize {
+        self.outcomes.iter().filter(|o| o.status == status).count()
+    }
+}
+
+/// Ids learned while applying: queries and visualizations created are needed by the
+/// dropdown parameters and widgets that come after them.
+#[derive(Debug, Default)]
+struct Ids {
+    queries: BTreeMap<ResourceKey, i64>,
+    visualizations: BTreeMap<(ResourceKey, String), i64>,
+    failed: BTreeSet<ResourceKey>,
+}
+
+type Shared = Arc<Mutex<Ids>>;
+
+fn lock(ids: &Shared) -> std::sync::MutexGuard<'_, Ids> {
+    ids.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn op_word(op: Op) -> &'static str {
+    match op {
+        Op::Create => "create",
+        Op::Update => "update",
+        Op::Adopt => "adopt",
+        Op::Unarchive => "unarchive",
+        Op::Noop => "none",
+    }
+}
+
+/// Applies `plan`. Never panics on Redash errors: each ends up in the report.
+pub async fn apply(client: &RedashClient, plan: &Plan, owner: &str, concurrency: usize) -> Report {
+    let ids: Shared = Arc::new(Mutex::new(Ids::default()));
+    {
+        let mut i = lock(&ids);
+        for q in &plan.queries {
+            if let Some(id) = q.id {
+                i.queries.insert(q.key.clone(), id);
+            }
+        }
+        i.visualizations.extend(plan.known_visualizations.clone());
+    }
+    let mut report = Report::default();
+    let max_level = plan.queries.iter().map(|q| q.level).max().unwrap_or(0);
+    for level in 0..=max_level {
+        let actions: Vec<QueryAction> = plan
+            .queries
+            .iter()
+            .filter(|q| q.level == level && q.op != Op::Noop)
+            .cloned()
+            .collect();
+        let (client, ids2, owner2) = (client.clone(), ids.clone(), owner.to_string());
+        let outcomes = concurrently(actions, concurrency, move |action| {
+            let (client, ids, owner) = (client.clone(), ids2.clone(), owner2.clone());
+            async move { apply_query(&client, &action, &owner, &ids).await }
+        })
+        .await;
+        report.outcomes.extend(outcomes);
+    }
+    let actions: Vec<DashboardAction> = plan
+        .dashboards
+        .iter()
+        .filter(|d| d.op != Op::Noop)
+        .cloned()
+        .collect();
+    let (client2, ids2, owner2) = (client.clone(), ids.clone(), owner.to_string());
+    let outcomes = concurrently(actions, concurrency, move |action| {
+        let (client, ids, owner) = (client2.clone(), ids2.clone(), owner2.clone());
+        async move { apply_dashboard(&client, &action, &owner, &ids).await }
+    })
+    .await;
+    report.outcomes.extend(outcomes);
+    // Dashboards first: archiving a query deletes widgets, and dashboards come down first
+    // in the reverse of creation order.
+    for kind in [Kind::Dashboard, Kind::Query] {
+        let archives: Vec<ArchiveAction> = plan
+            .archives
+            .iter()
+            .filter(|a| a.kind == kind)
+            .cloned()
+            .collect();
+        let client2 = client.clone();
+        let outcomes = concurrently(archives, concurrency, move |a| {
+            let client = client2.clone();
+            async move { archive(&client, &a).await }
+        })
+        .await;
+        report.outcomes.extend(outcomes);
+    }
+    report
+}
+
+async fn archive(client: &RedashClient, a: &ArchiveAction) -> Outcome {
+    let result = match a.kind {
+        Kind::Query => client.archive_query(a.id).await,
+        Kind::Dashboard => client.archive_dashboard(a.id).await,
+    };
+    let resource = format!("{} {:?} (id {})", a.kind, a.name, a.id);
+    match result {
+        Ok(()) => Outcome {
+            resource,
+            action: "archive".into(),
+            status: Status::Done,
+            id: Some(a.id),
+            message: None,
+        },
+        Err(e) => Outcome {
+            resource,
+            action: "archive".into(),
+            status: Status::Failed,
+            id: Some(a.id),
+            message: Some(e.to_string()),
+        },
+    }
+}
+
+fn failed(resource: &ResourceKey, action: &str, id: Option<i64>, e: &RedashError) -> Outcome {
+    let status = if e.is_conflict() {
+        Status::Conflict
+    } else {
+        Status::Failed
+    };
+    Outcome {
+        resource: resource.to_string(),
+        action: action.into(),
+        status,
+        id,
+        message: Some(e.to_string()),
+    }
+}
+
+async fn apply_query(client: &RedashClient, a: &QueryAction, owner: &str, ids: &Shared) -> Outcome {
+    let action = op_word(a.op);
+    let blocked: Vec<String> = {
+        let i = lock(ids);
+        a.desired
+            .dependencies()
+            .into_iter()
+            .filter(|d| i.failed.contains(*d))
+            .map(ToString::to_string)
+            .collect()
+    };
+    if !blocked.is_empty() {
+        lock(ids).failed.insert(a.key.clone());
+        return Outcome {
+            resource: a.key.to_string(),
+            action: action.into(),
+            status: Status::Skipped,
+            id: a.id,
+            message: Some(format!(
+                "skipped: depends on {}, which failed",
+                blocked.join(", ")
+            )),
+        };
+    }
+    match write_query(client, a, owner, ids).await {
+        Ok(id) => Outcome {
+            resource: a.key.to_string(),
+            action: action.into(),
+            status: Status::Done,
+            id: Some(id),
+            message: None,
+        },
+        Err((id, e)) => {
+            lock(ids).failed.insert(a.key.clone());
+            failed(&a.key, action, id, &e)
+        }
+    }
+}
+
+async fn write_query(
+    client: &RedashClient,
+    a: &QueryAction,
+    owner: &str,
+    ids: &Shared,
+) -> Result<i64, (Option<i64>, RedashError)> {
+    let resolve = |ids: &Shared| {
+        let snapshot = lock(ids).queries.clone();
+        move |k: &ResourceKey| snapshot.get(k).copied()
+    };
+    let (id, vis_ops, base_options) = match a.id {
+        None => {
+            // The marker goes in with the create, so a crash right after leaves an object the
+            // next run finds; the hash is written last, once the visualizations are done.
+            let options = query_options(
+                &a.desired,
+                &serde_json::json!({}),
+                owner,
+                None,
+                &resolve(ids),
+            );
+            let created = client
+                .create_query(&query_body(&a.desired, options))
+                .await
+                .map_err(|e| (None, e))?;
+            lock(ids).queries.insert(a.key.clone(), created.id);
+            let ops = plan_visualizations(
+                &a.desired.visualizations,
+                created.visualizations.as_deref().unwrap_or(&[]),
+                owner,
+            )
+            .ops;
+            (created.id, ops, created.options)
+        }
+        Some(id) => {
+            let current = client.query(id).await.map_err(|e| (Some(id), e))?;
+            if a.expected_updated_at
+                .as_deref()
+                .is_some_and(|t| t != current.updated_at)
+            {
+                let request = format!(
+                    "changed in Redash since it was read (updated_at {} -> {}); plan again",
+                    a.expected_updated_at.as_deref().unwrap_or("?"),
+                    current.updated_at
+                );
+                return Err((Some(id), RedashError::Conflict { request }));
+            }
+            (id, a.visualizations.clone(), a.live_options.clone())
+        }
+    };
+    for op in &vis_ops {
+        match op {
+            VisOp::Create { desired, .. } => {
+                let v = client
+                    .create_visualization(&visualization_body(Some(id), desired, owner))
+                    .await
+                    .map_err(|e| (Some(id), e))?;
+                lock(ids)
+                    .visualizations
+                    .insert((a.key.clone(), desired.name.clone()), v.id);
+            }
+            VisOp::Update {
+                id: vid, desired, ..
+            } => {
+                let v = client
+                    .update_visualization(*vid, &visualization_body(None, desired, owner))
+                    .await
+                    .map_err(|e| (Some(id), e))?;
+                lock(ids)
+                    .visualizations
+                    .insert((a.key.clone(), desired.name.clone()), v.id);
+            }
+            VisOp::Delete { id: vid, .. } => client
+                .delete_visualization(*vid)
+                .await
+                .map_err(|e| (Some(id), e))?,
+        }
+    }
+    let parent_changed = a.id.is_none()
+        || !a.changes.is_empty()
+        || a.op != Op::Update
+        || a.live_hash.as_deref() != Some(a.desired.hash.as_str());
+    if parent_changed {
+        let options = query_options(
+            &a.desired,
+            &base_options,
+            owner,
+            Some(&a.desired.hash),
+            &resolve(ids),
+        );
+        let mut body = query_body(&a.desired, options);
+        body["is_draft"] = serde_json::json!(a.desired.draft);
+        if a.op == Op::Unarchive {
+            body["is_archived"] = serde_json::json!(false);
+        }
+        client
+            .update_query(id, &body)
+            .await
+            .map_err(|e| (Some(id), e))?;
+    }
+    Ok(id)
+}
+
+async fn apply_dashboard(
+    client: &RedashClient,
+    a: &DashboardAction,
+    owner: &str,
+    ids: &Shared,
+) -> Outcome {
+    let action = op_word(a.op);
+    let blocked: BTreeSet<String> = {
+        let i = lock(ids);
+        a.desired
+            .widgets
+            .iter()
+            .filter_map(|w| match &w.content {
+                WidgetContent::Visualization { query, .. } if i.failed.contains(query) => {
+                    Some(query.to_string())
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    if !blocked.is_empty() {
+        return Outcome {
+            resource: a.key.to_string(),
+            action: action.into(),
+            status: Status::Skipped,
+            id: a.id,
+            message: Some(format!(
+                "skipped: shows {}, which failed",
+                blocked.into_iter().collect::<Vec<_>>().join(", ")
+            )),
+        };
+    }
+    match write_dashboard(client, a, owner, ids).await {
+        Ok(id) => Outcome {
+            resource: a.key.to_string(),
+            action: action.into(),
+            status: Status::Done,
+            id: Some(id),
+            message: None,
+        },
+        Err((id, e)) => failed(&a.key, action, id, &e),
+    }
+}
+
+fn visualization_id(ids: &Shared, w: &DesiredWidget) -> Result<Option<i64>, RedashError> {
+    match &w.content {
+        WidgetContent::Text(_) => Ok(None),
+        WidgetContent::Visualization { query, name } => lock(ids)
+            .visualizations
+            .get(&(query.clone(), name.clone()))
+            .copied()
+            .map(Some)
+            .ok_or_else(|| RedashError::Decode {
+                request: format!("widget {}", w.key),
+                detail: format!("visualization {name:?} of {query} was not created"),
+            }),
+    }
+}
+
+async fn write_dashboard(
+    client: &RedashClient,
+    a: &DashboardAction,
+    owner: &str,
+    ids: &Shared,
+) -> Result<i64, (Option<i64>, RedashError)> {
+    let (id, version) = match a.id {
+        None => {
+            let created = client
+                .create_dashboard(&pending_dashboard_name(owner, &a.key.marker_key()))
+                .await
+                .map_err(|e| (None, e))?;
+            (created.id, Some(created.version))
+        }
+        Some(id) => (id, a.expected_version),
+    };
+    let fail = |e| (Some(id), e);
+    for op in &a.widgets {
+        match op {
+            WidgetOp::Delete { id: wid, .. } => client.delete_widget(*wid).await.map_err(fail)?,
+            WidgetOp::Replace {
+                id: wid, desired, ..
+            } => {
+                client.delete_widget(*wid).await.map_err(fail)?;
+                let viz = visualization_id(ids, desired).map_err(fail)?;
+                client
+                    .create_widget(&widget_create_body(id, viz, desired, owner))
+                    .await
+                    .map_err(fail)?;
+            }
+            WidgetOp::Update {
+                id: wid,
+                desired,
+                live_options,
+                ..
+            } => {
+                client
+                    .update_widget(*wid, &widget_update_body(desired, live_options, owner))
+                    .await
+                    .map_err(fail)?;
+            }
+            WidgetOp::Create { desired, .. } => {
+                let viz = visualization_id(ids, desired).map_err(fail)?;
+                client
+                    .create_widget(&widget_create_body(id, viz, desired, owner))
+                    .await
+                    .map_err(fail)?;
+            }
+        }
+    }
+    let parent_changed = a.id.is_none()
+        || !a.changes.is_empty()
+        || a.op != Op::Update
+        || a.live_hash.as_deref() != Some(a.desired.hash.as_str());
+    if parent_changed {
+        let mut body = dashboard_body(&a.desired, &a.live_options, owner, Some(&a.desired.hash));
+        if let Some(v) = version {
+            body["version"] = serde_json::json!(v);
+        }
+        if a.op == Op::Unarchive {
+            body["is_archived"] = serde_json::json!(false);
+        }
+        client.update_dashboard(id, &body).await.map_err(fail)?;
+    }
+    Ok(id)
+}

@@ -1,0 +1,111 @@
+//! The one path every front door takes: load and validate manifests, read Redash, plan.
+//! (Applying is `apply::apply`.)
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+use crate::manifest::{Diagnostics, ManifestSet, load_paths, validate_offline};
+use crate::plan::{Plan, PlanError, PlanOptions, plan};
+use crate::redash::{RedashClient, RedashError};
+use crate::state::{Actual, FetchOptions, check_server, fetch_actual, fetch_widget_usage, resolve};
+
+#[derive(Debug, Error)]
+pub enum EngineError {
+    #[error("{0}")]
+    Invalid(Diagnostics),
+    #[error(transparent)]
+    Redash(#[from] RedashError),
+    #[error("{0}")]
+    Plan(PlanErrors),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanErrors(pub Vec<PlanError>);
+
+impl fmt::Display for PlanErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lines: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        f.write_str(&lines.join("\n"))
+    }
+}
+
+impl EngineError {
+    /// How many findings the error holds (1 for single errors).
+    pub fn count(&self) -> usize {
+        match self {
+            EngineError::Invalid(d) => d.len(),
+            EngineError::Plan(p) => p.0.len(),
+            EngineError::Redash(_) => 1,
+        }
+    }
+}
+
+/// Reads and validates every manifest under `paths`; all findings at once.
+pub fn load_and_validate(paths: &[PathBuf]) -> Result<ManifestSet, EngineError> {
+    let (set, mut diags) = load_paths(paths);
+    diags.extend(validate_offline(&set));
+    if diags.is_empty() {
+        Ok(set)
+    } else {
+        diags.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+        diags.dedup();
+        Err(EngineError::Invalid(Diagnostics(diags)))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    pub plan: PlanOptions,
+    pub concurrency: usize,
+    /// Data source renames for another instance: name in the manifests → name on the server.
+    pub data_source_map: BTreeMap<String, String>,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            plan: PlanOptions::default(),
+            concurrency: 8,
+            data_source_map: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub plan: Plan,
+    pub actual: Actual,
+    pub redash_version: String,
+}
+
+/// Reads what the plan needs from Redash and plans. Nothing is written.
+pub async fn plan_against(
+    client: &RedashClient,
+    set: &ManifestSet,
+    opts: &EngineOptions,
+) -> Result<Planned, EngineError> {
+    let redash_version = check_server(client).await?;
+    let data_sources = client.data_sources().await?;
+    let desired = resolve(set, &data_sources, &opts.data_source_map)
+        .map_err(|d| EngineError::Invalid(Diagnostics(d)))?;
+    let fetch = FetchOptions {
+        owner: opts.plan.owner.clone(),
+        adopt: opts.plan.adopt,
+        concurrency: opts.concurrency,
+    };
+    let mut actual = fetch_actual(client, &desired, &fetch).await?;
+    let mut result = plan(&desired, &actual, &data_sources, &opts.plan);
+    if result.as_ref().is_ok_and(|p| p.needs_widget_usage) {
+        actual.widget_usage = Some(fetch_widget_usage(client, &actual, opts.concurrency).await?);
+        result = plan(&desired, &actual, &data_sources, &opts.plan);
+    }
+    let plan = result.map_err(|e| EngineError::Plan(PlanErrors(e)))?;
+    Ok(Planned {
+        plan,
+        actual,
+        redash_version,
+    })
+}

@@ -152,7 +152,7 @@ async fn archive(client: &RedashClient, a: &ArchiveAction) -> Outcome {
         Kind::Query => client.archive_query(a.id).await,
         Kind::Dashboard => client.archive_dashboard(a.id).await,
     };
-    let resource = format!("{} {:?} (id {})", a.kind, a.name, a.id);
+    let resource = format!("{} {:?}", a.kind, a.name);
     match result {
         Ok(()) => Outcome {
             resource,

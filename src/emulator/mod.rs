@@ -3,7 +3,7 @@
 //! It answers like Redash 26.08 does (redash-api.md and the recorded transcripts): same
 //! paths, status codes, messages, JSON shapes, pagination and archive semantics.
 
-mod model;
+pub mod model;
 mod paginate;
 mod reply;
 mod routes;
@@ -36,11 +36,26 @@ impl LoggedRequest {
     }
 }
 
+/// What a hook decides about the request it saw.
+pub enum HookOutcome {
+    /// Handle the request; keep the hook for later requests.
+    Keep,
+    /// Handle the request; the hook has done its work.
+    Remove,
+    /// Answer this instead of handling the request (nothing changes); the hook is done.
+    Answer(Reply),
+}
+
+/// Runs before a request is handled, with the database. Tests use hooks to act "between a
+/// read and a write", or to make one request fail.
+pub type Hook = Box<dyn FnMut(&Request, &mut Store) -> HookOutcome + Send>;
+
 /// A handle on the emulator's state; clones share it.
 #[derive(Clone)]
 pub struct Emulator {
     store: Arc<Mutex<Store>>,
     log: Arc<Mutex<Vec<LoggedRequest>>>,
+    hooks: Arc<Mutex<Vec<Hook>>>,
 }
 
 impl Emulator {
@@ -48,6 +63,7 @@ impl Emulator {
         Emulator {
             store: Arc::new(Mutex::new(Store::new(api_key, seed))),
             log: Arc::new(Mutex::new(Vec::new())),
+            hooks: Arc::new(Mutex::new(Vec::new())),
         }
     }
 
@@ -68,9 +84,39 @@ impl Emulator {
         self.requests().iter().filter(|r| r.is_write()).count()
     }
 
+    /// Adds a hook that sees every request before it is handled, until it returns `true`.
+    pub fn before_request(
+        &self,
+        hook: impl FnMut(&Request, &mut Store) -> HookOutcome + Send + 'static,
+    ) {
+        self.hooks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Box::new(hook));
+    }
+
     /// Handles one request synchronously (no HTTP): the core the server wraps.
     pub fn handle(&self, req: &Request) -> Reply {
-        let reply = routes::handle(&mut self.store(), req);
+        let mut store = self.store();
+        let mut answer = None;
+        self.hooks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain_mut(|hook| {
+                if answer.is_some() {
+                    return true;
+                }
+                match hook(req, &mut store) {
+                    HookOutcome::Keep => true,
+                    HookOutcome::Remove => false,
+                    HookOutcome::Answer(r) => {
+                        answer = Some(r);
+                        false
+                    }
+                }
+            });
+        let reply = answer.unwrap_or_else(|| routes::handle(&mut store, req));
+        drop(store);
         self.log
             .lock()
             .unwrap_or_else(|e| e.into_inner())

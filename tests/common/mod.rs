@@ -1,0 +1,266 @@
+//! Helpers for tests that run the real binary against the emulator over HTTP.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use redash_gitops::emulator::{LoggedRequest, RunningEmulator};
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_redash-gitops");
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A directory removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!(
+            "redash-gitops-test-{}-{tag}-{n}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    pub fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let p = self.0.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.0.join(rel)).unwrap()
+    }
+
+    /// Replaces `from` with `to` in a file, failing when `from` is not there.
+    pub fn edit(&self, rel: &str, from: &str, to: &str) {
+        let text = self.read(rel);
+        assert!(text.contains(from), "{rel} does not contain {from:?}");
+        self.write(rel, &text.replacen(from, to, 1));
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// What a run of the binary printed.
+#[derive(Debug)]
+pub struct Run {
+    pub cmd: String,
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn describe(&self) -> String {
+        format!(
+            "command: {}\nexit code: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.cmd, self.code, self.stdout, self.stderr
+        )
+    }
+
+    pub fn expect(self, code: i32) -> Run {
+        assert_eq!(self.code, code, "unexpected exit code\n{}", self.describe());
+        self
+    }
+
+    pub fn out_has(&self, text: &str) -> &Run {
+        assert!(
+            self.stdout.contains(text),
+            "stdout lacks {text:?}\n{}",
+            self.describe()
+        );
+        self
+    }
+
+    pub fn err_has(&self, text: &str) -> &Run {
+        assert!(
+            self.stderr.contains(text),
+            "stderr lacks {text:?}\n{}",
+            self.describe()
+        );
+        self
+    }
+}
+
+/// An emulator, a project directory and an API key; runs of the binary against them.
+pub struct World {
+    pub emu: RunningEmulator,
+    pub key: String,
+    pub dir: TempDir,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl World {
+    pub fn new(tag: &str) -> World {
+        let key = format!("k3y-{tag}-{}", std::process::id());
+        let key: String = key.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+        let emu = RunningEmulator::start(&key, 7).unwrap();
+        World {
+            emu,
+            key,
+            dir: TempDir::new(tag),
+            runtime: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
+        }
+    }
+
+    /// A world whose project directory holds a copy of examples/analytics.
+    pub fn with_examples(tag: &str) -> World {
+        let w = World::new(tag);
+        copy_dir(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/analytics"),
+            w.dir.path(),
+        );
+        w
+    }
+
+    pub fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args).current_dir(self.dir.path());
+        cmd.env("REDASH_URL", &self.emu.url)
+            .env("REDASH_API_KEY", &self.key)
+            .env("NO_COLOR", "1");
+        cmd.env_remove("REDASH_GITOPS_OWNER");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        let run = Run {
+            cmd: format!("{} {}", BIN, args.join(" ")),
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        // The API key must never be printed, whatever happened.
+        assert!(
+            !run.stdout.contains(&self.key) && !run.stderr.contains(&self.key),
+            "the API key was printed\n{}",
+            run.describe()
+        );
+        run
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_with_env(args, &[])
+    }
+
+    /// A request straight to the emulator's HTTP API, as a person or script would make it.
+    pub fn api(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let url = format!("{}{path}", self.emu.url);
+        let key = self.key.clone();
+        self.runtime.block_on(async move {
+            redash_gitops::redash::install_crypto_provider();
+            let client = reqwest::Client::new();
+            let mut req = client
+                .request(method.parse().unwrap(), url)
+                .header("Authorization", format!("Key {key}"));
+            if let Some(b) = body {
+                req = req
+                    .header("Content-Type", "application/json")
+                    .body(b.to_string());
+            }
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            let text = resp.text().await.unwrap();
+            (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        })
+    }
+
+    pub fn ok(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let (status, v) = self.api(method, path, body);
+        assert_eq!(status, 200, "{method} {path} -> {status} {v}");
+        v
+    }
+
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.emu.emulator.requests()
+    }
+
+    pub fn writes(&self) -> Vec<LoggedRequest> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.is_write())
+            .collect()
+    }
+
+    pub fn clear(&self) {
+        self.emu.emulator.clear_requests();
+    }
+
+    /// Every active query's JSON (list form).
+    pub fn queries(&self) -> Vec<Value> {
+        self.ok("GET", "/api/queries?page_size=250", None)["results"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    pub fn query_named(&self, name: &str) -> Value {
+        let q = self
+            .queries()
+            .into_iter()
+            .find(|q| q["name"] == name)
+            .unwrap_or_else(|| panic!("no query named {name}"));
+        self.ok("GET", &format!("/api/queries/{}", q["id"]), None)
+    }
+
+    pub fn dashboards(&self) -> Vec<Value> {
+        self.ok("GET", "/api/dashboards?page_size=250", None)["results"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    pub fn dashboard_named(&self, name: &str) -> Value {
+        let d = self
+            .dashboards()
+            .into_iter()
+            .find(|d| d["name"] == name)
+            .unwrap_or_else(|| panic!("no dashboard named {name}"));
+        self.ok("GET", &format!("/api/dashboards/{}", d["id"]), None)
+    }
+
+    /// The emulator's whole state, for before/after comparisons.
+    pub fn snapshot(&self) -> Value {
+        self.emu.emulator.store().snapshot()
+    }
+}
+
+pub fn write_summary(requests: &[LoggedRequest]) -> Vec<String> {
+    requests
+        .iter()
+        .filter(|r| r.is_write())
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}

@@ -66,11 +66,7 @@ pub struct EngineOptions {
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions {
-            plan: PlanOptions::default(),
-            concurrency: 8,
-            data_source_map: BTreeMap::new(),
-        }
+        EngineOptions { plan: PlanOptions::default(), concurrency: 8, data_source_map: BTreeMap::new() }
     }
 }
 
@@ -89,13 +85,9 @@ pub async fn plan_against(
 ) -> Result<Planned, EngineError> {
     let redash_version = check_server(client).await?;
     let data_sources = client.data_sources().await?;
-    let desired = resolve(set, &data_sources, &opts.data_source_map)
-        .map_err(|d| EngineError::Invalid(Diagnostics(d)))?;
-    let fetch = FetchOptions {
-        owner: opts.plan.owner.clone(),
-        adopt: opts.plan.adopt,
-        concurrency: opts.concurrency,
-    };
+    let desired =
+        resolve(set, &data_sources, &opts.data_source_map).map_err(|d| EngineError::Invalid(Diagnostics(d)))?;
+    let fetch = FetchOptions { owner: opts.plan.owner.clone(), adopt: opts.plan.adopt, concurrency: opts.concurrency };
     let mut actual = fetch_actual(client, &desired, &fetch).await?;
     let mut result = plan(&desired, &actual, &data_sources, &opts.plan);
     if result.as_ref().is_ok_and(|p| p.needs_widget_usage) {
@@ -103,9 +95,5 @@ pub async fn plan_against(
         result = plan(&desired, &actual, &data_sources, &opts.plan);
     }
     let plan = result.map_err(|e| EngineError::Plan(PlanErrors(e)))?;
-    Ok(Planned {
-        plan,
-        actual,
-        redash_version,
-    })
+    Ok(Planned { plan, actual, redash_version })
 }

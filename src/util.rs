@@ -4,10 +4,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Milliseconds since the Unix epoch, from the system clock.
 pub fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// Formats a timestamp the way Redash does: ISO-8601, millisecond precision, `Z`, and no
@@ -92,9 +89,7 @@ impl SplitMix64 {
     /// An alphanumeric string of `len` characters.
     pub fn alphanumeric(&mut self, len: usize) -> String {
         const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-        (0..len)
-            .map(|_| CHARS[(self.next_u64() % CHARS.len() as u64) as usize] as char)
-            .collect()
+        (0..len).map(|_| CHARS[(self.next_u64() % CHARS.len() as u64) as usize] as char).collect()
     }
 }
 

@@ -7,9 +7,7 @@ use redash_gitops::emulator::{HookOutcome, Reply};
 use serde_json::{Value, json};
 
 fn converged(w: &World) {
-    w.run(&["plan", "."])
-        .expect(0)
-        .out_has("No changes. Redash matches the manifests.");
+    w.run(&["plan", "."]).expect(0).out_has("No changes. Redash matches the manifests.");
 }
 
 #[test]
@@ -19,39 +17,18 @@ fn the_first_sync_creates_everything_and_the_second_plan_is_empty() {
     plan.out_has("Plan: 8 to create, 0 to update, 0 to adopt, 0 to un-archive, 0 to archive.");
     assert!(w.writes().is_empty(), "plan wrote: {:?}", w.writes());
 
-    w.run(&["sync", "."])
-        .expect(0)
-        .out_has("Applied: 8 done, 0 not done.");
+    w.run(&["sync", "."]).expect(0).out_has("Applied: 8 done, 0 not done.");
     converged(&w);
 
     let orders = w.query_named("Orders by status");
     assert_eq!(orders["is_draft"], false);
     assert_eq!(orders["data_source_id"], 1);
-    assert_eq!(
-        orders["schedule"],
-        json!({"interval": 3600, "time": null, "day_of_week": null, "until": null})
-    );
-    assert!(
-        orders["tags"]
-            .as_array()
-            .unwrap()
-            .contains(&json!("managed-by:redash-gitops"))
-    );
-    assert_eq!(
-        orders["options"]["gitops"]["key"],
-        "Query/default/orders-by-status"
-    );
-    let names: Vec<&str> = orders["visualizations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        names,
-        vec!["Table", "Revenue by status"],
-        "the default TABLE is taken over, not duplicated"
-    );
+    assert_eq!(orders["schedule"], json!({"interval": 3600, "time": null, "day_of_week": null, "until": null}));
+    assert!(orders["tags"].as_array().unwrap().contains(&json!("managed-by:redash-gitops")));
+    assert_eq!(orders["options"]["gitops"]["key"], "Query/default/orders-by-status");
+    let names: Vec<&str> =
+        orders["visualizations"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["Table", "Revenue by status"], "the default TABLE is taken over, not duplicated");
 
     let sales = w.dashboard_named("Sales overview");
     assert_eq!(sales["is_draft"], false);
@@ -71,9 +48,7 @@ fn the_first_sync_creates_everything_and_the_second_plan_is_empty() {
 #[test]
 fn a_dry_run_shows_the_plan_and_writes_nothing() {
     let w = World::with_examples("dry-run");
-    w.run(&["sync", ".", "--dry-run"])
-        .expect(2)
-        .out_has("8 to create");
+    w.run(&["sync", ".", "--dry-run"]).expect(2).out_has("8 to create");
     assert!(w.writes().is_empty());
     assert!(w.queries().is_empty());
 }
@@ -82,8 +57,7 @@ fn a_dry_run_shows_the_plan_and_writes_nothing() {
 fn an_sql_edit_is_exactly_one_query_update() {
     let w = World::with_examples("sql-edit");
     w.run(&["sync", "."]).expect(0);
-    w.dir
-        .edit("sql/daily_revenue.sql", "GROUP BY 1", "GROUP BY day");
+    w.dir.edit("sql/daily_revenue.sql", "GROUP BY 1", "GROUP BY day");
     let plan = w.run(&["plan", "."]).expect(2);
     plan.out_has("~ Query default/daily-revenue \"Daily revenue\" (id ")
         .out_has("Plan: 0 to create, 1 to update, 0 to adopt");
@@ -91,16 +65,8 @@ fn an_sql_edit_is_exactly_one_query_update() {
     w.clear();
     w.run(&["sync", "."]).expect(0);
     let id = w.query_named("Daily revenue")["id"].clone();
-    assert_eq!(
-        write_summary(&w.requests()),
-        vec![format!("POST /api/queries/{id}")]
-    );
-    assert!(
-        w.query_named("Daily revenue")["query"]
-            .as_str()
-            .unwrap()
-            .contains("GROUP BY day")
-    );
+    assert_eq!(write_summary(&w.requests()), vec![format!("POST /api/queries/{id}")]);
+    assert!(w.query_named("Daily revenue")["query"].as_str().unwrap().contains("GROUP BY day"));
     converged(&w);
 }
 
@@ -108,11 +74,7 @@ fn an_sql_edit_is_exactly_one_query_update() {
 fn a_visualization_options_edit_updates_that_visualization_only() {
     let w = World::with_examples("viz-edit");
     w.run(&["sync", "."]).expect(0);
-    w.dir.edit(
-        "queries/sales.yaml",
-        "globalSeriesType: line",
-        "globalSeriesType: area",
-    );
+    w.dir.edit("queries/sales.yaml", "globalSeriesType: line", "globalSeriesType: area");
     let plan = w.run(&["plan", "."]).expect(2);
     plan.out_has("~ visualization \"Revenue per day\"")
         .out_has("options.globalSeriesType: \"line\" -> \"area\"")
@@ -120,21 +82,12 @@ fn a_visualization_options_edit_updates_that_visualization_only() {
     w.clear();
     w.run(&["sync", "."]).expect(0);
     let q = w.query_named("Daily revenue");
-    let viz = q["visualizations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["name"] == "Revenue per day")
-        .unwrap()
-        .clone();
+    let viz = q["visualizations"].as_array().unwrap().iter().find(|v| v["name"] == "Revenue per day").unwrap().clone();
     assert_eq!(viz["options"]["globalSeriesType"], "area");
     // The visualization, then the query's marker with the new spec hash: nothing else.
     assert_eq!(
         write_summary(&w.requests()),
-        vec![
-            format!("POST /api/visualizations/{}", viz["id"]),
-            format!("POST /api/queries/{}", q["id"])
-        ]
+        vec![format!("POST /api/visualizations/{}", viz["id"]), format!("POST /api/queries/{}", q["id"])]
     );
     converged(&w);
 }
@@ -148,30 +101,16 @@ fn a_widget_move_updates_that_widget_only() {
         "position: {col: 0, row: 10, sizeX: 6, sizeY: 2}",
         "position: {col: 0, row: 12, sizeX: 6, sizeY: 3}",
     );
-    w.run(&["plan", "."])
-        .expect(2)
-        .out_has("~ widget text#1 (id ")
-        .out_has("1 to update");
+    w.run(&["plan", "."]).expect(2).out_has("~ widget text#1 (id ").out_has("1 to update");
     w.clear();
     w.run(&["sync", "."]).expect(0);
     let d = w.dashboard_named("Audience and traffic");
-    let moved = d["widgets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["options"]["gitops"]["key"] == "text#1")
-        .unwrap()
-        .clone();
-    assert_eq!(
-        moved["options"]["position"],
-        json!({"col": 0, "row": 12, "sizeX": 6, "sizeY": 3})
-    );
+    let moved =
+        d["widgets"].as_array().unwrap().iter().find(|x| x["options"]["gitops"]["key"] == "text#1").unwrap().clone();
+    assert_eq!(moved["options"]["position"], json!({"col": 0, "row": 12, "sizeX": 6, "sizeY": 3}));
     assert_eq!(
         write_summary(&w.requests()),
-        vec![
-            format!("POST /api/widgets/{}", moved["id"]),
-            format!("POST /api/dashboards/{}", d["id"])
-        ]
+        vec![format!("POST /api/widgets/{}", moved["id"]), format!("POST /api/dashboards/{}", d["id"])]
     );
     converged(&w);
 }
@@ -187,14 +126,10 @@ fn a_removed_resource_is_kept_without_prune_archived_with_it_and_unarchived_when
     let saved_dashboard = w.dir.read("dashboards/traffic.yaml");
 
     let kept = w.run(&["sync", "."]).expect(0);
-    kept.out_has("note: Query \"Customers by country\" (id ")
-        .out_has("kept (archive it with --prune)");
+    kept.out_has("note: Query \"Customers by country\" (id ").out_has("kept (archive it with --prune)");
     assert_eq!(w.query_named("Customers by country")["is_archived"], false);
 
-    w.run(&["plan", ".", "--prune"])
-        .expect(2)
-        .out_has("- Query \"Customers by country\"")
-        .out_has("1 to archive");
+    w.run(&["plan", ".", "--prune"]).expect(2).out_has("- Query \"Customers by country\"").out_has("1 to archive");
     w.run(&["sync", ".", "--prune"]).expect(0);
     let archived = w.ok("GET", &format!("/api/queries/{id}"), None);
     assert_eq!(archived["is_archived"], true);
@@ -203,9 +138,7 @@ fn a_removed_resource_is_kept_without_prune_archived_with_it_and_unarchived_when
     w.dir.write("queries/customers.yaml", &saved);
     w.dir.write("dashboards/traffic.yaml", &saved_dashboard);
     let back = w.run(&["plan", "."]).expect(2);
-    back.out_has(&format!(
-        "~ Query default/customers-by-country \"Customers by country\" (id {id}): un-archive"
-    ));
+    back.out_has(&format!("~ Query default/customers-by-country \"Customers by country\" (id {id}): un-archive"));
     w.run(&["sync", "."]).expect(0);
     let restored = w.query_named("Customers by country");
     assert_eq!(restored["id"], id, "the same object comes back");
@@ -220,18 +153,10 @@ fn a_removed_dashboard_comes_back_with_its_id() {
     let id = w.dashboard_named("Audience and traffic")["id"].clone();
     let saved = w.dir.read("dashboards/traffic.yaml");
     std::fs::remove_file(w.dir.path().join("dashboards/traffic.yaml")).unwrap();
-    w.run(&["sync", ".", "--prune"])
-        .expect(0)
-        .out_has("ok archive Dashboard \"Audience and traffic\"");
-    assert!(
-        w.dashboards()
-            .iter()
-            .all(|d| d["name"] != "Audience and traffic")
-    );
+    w.run(&["sync", ".", "--prune"]).expect(0).out_has("ok archive Dashboard \"Audience and traffic\"");
+    assert!(w.dashboards().iter().all(|d| d["name"] != "Audience and traffic"));
     w.dir.write("dashboards/traffic.yaml", &saved);
-    w.run(&["plan", "."])
-        .expect(2)
-        .out_has(&format!("(id {id}): un-archive"));
+    w.run(&["plan", "."]).expect(2).out_has(&format!("(id {id}): un-archive"));
     w.run(&["sync", "."]).expect(0);
     assert_eq!(w.dashboard_named("Audience and traffic")["id"], id);
     converged(&w);
@@ -243,13 +168,13 @@ fn seed_unmanaged(w: &World) -> (Value, Value) {
         "/api/queries",
         Some(json!({"name": "Orders by status", "query": "SELECT 1", "data_source_id": 1, "options": {}, "tags": ["hand-made"]})),
     );
-    let dashboard = w.ok(
-        "POST",
-        "/api/dashboards",
-        Some(json!({"name": "Team notes"})),
-    );
+    let dashboard = w.ok("POST", "/api/dashboards", Some(json!({"name": "Team notes"})));
     let viz = query["visualizations"][0]["id"].clone();
-    w.ok("POST", "/api/widgets", Some(json!({"dashboard_id": dashboard["id"], "visualization_id": viz, "width": 1, "options": {}})));
+    w.ok(
+        "POST",
+        "/api/widgets",
+        Some(json!({"dashboard_id": dashboard["id"], "visualization_id": viz, "width": 1, "options": {}})),
+    );
     (query, dashboard)
 }
 
@@ -260,14 +185,10 @@ fn objects_made_by_hand_are_never_changed_and_a_name_clash_needs_adopt() {
     let before = w.snapshot();
     let clash = w.run(&["sync", "."]).expect(1);
     clash
-        .err_has(
-            "Query default/orders-by-status: Redash already has a query named \"Orders by status\"",
-        )
+        .err_has("Query default/orders-by-status: Redash already has a query named \"Orders by status\"")
         .err_has("--adopt");
     assert!(
-        w.writes().iter().all(|r| r.path == "/api/queries"
-            || r.path == "/api/dashboards"
-            || r.path == "/api/widgets"),
+        w.writes().iter().all(|r| r.path == "/api/queries" || r.path == "/api/dashboards" || r.path == "/api/widgets"),
         "{:?}",
         w.writes()
     );
@@ -275,25 +196,12 @@ fn objects_made_by_hand_are_never_changed_and_a_name_clash_needs_adopt() {
 
     // Renamed in the manifests, the clash is gone; the hand-made objects stay as they are,
     // with or without --prune.
-    w.dir.edit(
-        "queries/sales.yaml",
-        "  name: Orders by status\n",
-        "  name: Orders by status (managed)\n",
-    );
+    w.dir.edit("queries/sales.yaml", "  name: Orders by status\n", "  name: Orders by status (managed)\n");
     w.run(&["sync", "."]).expect(0);
-    w.run(&["sync", ".", "--prune", "--max-archive", "100"])
-        .expect(0);
+    w.run(&["sync", ".", "--prune", "--max-archive", "100"]).expect(0);
     let after = w.ok("GET", &format!("/api/queries/{}", query["id"]), None);
-    let before_query = before["queries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|q| q["id"] == query["id"])
-        .unwrap();
-    assert_eq!(
-        &after, before_query,
-        "the hand-made query is byte-identical"
-    );
+    let before_query = before["queries"].as_array().unwrap().iter().find(|q| q["id"] == query["id"]).unwrap();
+    assert_eq!(&after, before_query, "the hand-made query is byte-identical");
     let notes = w.dashboard_named("Team notes");
     assert_eq!(notes["widgets"].as_array().unwrap().len(), 1);
     assert!(notes["options"].get("gitops").is_none());
@@ -323,11 +231,7 @@ fn a_dashboard_edited_between_plan_and_apply_is_a_conflict_not_overwritten() {
     w.run(&["sync", "."]).expect(0);
     let d = w.dashboard_named("Sales overview");
     let id = d["id"].as_i64().unwrap();
-    w.dir.edit(
-        "dashboards/sales.yaml",
-        "  name: Sales overview\n",
-        "  name: Sales overview (v2)\n",
-    );
+    w.dir.edit("dashboards/sales.yaml", "  name: Sales overview\n", "  name: Sales overview (v2)\n");
     // Someone renames the dashboard in the UI right before our write reaches Redash.
     let path = format!("/api/dashboards/{id}");
     w.emu.emulator.before_request(move |req, store| {
@@ -340,16 +244,10 @@ fn a_dashboard_edited_between_plan_and_apply_is_a_conflict_not_overwritten() {
         HookOutcome::Keep
     });
     let run = w.run(&["sync", "."]).expect(1);
-    run.out_has("CONFLICT update Dashboard default/sales-overview")
-        .err_has("could not be applied");
-    assert_eq!(
-        w.ok("GET", &format!("/api/dashboards/{id}"), None)["name"],
-        "Renamed by a person"
-    );
+    run.out_has("CONFLICT update Dashboard default/sales-overview").err_has("could not be applied");
+    assert_eq!(w.ok("GET", &format!("/api/dashboards/{id}"), None)["name"], "Renamed by a person");
     // The next run sees the person's change in its plan and converges.
-    w.run(&["plan", "."])
-        .expect(2)
-        .out_has("name: \"Renamed by a person\" -> \"Sales overview (v2)\"");
+    w.run(&["plan", "."]).expect(2).out_has("name: \"Renamed by a person\" -> \"Sales overview (v2)\"");
     w.run(&["sync", "."]).expect(0);
     converged(&w);
 }
@@ -379,15 +277,10 @@ fn a_query_edited_between_plan_and_apply_is_a_conflict_not_overwritten() {
         }
         HookOutcome::Keep
     });
-    w.run(&["sync", "."])
-        .expect(1)
-        .out_has("CONFLICT update Query default/total-revenue");
+    w.run(&["sync", "."]).expect(1).out_has("CONFLICT update Query default/total-revenue");
     let q = w.ok("GET", &format!("/api/queries/{id}"), None);
     assert_eq!(q["description"], "edited by a person");
-    assert!(
-        q["query"].as_str().unwrap().contains("<> 'cancelled'"),
-        "not overwritten"
-    );
+    assert!(q["query"].as_str().unwrap().contains("<> 'cancelled'"), "not overwritten");
     w.run(&["sync", "."]).expect(0);
     converged(&w);
 }
@@ -397,19 +290,17 @@ fn pruning_more_than_half_is_refused_unless_allowed() {
     let w = World::with_examples("guard");
     w.run(&["sync", "."]).expect(0);
     // 4 of the 8 managed objects is half: allowed.
-    for f in [
-        "queries/customers.yaml",
-        "queries/traffic.yaml",
-        "dashboards/traffic.yaml",
-    ] {
+    for f in ["queries/customers.yaml", "queries/traffic.yaml", "dashboards/traffic.yaml"] {
         std::fs::remove_file(w.dir.path().join(f)).unwrap();
     }
-    w.run(&["plan", ".", "--prune"])
-        .expect(2)
-        .out_has("3 to archive");
+    w.run(&["plan", ".", "--prune"]).expect(2).out_has("3 to archive");
     // 5 of 8 is more than half: refused, and nothing is written.
     std::fs::remove_file(w.dir.path().join("dashboards/sales.yaml")).unwrap();
-    w.dir.edit("queries/sales.yaml", "---\napiVersion: redash-gitops.dev/v1alpha1\nkind: Query\nmetadata:\n  name: top-customers", "---\napiVersion: redash-gitops.dev/v1alpha1\nkind: Query\nmetadata:\n  name: top-customers-renamed");
+    w.dir.edit(
+        "queries/sales.yaml",
+        "---\napiVersion: redash-gitops.dev/v1alpha1\nkind: Query\nmetadata:\n  name: top-customers",
+        "---\napiVersion: redash-gitops.dev/v1alpha1\nkind: Query\nmetadata:\n  name: top-customers-renamed",
+    );
     w.clear();
     let refused = w.run(&["sync", ".", "--prune"]);
     refused
@@ -417,11 +308,8 @@ fn pruning_more_than_half_is_refused_unless_allowed() {
         .err_has("refusing to archive 5 of the 8 objects managed by owner \"default\"")
         .err_has("--max-archive 5");
     assert!(w.writes().is_empty(), "{:?}", w.writes());
-    w.run(&["sync", ".", "--prune", "--max-archive", "4"])
-        .expect(1)
-        .err_has("--max-archive allows 4");
-    w.run(&["sync", ".", "--prune", "--max-archive", "5"])
-        .expect(0);
+    w.run(&["sync", ".", "--prune", "--max-archive", "4"]).expect(1).err_has("--max-archive allows 4");
+    w.run(&["sync", ".", "--prune", "--max-archive", "5"]).expect(0);
     assert_eq!(w.queries().len(), 4);
     converged(&w);
 }
@@ -431,33 +319,23 @@ fn archiving_a_query_shown_on_someone_elses_dashboard_needs_force() {
     let w = World::with_examples("foreign-widgets");
     w.run(&["sync", "."]).expect(0);
     let q = w.query_named("Customers by country");
-    let viz = q["visualizations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["name"] == "Customers by country")
-        .unwrap()["id"]
-        .clone();
-    let theirs = w.ok(
+    let viz =
+        q["visualizations"].as_array().unwrap().iter().find(|v| v["name"] == "Customers by country").unwrap()["id"]
+            .clone();
+    let theirs = w.ok("POST", "/api/dashboards", Some(json!({"name": "Board of a colleague"})));
+    w.ok(
         "POST",
-        "/api/dashboards",
-        Some(json!({"name": "Board of a colleague"})),
+        "/api/widgets",
+        Some(json!({"dashboard_id": theirs["id"], "visualization_id": viz, "width": 1, "options": {}})),
     );
-    w.ok("POST", "/api/widgets", Some(json!({"dashboard_id": theirs["id"], "visualization_id": viz, "width": 1, "options": {}})));
     std::fs::remove_file(w.dir.path().join("queries/customers.yaml")).unwrap();
     w.dir.edit("dashboards/traffic.yaml", "    - visualization: {query: customers-by-country, name: Customers by country}\n      position: {col: 3, row: 2, sizeX: 3, sizeY: 8}\n", "");
     let before = w.writes().len();
-    w.run(&["sync", ".", "--prune"])
-        .expect(1)
-        .err_has("\"Board of a colleague\"")
-        .err_has("--force");
+    w.run(&["sync", ".", "--prune"]).expect(1).err_has("\"Board of a colleague\"").err_has("--force");
     assert_eq!(w.writes().len(), before);
     w.run(&["sync", ".", "--prune", "--force"]).expect(0);
     let board = w.ok("GET", &format!("/api/dashboards/{}", theirs["id"]), None);
-    assert!(
-        board["widgets"].as_array().unwrap().is_empty(),
-        "Redash removed the widget, as announced"
-    );
+    assert!(board["widgets"].as_array().unwrap().is_empty(), "Redash removed the widget, as announced");
 }
 
 #[test]
@@ -468,12 +346,9 @@ fn two_owners_share_one_redash_without_touching_each_other() {
     let other = common::TempDir::new("owners-b");
     other.write("q.yaml", "apiVersion: redash-gitops.dev/v1alpha1\nkind: Query\nmetadata: {name: b-only}\nspec: {name: B only, dataSource: Analytics, query: select 2}\n");
     let other_path = other.path().to_str().unwrap();
-    w.run(&["sync", other_path, "--owner", "team-b", "--prune"])
-        .expect(0);
-    w.run(&["plan", other_path, "--owner", "team-b", "--prune"])
-        .expect(0);
-    w.run(&["plan", ".", "--owner", "team-a", "--prune"])
-        .expect(0);
+    w.run(&["sync", other_path, "--owner", "team-b", "--prune"]).expect(0);
+    w.run(&["plan", other_path, "--owner", "team-b", "--prune"]).expect(0);
+    w.run(&["plan", ".", "--owner", "team-a", "--prune"]).expect(0);
     assert_eq!(w.queries().len(), 7);
 }
 
@@ -486,10 +361,7 @@ fn json_output_describes_the_plan_for_machines() {
     assert_eq!(doc["changes"], true);
     assert_eq!(doc["summary"]["create"], 8);
     assert_eq!(doc["queries"][0]["op"], "create");
-    assert_eq!(
-        doc["queries"][0]["key"],
-        "Query/default/customers-by-country"
-    );
+    assert_eq!(doc["queries"][0]["key"], "Query/default/customers-by-country");
     let run = w.run(&["sync", ".", "--output", "json"]).expect(0);
     let doc: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(doc["apply"]["success"], true);
@@ -501,17 +373,9 @@ fn drift_made_in_redash_is_reported_as_such_and_the_policy_decides() {
     let w = World::with_examples("drift");
     w.run(&["sync", "."]).expect(0);
     let q = w.query_named("Top customers");
-    w.ok(
-        "POST",
-        &format!("/api/queries/{}", q["id"]),
-        Some(json!({"description": "changed in the UI"})),
-    );
-    w.run(&["plan", "."])
-        .expect(2)
-        .out_has("update (changed in Redash)");
-    w.run(&["plan", ".", "--drift", "ignore"])
-        .expect(0)
-        .out_has("left as is (drift policy: ignore)");
+    w.ok("POST", &format!("/api/queries/{}", q["id"]), Some(json!({"description": "changed in the UI"})));
+    w.run(&["plan", "."]).expect(2).out_has("update (changed in Redash)");
+    w.run(&["plan", ".", "--drift", "ignore"]).expect(0).out_has("left as is (drift policy: ignore)");
     w.run(&["plan", ".", "--drift", "fail"])
         .expect(1)
         .err_has("Query default/top-customers: changed in Redash since the last sync");
@@ -534,21 +398,11 @@ fn a_half_finished_dashboard_create_is_completed_not_duplicated() {
     });
     let first = w.run(&["sync", "."]);
     assert_ne!(first.code, 0, "{}", first.describe());
-    let pending: Vec<Value> = w
-        .dashboards()
-        .into_iter()
-        .filter(|d| d["name"].as_str().unwrap().starts_with("redash-gitops "))
-        .collect();
-    assert!(
-        !pending.is_empty(),
-        "the dashboards were created under their pending names"
-    );
+    let pending: Vec<Value> =
+        w.dashboards().into_iter().filter(|d| d["name"].as_str().unwrap().starts_with("redash-gitops ")).collect();
+    assert!(!pending.is_empty(), "the dashboards were created under their pending names");
     w.run(&["sync", "."]).expect(0);
-    let names: Vec<String> = w
-        .dashboards()
-        .iter()
-        .map(|d| d["name"].as_str().unwrap().to_string())
-        .collect();
+    let names: Vec<String> = w.dashboards().iter().map(|d| d["name"].as_str().unwrap().to_string()).collect();
     assert_eq!(names.len(), 2, "{names:?}");
     assert!(names.contains(&"Sales overview".to_string()));
     converged(&w);

@@ -4,8 +4,7 @@ use serde_json::{Map, Value, json};
 
 use crate::manifest::{MANAGED_TAG, ResourceKey};
 use crate::state::desired::{
-    DesiredDashboard, DesiredQuery, DesiredVisualization, DesiredWidget, WidgetContent,
-    position_json,
+    DesiredDashboard, DesiredQuery, DesiredVisualization, DesiredWidget, WidgetContent, position_json,
 };
 use crate::state::marker::{marker_json, with_marker, without_marker};
 
@@ -32,19 +31,12 @@ pub fn query_options(
     ids: &dyn Fn(&ResourceKey) -> Option<i64>,
 ) -> Value {
     let mut o = object(base);
-    let params: Vec<Value> = d
-        .parameters
-        .iter()
-        .map(|p| p.to_server(p.query.as_ref().and_then(ids)))
-        .collect();
+    let params: Vec<Value> = d.parameters.iter().map(|p| p.to_server(p.query.as_ref().and_then(ids))).collect();
     o.insert("parameters".into(), json!(params));
     if let Some(auto) = d.auto_limit {
         o.insert("apply_auto_limit".into(), json!(auto));
     }
-    with_marker(
-        &Value::Object(o),
-        marker_json(owner, &d.key.marker_key(), hash),
-    )
+    with_marker(&Value::Object(o), marker_json(owner, &d.key.marker_key(), hash))
 }
 
 /// Every field the tool manages on a query. Sending all of them keeps the write idempotent.
@@ -73,12 +65,7 @@ pub fn visualization_body(query_id: Option<i64>, v: &DesiredVisualization, owner
     body
 }
 
-pub fn dashboard_body(
-    d: &DesiredDashboard,
-    base_options: &Value,
-    owner: &str,
-    hash: Option<&str>,
-) -> Value {
+pub fn dashboard_body(d: &DesiredDashboard, base_options: &Value, owner: &str, hash: Option<&str>) -> Value {
     json!({
         "name": d.name,
         "tags": tags_with_marker(&d.tags),
@@ -101,12 +88,7 @@ fn widget_text(w: &DesiredWidget) -> &str {
     }
 }
 
-pub fn widget_create_body(
-    dashboard_id: i64,
-    visualization_id: Option<i64>,
-    w: &DesiredWidget,
-    owner: &str,
-) -> Value {
+pub fn widget_create_body(dashboard_id: i64, visualization_id: Option<i64>, w: &DesiredWidget, owner: &str) -> Value {
     json!({
         "dashboard_id": dashboard_id,
         "visualization_id": visualization_id,
@@ -177,10 +159,7 @@ mod tests {
         });
         let body = query_body(&q, json!({}));
         assert_eq!(body["tags"], json!(["a", MANAGED_TAG]));
-        assert_eq!(
-            body["schedule"],
-            json!({"interval": 86400, "time": "06:00", "day_of_week": null, "until": null})
-        );
+        assert_eq!(body["schedule"], json!({"interval": 86400, "time": "06:00", "day_of_week": null, "until": null}));
     }
 
     #[test]
@@ -188,24 +167,14 @@ mod tests {
         let w = DesiredWidget {
             key: "text#0".into(),
             content: WidgetContent::Text("hi".into()),
-            position: Position {
-                col: 0,
-                row: 1,
-                size_x: 2,
-                size_y: 3,
-                auto_height: None,
-            },
+            position: Position { col: 0, row: 1, size_x: 2, size_y: 3, auto_height: None },
         };
         let create = widget_create_body(7, None, &w, "o");
         assert_eq!(create["width"], 1);
         assert_eq!(create["visualization_id"], Value::Null);
-        let update =
-            widget_update_body(&w, &json!({"isHidden": false, "position": {"col": 9}}), "o");
+        let update = widget_update_body(&w, &json!({"isHidden": false, "position": {"col": 9}}), "o");
         assert_eq!(update["options"]["isHidden"], false);
-        assert_eq!(
-            update["options"]["position"],
-            json!({"col": 0, "row": 1, "sizeX": 2, "sizeY": 3})
-        );
+        assert_eq!(update["options"]["position"], json!({"col": 0, "row": 1, "sizeX": 2, "sizeY": 3}));
         assert_eq!(read_marker(&update["options"]).unwrap().key, "text#0");
     }
 }

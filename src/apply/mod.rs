@@ -10,9 +10,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 
 use crate::manifest::{Kind, ResourceKey};
-use crate::plan::{
-    ArchiveAction, DashboardAction, Op, Plan, QueryAction, VisOp, WidgetOp, plan_visualizations,
-};
+use crate::plan::{ArchiveAction, DashboardAction, Op, Plan, QueryAction, VisOp, WidgetOp, plan_visualizations};
 use crate::redash::{RedashClient, RedashError};
 use crate::state::desired::{DesiredWidget, WidgetContent};
 use crate::state::fetch::concurrently;
@@ -100,12 +98,8 @@ pub async fn apply(client: &RedashClient, plan: &Plan, owner: &str, concurrency:
     let mut report = Report::default();
     let max_level = plan.queries.iter().map(|q| q.level).max().unwrap_or(0);
     for level in 0..=max_level {
-        let actions: Vec<QueryAction> = plan
-            .queries
-            .iter()
-            .filter(|q| q.level == level && q.op != Op::Noop)
-            .cloned()
-            .collect();
+        let actions: Vec<QueryAction> =
+            plan.queries.iter().filter(|q| q.level == level && q.op != Op::Noop).cloned().collect();
         let (client, ids2, owner2) = (client.clone(), ids.clone(), owner.to_string());
         let outcomes = concurrently(actions, concurrency, move |action| {
             let (client, ids, owner) = (client.clone(), ids2.clone(), owner2.clone());
@@ -114,12 +108,7 @@ pub async fn apply(client: &RedashClient, plan: &Plan, owner: &str, concurrency:
         .await;
         report.outcomes.extend(outcomes);
     }
-    let actions: Vec<DashboardAction> = plan
-        .dashboards
-        .iter()
-        .filter(|d| d.op != Op::Noop)
-        .cloned()
-        .collect();
+    let actions: Vec<DashboardAction> = plan.dashboards.iter().filter(|d| d.op != Op::Noop).cloned().collect();
     let (client2, ids2, owner2) = (client.clone(), ids.clone(), owner.to_string());
     let outcomes = concurrently(actions, concurrency, move |action| {
         let (client, ids, owner) = (client2.clone(), ids2.clone(), owner2.clone());
@@ -130,12 +119,7 @@ pub async fn apply(client: &RedashClient, plan: &Plan, owner: &str, concurrency:
     // Dashboards first: archiving a query deletes widgets, and dashboards come down first
     // in the reverse of creation order.
     for kind in [Kind::Dashboard, Kind::Query] {
-        let archives: Vec<ArchiveAction> = plan
-            .archives
-            .iter()
-            .filter(|a| a.kind == kind)
-            .cloned()
-            .collect();
+        let archives: Vec<ArchiveAction> = plan.archives.iter().filter(|a| a.kind == kind).cloned().collect();
         let client2 = client.clone();
         let outcomes = concurrently(archives, concurrency, move |a| {
             let client = client2.clone();
@@ -154,13 +138,7 @@ async fn archive(client: &RedashClient, a: &ArchiveAction) -> Outcome {
     };
     let resource = format!("{} {:?}", a.kind, a.name);
     match result {
-        Ok(()) => Outcome {
-            resource,
-            action: "archive".into(),
-            status: Status::Done,
-            id: Some(a.id),
-            message: None,
-        },
+        Ok(()) => Outcome { resource, action: "archive".into(), status: Status::Done, id: Some(a.id), message: None },
         Err(e) => Outcome {
             resource,
             action: "archive".into(),
@@ -172,30 +150,15 @@ async fn archive(client: &RedashClient, a: &ArchiveAction) -> Outcome {
 }
 
 fn failed(resource: &ResourceKey, action: &str, id: Option<i64>, e: &RedashError) -> Outcome {
-    let status = if e.is_conflict() {
-        Status::Conflict
-    } else {
-        Status::Failed
-    };
-    Outcome {
-        resource: resource.to_string(),
-        action: action.into(),
-        status,
-        id,
-        message: Some(e.to_string()),
-    }
+    let status = if e.is_conflict() { Status::Conflict } else { Status::Failed };
+    Outcome { resource: resource.to_string(), action: action.into(), status, id, message: Some(e.to_string()) }
 }
 
 async fn apply_query(client: &RedashClient, a: &QueryAction, owner: &str, ids: &Shared) -> Outcome {
     let action = op_word(a.op);
     let blocked: Vec<String> = {
         let i = lock(ids);
-        a.desired
-            .dependencies()
-            .into_iter()
-            .filter(|d| i.failed.contains(*d))
-            .map(ToString::to_string)
-            .collect()
+        a.desired.dependencies().into_iter().filter(|d| i.failed.contains(*d)).map(ToString::to_string).collect()
     };
     if !blocked.is_empty() {
         lock(ids).failed.insert(a.key.clone());
@@ -204,10 +167,7 @@ async fn apply_query(client: &RedashClient, a: &QueryAction, owner: &str, ids: &
             action: action.into(),
             status: Status::Skipped,
             id: a.id,
-            message: Some(format!(
-                "skipped: depends on {}, which failed",
-                blocked.join(", ")
-            )),
+            message: Some(format!("skipped: depends on {}, which failed", blocked.join(", "))),
         };
     }
     match write_query(client, a, owner, ids).await {
@@ -239,32 +199,17 @@ async fn write_query(
         None => {
             // The marker goes in with the create, so a crash right after leaves an object the
             // next run finds; the hash is written last, once the visualizations are done.
-            let options = query_options(
-                &a.desired,
-                &serde_json::json!({}),
-                owner,
-                None,
-                &resolve(ids),
-            );
-            let created = client
-                .create_query(&query_body(&a.desired, options))
-                .await
-                .map_err(|e| (None, e))?;
+            let options = query_options(&a.desired, &serde_json::json!({}), owner, None, &resolve(ids));
+            let created = client.create_query(&query_body(&a.desired, options)).await.map_err(|e| (None, e))?;
             lock(ids).queries.insert(a.key.clone(), created.id);
-            let ops = plan_visualizations(
-                &a.desired.visualizations,
-                created.visualizations.as_deref().unwrap_or(&[]),
-                owner,
-            )
-            .ops;
+            let ops =
+                plan_visualizations(&a.desired.visualizations, created.visualizations.as_deref().unwrap_or(&[]), owner)
+                    .ops;
             (created.id, ops, created.options)
         }
         Some(id) => {
             let current = client.query(id).await.map_err(|e| (Some(id), e))?;
-            if a.expected_updated_at
-                .as_deref()
-                .is_some_and(|t| t != current.updated_at)
-            {
+            if a.expected_updated_at.as_deref().is_some_and(|t| t != current.updated_at) {
                 let request = format!(
                     "changed in Redash since it was read (updated_at {} -> {}); plan again",
                     a.expected_updated_at.as_deref().unwrap_or("?"),
@@ -282,25 +227,16 @@ async fn write_query(
                     .create_visualization(&visualization_body(Some(id), desired, owner))
                     .await
                     .map_err(|e| (Some(id), e))?;
-                lock(ids)
-                    .visualizations
-                    .insert((a.key.clone(), desired.name.clone()), v.id);
+                lock(ids).visualizations.insert((a.key.clone(), desired.name.clone()), v.id);
             }
-            VisOp::Update {
-                id: vid, desired, ..
-            } => {
+            VisOp::Update { id: vid, desired, .. } => {
                 let v = client
                     .update_visualization(*vid, &visualization_body(None, desired, owner))
                     .await
                     .map_err(|e| (Some(id), e))?;
-                lock(ids)
-                    .visualizations
-                    .insert((a.key.clone(), desired.name.clone()), v.id);
+                lock(ids).visualizations.insert((a.key.clone(), desired.name.clone()), v.id);
             }
-            VisOp::Delete { id: vid, .. } => client
-                .delete_visualization(*vid)
-                .await
-                .map_err(|e| (Some(id), e))?,
+            VisOp::Delete { id: vid, .. } => client.delete_visualization(*vid).await.map_err(|e| (Some(id), e))?,
         }
     }
     let parent_changed = a.id.is_none()
@@ -308,32 +244,18 @@ async fn write_query(
         || a.op != Op::Update
         || a.live_hash.as_deref() != Some(a.desired.hash.as_str());
     if parent_changed {
-        let options = query_options(
-            &a.desired,
-            &base_options,
-            owner,
-            Some(&a.desired.hash),
-            &resolve(ids),
-        );
+        let options = query_options(&a.desired, &base_options, owner, Some(&a.desired.hash), &resolve(ids));
         let mut body = query_body(&a.desired, options);
         body["is_draft"] = serde_json::json!(a.desired.draft);
         if a.op == Op::Unarchive {
             body["is_archived"] = serde_json::json!(false);
         }
-        client
-            .update_query(id, &body)
-            .await
-            .map_err(|e| (Some(id), e))?;
+        client.update_query(id, &body).await.map_err(|e| (Some(id), e))?;
     }
     Ok(id)
 }
 
-async fn apply_dashboard(
-    client: &RedashClient,
-    a: &DashboardAction,
-    owner: &str,
-    ids: &Shared,
-) -> Outcome {
+async fn apply_dashboard(client: &RedashClient, a: &DashboardAction, owner: &str, ids: &Shared) -> Outcome {
     let action = op_word(a.op);
     let blocked: BTreeSet<String> = {
         let i = lock(ids);
@@ -341,9 +263,7 @@ async fn apply_dashboard(
             .widgets
             .iter()
             .filter_map(|w| match &w.content {
-                WidgetContent::Visualization { query, .. } if i.failed.contains(query) => {
-                    Some(query.to_string())
-                }
+                WidgetContent::Visualization { query, .. } if i.failed.contains(query) => Some(query.to_string()),
                 _ => None,
             })
             .collect()
@@ -375,15 +295,14 @@ async fn apply_dashboard(
 fn visualization_id(ids: &Shared, w: &DesiredWidget) -> Result<Option<i64>, RedashError> {
     match &w.content {
         WidgetContent::Text(_) => Ok(None),
-        WidgetContent::Visualization { query, name } => lock(ids)
-            .visualizations
-            .get(&(query.clone(), name.clone()))
-            .copied()
-            .map(Some)
-            .ok_or_else(|| RedashError::Decode {
-                request: format!("widget {}", w.key),
-                detail: format!("visualization {name:?} of {query} was not created"),
-            }),
+        WidgetContent::Visualization { query, name } => {
+            lock(ids).visualizations.get(&(query.clone(), name.clone())).copied().map(Some).ok_or_else(|| {
+                RedashError::Decode {
+                    request: format!("widget {}", w.key),
+                    detail: format!("visualization {name:?} of {query} was not created"),
+                }
+            })
+        }
     }
 }
 
@@ -407,33 +326,17 @@ async fn write_dashboard(
     for op in &a.widgets {
         match op {
             WidgetOp::Delete { id: wid, .. } => client.delete_widget(*wid).await.map_err(fail)?,
-            WidgetOp::Replace {
-                id: wid, desired, ..
-            } => {
+            WidgetOp::Replace { id: wid, desired, .. } => {
                 client.delete_widget(*wid).await.map_err(fail)?;
                 let viz = visualization_id(ids, desired).map_err(fail)?;
-                client
-                    .create_widget(&widget_create_body(id, viz, desired, owner))
-                    .await
-                    .map_err(fail)?;
+                client.create_widget(&widget_create_body(id, viz, desired, owner)).await.map_err(fail)?;
             }
-            WidgetOp::Update {
-                id: wid,
-                desired,
-                live_options,
-                ..
-            } => {
-                client
-                    .update_widget(*wid, &widget_update_body(desired, live_options, owner))
-                    .await
-                    .map_err(fail)?;
+            WidgetOp::Update { id: wid, desired, live_options, .. } => {
+                client.update_widget(*wid, &widget_update_body(desired, live_options, owner)).await.map_err(fail)?;
             }
             WidgetOp::Create { desired, .. } => {
                 let viz = visualization_id(ids, desired).map_err(fail)?;
-                client
-                    .create_widget(&widget_create_body(id, viz, desired, owner))
-                    .await
-                    .map_err(fail)?;
+                client.create_widget(&widget_create_body(id, viz, desired, owner)).await.map_err(fail)?;
             }
         }
     }

@@ -64,9 +64,5 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
 }
 
 fn display(paths: &[PathBuf]) -> String {
-    paths
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
+    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
 }

@@ -18,11 +18,7 @@ pub enum Outcome {
 }
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "redash-gitops",
-    version,
-    about = "Redash content under version control"
-)]
+#[command(name = "redash-gitops", version, about = "Redash content under version control")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

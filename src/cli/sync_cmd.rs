@@ -47,10 +47,7 @@ pub struct ConnectionArgs {
 
 impl ConnectionArgs {
     pub fn client(&self) -> anyhow::Result<RedashClient> {
-        let url = self
-            .url
-            .clone()
-            .context("no Redash URL: pass --url or set REDASH_URL")?;
+        let url = self.url.clone().context("no Redash URL: pass --url or set REDASH_URL")?;
         let key = match &self.api_key_file {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
@@ -110,9 +107,7 @@ impl PlanArgs {
     fn engine_options(&self) -> anyhow::Result<EngineOptions> {
         let mut map = BTreeMap::new();
         for m in &self.map_data_source {
-            let (old, new) = m
-                .split_once('=')
-                .with_context(|| format!("--map-data-source {m:?}: expected OLD=NEW"))?;
+            let (old, new) = m.split_once('=').with_context(|| format!("--map-data-source {m:?}: expected OLD=NEW"))?;
             map.insert(old.trim().to_string(), new.trim().to_string());
         }
         Ok(EngineOptions {
@@ -139,8 +134,7 @@ pub fn style(choice: ColorChoice) -> Style {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
         ColorChoice::Auto => {
-            std::io::stdout().is_terminal()
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         }
     };
     Style { color }
@@ -156,10 +150,7 @@ pub struct SyncArgs {
 }
 
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
 }
 
 /// Turns engine errors into one error whose text lists every finding.
@@ -188,7 +179,10 @@ pub fn run_plan(args: &PlanArgs, apply_changes: bool) -> anyhow::Result<Outcome>
         if !apply_changes {
             match args.output {
                 OutputFormat::Text => print!("{}", render_plan(plan, &target, style)),
-                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&plan_json(plan, client.base_url(), &opts.plan.owner, None))?),
+                OutputFormat::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&plan_json(plan, client.base_url(), &opts.plan.owner, None))?
+                ),
             }
             return Ok(if plan.has_changes() { Outcome::Changes } else { Outcome::Clean });
         }
@@ -197,20 +191,29 @@ pub fn run_plan(args: &PlanArgs, apply_changes: bool) -> anyhow::Result<Outcome>
         }
         if !plan.has_changes() {
             if args.output == OutputFormat::Json {
-                println!("{}", serde_json::to_string_pretty(&plan_json(plan, client.base_url(), &opts.plan.owner, None))?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&plan_json(plan, client.base_url(), &opts.plan.owner, None))?
+                );
             }
             return Ok(Outcome::Clean);
         }
         let report = apply(&client, plan, &opts.plan.owner, opts.concurrency).await;
         match args.output {
             OutputFormat::Text => print!("\n{}", render_report(&report, style)),
-            OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&plan_json(plan, client.base_url(), &opts.plan.owner, Some(&report)))?),
+            OutputFormat::Json => println!(
+                "{}",
+                serde_json::to_string_pretty(&plan_json(plan, client.base_url(), &opts.plan.owner, Some(&report)))?
+            ),
         }
         if report.is_success() {
             Ok(Outcome::Clean)
         } else {
             let n = report.failures().count();
-            bail!("{n} change{} could not be applied (see above); run sync again once the cause is fixed", if n == 1 { "" } else { "s" })
+            bail!(
+                "{n} change{} could not be applied (see above); run sync again once the cause is fixed",
+                if n == 1 { "" } else { "s" }
+            )
         }
     })
 }
@@ -224,10 +227,6 @@ pub struct ValidateArgs {
 
 pub fn run_validate(args: &ValidateArgs) -> anyhow::Result<Outcome> {
     let set = load_and_validate(&args.paths).map_err(engine_error)?;
-    println!(
-        "{} queries and {} dashboards: valid.",
-        set.queries.len(),
-        set.dashboards.len()
-    );
+    println!("{} queries and {} dashboards: valid.", set.queries.len(), set.dashboards.len());
     Ok(Outcome::Clean)
 }

@@ -85,53 +85,39 @@ impl Emulator {
     }
 
     /// Adds a hook that sees every request before it is handled, until it returns `true`.
-    pub fn before_request(
-        &self,
-        hook: impl FnMut(&Request, &mut Store) -> HookOutcome + Send + 'static,
-    ) {
-        self.hooks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(Box::new(hook));
+    pub fn before_request(&self, hook: impl FnMut(&Request, &mut Store) -> HookOutcome + Send + 'static) {
+        self.hooks.lock().unwrap_or_else(|e| e.into_inner()).push(Box::new(hook));
     }
 
     /// Handles one request synchronously (no HTTP): the core the server wraps.
     pub fn handle(&self, req: &Request) -> Reply {
         let mut store = self.store();
         let mut answer = None;
-        self.hooks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain_mut(|hook| {
-                if answer.is_some() {
-                    return true;
+        self.hooks.lock().unwrap_or_else(|e| e.into_inner()).retain_mut(|hook| {
+            if answer.is_some() {
+                return true;
+            }
+            match hook(req, &mut store) {
+                HookOutcome::Keep => true,
+                HookOutcome::Remove => false,
+                HookOutcome::Answer(r) => {
+                    answer = Some(r);
+                    false
                 }
-                match hook(req, &mut store) {
-                    HookOutcome::Keep => true,
-                    HookOutcome::Remove => false,
-                    HookOutcome::Answer(r) => {
-                        answer = Some(r);
-                        false
-                    }
-                }
-            });
+            }
+        });
         let reply = answer.unwrap_or_else(|| routes::handle(&mut store, req));
         drop(store);
-        self.log
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(LoggedRequest {
-                method: req.method.clone(),
-                path: req.path.clone(),
-                status: reply.status,
-            });
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).push(LoggedRequest {
+            method: req.method.clone(),
+            path: req.path.clone(),
+            status: reply.status,
+        });
         reply
     }
 
     pub fn router(&self) -> axum::Router {
-        axum::Router::new()
-            .fallback(serve_request)
-            .with_state(self.clone())
+        axum::Router::new().fallback(serve_request).with_state(self.clone())
     }
 
     /// Serves until `shutdown` resolves.
@@ -140,31 +126,20 @@ impl Emulator {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(listener, self.router())
-            .with_graceful_shutdown(shutdown)
-            .await
+        axum::serve(listener, self.router()).with_graceful_shutdown(shutdown).await
     }
 }
 
 async fn serve_request(State(emu): State<Emulator>, req: axum::extract::Request) -> Response {
     let (parts, body) = req.into_parts();
-    let body = axum::body::to_bytes(body, 256 * 1024 * 1024)
-        .await
-        .unwrap_or_default();
-    let args: Vec<(String, String)> = parts
-        .uri
-        .query()
-        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-        .unwrap_or_default();
+    let body = axum::body::to_bytes(body, 256 * 1024 * 1024).await.unwrap_or_default();
+    let args: Vec<(String, String)> =
+        parts.uri.query().map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
     let request = Request {
         method: parts.method.as_str().to_string(),
         path: parts.uri.path().to_string(),
         args,
-        authorization: parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
+        authorization: parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string),
         body: body.to_vec(),
     };
     to_response(emu.handle(&request))
@@ -175,10 +150,7 @@ fn to_response(reply: Reply) -> Response {
     let mut response = match reply.body {
         Body::Json(v) => {
             let mut r = Response::new(AxumBody::from(v.to_string()));
-            r.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
+            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
             r
         }
         Body::Html(html) if reply.status == 302 => {
@@ -190,10 +162,7 @@ fn to_response(reply: Reply) -> Response {
         }
         Body::Html(html) => {
             let mut r = Response::new(AxumBody::from(html));
-            r.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/html; charset=utf-8"),
-            );
+            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
             r
         }
         Body::Empty => Response::new(AxumBody::empty()),
@@ -220,35 +189,24 @@ impl RunningEmulator {
         let addr = std_listener.local_addr()?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let served = emulator.clone();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()?;
-        let thread = std::thread::Builder::new()
-            .name("redash-emulator".into())
-            .spawn(move || {
-                runtime.block_on(async move {
-                    let listener = match tokio::net::TcpListener::from_std(std_listener) {
-                        Ok(l) => l,
-                        Err(e) => {
-                            eprintln!("emulator: {e}");
-                            return;
-                        }
-                    };
-                    let _ = served
-                        .serve(listener, async move {
-                            let _ = rx.await;
-                        })
-                        .await;
-                });
-            })?;
-        Ok(RunningEmulator {
-            url: format!("http://{addr}"),
-            addr,
-            emulator,
-            shutdown: Some(tx),
-            thread: Some(thread),
-        })
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+        let thread = std::thread::Builder::new().name("redash-emulator".into()).spawn(move || {
+            runtime.block_on(async move {
+                let listener = match tokio::net::TcpListener::from_std(std_listener) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        eprintln!("emulator: {e}");
+                        return;
+                    }
+                };
+                let _ = served
+                    .serve(listener, async move {
+                        let _ = rx.await;
+                    })
+                    .await;
+            });
+        })?;
+        Ok(RunningEmulator { url: format!("http://{addr}"), addr, emulator, shutdown: Some(tx), thread: Some(thread) })
     }
 }
 

@@ -141,9 +141,6 @@ mod tests {
     fn query_hash_matches_the_recorded_server() {
         let sql = "SELECT status, count(*) AS n, sum(amount) AS total FROM orders GROUP BY status ORDER BY status";
         assert_eq!(query_hash(sql), "91664a18c4ee0546103f5fbe52b793e2");
-        assert_eq!(
-            query_hash(&format!("/* note */ {sql}\n")),
-            "91664a18c4ee0546103f5fbe52b793e2"
-        );
+        assert_eq!(query_hash(&format!("/* note */ {sql}\n")), "91664a18c4ee0546103f5fbe52b793e2");
     }
 }

@@ -10,10 +10,7 @@ pub const MAX_PAGE_SIZE: i64 = 250;
 /// Reads `page` and `page_size` as Redash does: a value that is not an integer is ignored.
 pub fn page_params(args: &[(String, String)]) -> (i64, i64) {
     let get = |name: &str, default: i64| {
-        args.iter()
-            .find(|(k, _)| k == name)
-            .and_then(|(_, v)| v.parse::<i64>().ok())
-            .unwrap_or(default)
+        args.iter().find(|(k, _)| k == name).and_then(|(_, v)| v.parse::<i64>().ok()).unwrap_or(default)
     };
     (get("page", 1), get("page_size", DEFAULT_PAGE_SIZE))
 }
@@ -35,11 +32,7 @@ pub fn paginate(items: Vec<Value>, page: i64, page_size: i64) -> Outcome {
         return Err(Reply::not_found());
     }
     let start = ((page - 1) * page_size) as usize;
-    let results: Vec<Value> = items
-        .into_iter()
-        .skip(start)
-        .take(page_size as usize)
-        .collect();
+    let results: Vec<Value> = items.into_iter().skip(start).take(page_size as usize).collect();
     Ok(Reply::ok(json!({
         "count": count,
         "page": page,
@@ -68,32 +61,20 @@ mod tests {
     fn the_page_after_the_last_is_an_error_not_an_empty_page() {
         assert!(paginate(items(2), 1, 1).is_ok());
         assert!(paginate(items(2), 2, 1).is_ok());
-        assert_eq!(
-            message(paginate(items(2), 3, 1)),
-            (400, json!("Page is out of range."))
-        );
+        assert_eq!(message(paginate(items(2), 3, 1)), (400, json!("Page is out of range.")));
     }
 
     #[test]
     fn page_size_limits_and_empty_sets_follow_redash() {
-        assert_eq!(
-            message(paginate(items(1), 1, 251)),
-            (400, json!("Page size is out of range (1-250)."))
-        );
-        assert_eq!(
-            message(paginate(items(1), 0, 25)),
-            (400, json!("Page must be positive integer."))
-        );
+        assert_eq!(message(paginate(items(1), 1, 251)), (400, json!("Page size is out of range (1-250).")));
+        assert_eq!(message(paginate(items(1), 0, 25)), (400, json!("Page must be positive integer.")));
         assert!(paginate(items(0), 1, 25).is_ok());
         assert_eq!(message(paginate(items(0), 2, 25)).0, 404);
     }
 
     #[test]
     fn non_integer_parameters_are_ignored() {
-        let args = vec![
-            ("page".to_string(), "x".to_string()),
-            ("page_size".to_string(), "7".to_string()),
-        ];
+        let args = vec![("page".to_string(), "x".to_string()), ("page_size".to_string(), "7".to_string())];
         assert_eq!(page_params(&args), (1, 7));
     }
 }

@@ -37,10 +37,7 @@ pub fn default_message(status: u16) -> &'static str {
 
 impl Reply {
     pub fn ok(value: Value) -> Reply {
-        Reply {
-            status: 200,
-            body: Body::Json(value),
-        }
+        Reply { status: 200, body: Body::Json(value) }
     }
 
     pub fn null() -> Reply {
@@ -48,10 +45,7 @@ impl Reply {
     }
 
     pub fn message(status: u16, message: &str) -> Reply {
-        Reply {
-            status,
-            body: Body::Json(json!({ "message": message })),
-        }
+        Reply { status, body: Body::Json(json!({ "message": message })) }
     }
 
     pub fn status(status: u16) -> Reply {
@@ -79,8 +73,7 @@ impl Reply {
         Reply {
             status: 200,
             body: Body::Html(
-                "<!DOCTYPE html><html><head><title>Redash</title></head><body><section></section></body></html>"
-                    .into(),
+                "<!DOCTYPE html><html><head><title>Redash</title></head><body><section></section></body></html>".into(),
             ),
         }
     }

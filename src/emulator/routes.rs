@@ -19,10 +19,7 @@ pub struct Request {
 
 impl Request {
     fn arg(&self, name: &str) -> Option<&str> {
-        self.args
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.args.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     fn has_arg(&self, name: &str) -> bool {
@@ -63,12 +60,7 @@ fn parse_id(segment: &str) -> Result<i64, Reply> {
 }
 
 pub fn handle(store: &mut Store, req: &Request) -> Reply {
-    let segments: Vec<&str> = req
-        .path
-        .trim_matches('/')
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .collect();
+    let segments: Vec<&str> = req.path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
     let is_api = segments.first() == Some(&"api");
     if is_api && segments.get(1) == Some(&"config") && req.method == "GET" {
         return Reply::ok(json!({ "org_slug": "default", "client_config": client_config() }));
@@ -77,10 +69,7 @@ pub fn handle(store: &mut Store, req: &Request) -> Reply {
         if is_api {
             return Reply::message(404, LOGIN_MESSAGE);
         }
-        return Reply {
-            status: 302,
-            body: super::reply::Body::Html("/login".into()),
-        };
+        return Reply { status: 302, body: super::reply::Body::Html("/login".into()) };
     };
     if !is_api {
         return fallback(req);
@@ -92,11 +81,7 @@ pub fn handle(store: &mut Store, req: &Request) -> Reply {
 }
 
 fn fallback(req: &Request) -> Reply {
-    if req.method == "GET" {
-        Reply::spa_page()
-    } else {
-        Reply::method_not_allowed()
-    }
+    if req.method == "GET" { Reply::spa_page() } else { Reply::method_not_allowed() }
 }
 
 fn route(store: &mut Store, req: &Request, user: &User, seg: &[&str]) -> Outcome {
@@ -109,13 +94,7 @@ fn route(store: &mut Store, req: &Request, user: &User, seg: &[&str]) -> Outcome
         ("GET", ["queries"]) => list_queries(store, req, Listing::Active),
         ("GET", ["queries", "archive"]) => list_queries(store, req, Listing::Archived),
         ("GET", ["queries", "my"]) => list_queries(store, req, Listing::Mine(user.id)),
-        ("GET", ["queries", "tags"]) => Ok(tags(
-            store
-                .queries
-                .values()
-                .filter(|q| !q.is_archived)
-                .map(|q| &q.tags),
-        )),
+        ("GET", ["queries", "tags"]) => Ok(tags(store.queries.values().filter(|q| !q.is_archived).map(|q| &q.tags))),
         ("POST", ["queries"]) => create_query(store, req, user),
         ("GET", ["queries", id]) => get_query(store, id),
         ("POST", ["queries", id]) => update_query(store, req, user, id),
@@ -128,13 +107,9 @@ fn route(store: &mut Store, req: &Request, user: &User, seg: &[&str]) -> Outcome
         ("DELETE", ["widgets", id]) if id.parse::<i64>().is_ok() => delete_widget(store, id),
         ("GET", ["dashboards"]) => list_dashboards(store, req, user, false),
         ("GET", ["dashboards", "my"]) => list_dashboards(store, req, user, true),
-        ("GET", ["dashboards", "tags"]) => Ok(tags(
-            store
-                .dashboards
-                .values()
-                .filter(|d| !d.is_archived)
-                .map(|d| &d.tags),
-        )),
+        ("GET", ["dashboards", "tags"]) => {
+            Ok(tags(store.dashboards.values().filter(|d| !d.is_archived).map(|d| &d.tags)))
+        }
         ("POST", ["dashboards"]) => create_dashboard(store, req, user),
         ("GET", ["dashboards", id]) => get_dashboard(store, req, id),
         ("POST", ["dashboards", id]) => update_dashboard(store, req, id),
@@ -220,12 +195,7 @@ fn get_user(store: &Store, caller: &User, id: &str) -> Outcome {
 fn list_data_sources(store: &Store) -> Reply {
     let mut sources: Vec<_> = store.data_sources.values().collect();
     sources.sort_by_key(|d| d.name.to_lowercase());
-    Reply::ok(Value::Array(
-        sources
-            .into_iter()
-            .map(|d| store.data_source_json(d, false))
-            .collect(),
-    ))
+    Reply::ok(Value::Array(sources.into_iter().map(|d| store.data_source_json(d, false)).collect()))
 }
 
 fn get_data_source(store: &Store, id: &str) -> Outcome {
@@ -241,10 +211,7 @@ fn tags<'a>(all: impl Iterator<Item = &'a Vec<String>>) -> Reply {
             *counts.entry(t).or_default() += 1;
         }
     }
-    let tags: Vec<Value> = counts
-        .into_iter()
-        .map(|(name, count)| json!({"name": name, "count": count}))
-        .collect();
+    let tags: Vec<Value> = counts.into_iter().map(|(name, count)| json!({"name": name, "count": count})).collect();
     Reply::ok(json!({ "tags": tags }))
 }
 
@@ -277,10 +244,7 @@ fn sort_by_order<T>(
     };
     items.sort_by(|a, b| {
         let ord = if by_name {
-            name(a)
-                .to_lowercase()
-                .cmp(&name(b).to_lowercase())
-                .then(created(a).cmp(&created(b)))
+            name(a).to_lowercase().cmp(&name(b).to_lowercase()).then(created(a).cmp(&created(b)))
         } else {
             created(a).cmp(&created(b))
         };
@@ -296,17 +260,11 @@ fn matches_search(q: &Query, term: &str) -> bool {
         q.description.as_deref().unwrap_or("").to_lowercase(),
         q.sql.to_lowercase()
     );
-    term.split_whitespace()
-        .all(|word| haystack.contains(&word.to_lowercase()))
+    term.split_whitespace().all(|word| haystack.contains(&word.to_lowercase()))
 }
 
 fn list_queries(store: &Store, req: &Request, listing: Listing) -> Outcome {
-    let wanted_tags: Vec<&str> = req
-        .args
-        .iter()
-        .filter(|(k, _)| k == "tags")
-        .map(|(_, v)| v.as_str())
-        .collect();
+    let wanted_tags: Vec<&str> = req.args.iter().filter(|(k, _)| k == "tags").map(|(_, v)| v.as_str()).collect();
     let term = req.arg("q").filter(|t| !t.is_empty());
     let mut rows: Vec<&Query> = store
         .queries
@@ -320,16 +278,8 @@ fn list_queries(store: &Store, req: &Request, listing: Listing) -> Outcome {
         .filter(|q| wanted_tags.iter().all(|t| q.tags.iter().any(|qt| qt == t)))
         .filter(|q| term.is_none_or(|t| matches_search(q, t)))
         .collect();
-    sort_by_order(
-        &mut rows,
-        req.arg("order"),
-        |q| q.name.clone(),
-        |q| (q.created_at, q.id),
-    );
-    let items = rows
-        .into_iter()
-        .map(|q| store.query_json(q, QueryForm::List))
-        .collect();
+    sort_by_order(&mut rows, req.arg("order"), |q| q.name.clone(), |q| (q.created_at, q.id));
+    let items = rows.into_iter().map(|q| store.query_json(q, QueryForm::List)).collect();
     let (page, page_size) = page_params(&req.args);
     paginate(items, page, page_size)
 }
@@ -365,22 +315,13 @@ const QUERY_COLUMNS: &[&str] = &[
 const QUERY_READ_ONLY: &[&str] = &["runtime", "retrieved_at"];
 
 fn data_source_of(store: &Store, value: Option<&Value>) -> Result<i64, Reply> {
-    let id = value
-        .and_then(Value::as_i64)
-        .ok_or_else(Reply::internal_error)?;
-    if store.data_sources.contains_key(&id) {
-        Ok(id)
-    } else {
-        Err(Reply::internal_error())
-    }
+    let id = value.and_then(Value::as_i64).ok_or_else(Reply::internal_error)?;
+    if store.data_sources.contains_key(&id) { Ok(id) } else { Err(Reply::internal_error()) }
 }
 
 /// Redash checks that every dropdown (`type: query`) parameter names an existing query.
 fn check_dropdown_queries(store: &Store, options: Option<&Value>) -> Result<(), Reply> {
-    let Some(params) = options
-        .and_then(|o| o.get("parameters"))
-        .and_then(Value::as_array)
-    else {
+    let Some(params) = options.and_then(|o| o.get("parameters")).and_then(Value::as_array) else {
         return Ok(());
     };
     for p in params.iter().filter(|p| p["type"] == "query") {
@@ -402,9 +343,7 @@ fn check_dropdown_queries(store: &Store, options: Option<&Value>) -> Result<(), 
 fn check_parameters_named(options: Option<&Value>) -> Result<(), Reply> {
     if let Some(params) = options.and_then(|o| o.get("parameters")) {
         let ok = match params {
-            Value::Array(ps) => ps
-                .iter()
-                .all(|p| p["name"].is_string() && p["type"].is_string()),
+            Value::Array(ps) => ps.iter().all(|p| p["name"].is_string() && p["type"].is_string()),
             Value::Null => true,
             _ => false,
         };
@@ -432,14 +371,7 @@ fn create_query(store: &mut Store, req: &Request, user: &User) -> Outcome {
     let mut body = req.json_object()?;
     let data_source_id = data_source_of(store, body.remove("data_source_id").as_ref())?;
     check_dropdown_queries(store, body.get("options"))?;
-    for ignored in [
-        "id",
-        "created_at",
-        "api_key",
-        "visualizations",
-        "latest_query_data",
-        "last_modified_by",
-    ] {
+    for ignored in ["id", "created_at", "api_key", "visualizations", "latest_query_data", "last_modified_by"] {
         body.remove(ignored);
     }
     let sql = match body.remove("query") {
@@ -447,10 +379,7 @@ fn create_query(store: &mut Store, req: &Request, user: &User) -> Outcome {
         Some(Value::Null) | None => return Err(Reply::internal_error()),
         Some(other) => other.to_string(),
     };
-    if body
-        .keys()
-        .any(|k| QUERY_READ_ONLY.contains(&k.as_str()) || !QUERY_COLUMNS.contains(&k.as_str()))
-    {
+    if body.keys().any(|k| QUERY_READ_ONLY.contains(&k.as_str()) || !QUERY_COLUMNS.contains(&k.as_str())) {
         return Err(Reply::internal_error());
     }
     let name = match body.get("name") {
@@ -467,14 +396,8 @@ fn create_query(store: &mut Store, req: &Request, user: &User) -> Outcome {
         None | Some(Value::Null) => Vec::new(),
         Some(t) => string_list(t)?,
     };
-    let description = body
-        .get("description")
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    if description
-        .as_ref()
-        .is_some_and(|d| d.chars().count() > 4096)
-    {
+    let description = body.get("description").and_then(Value::as_str).map(str::to_string);
+    if description.as_ref().is_some_and(|d| d.chars().count() > 4096) {
         return Err(Reply::internal_error());
     }
     let now = store.tick();
@@ -489,10 +412,7 @@ fn create_query(store: &mut Store, req: &Request, user: &User) -> Outcome {
         schedule: body.get("schedule").cloned().unwrap_or(Value::Null),
         options,
         tags,
-        is_archived: body
-            .get("is_archived")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
+        is_archived: body.get("is_archived").and_then(Value::as_bool).unwrap_or(false),
         is_draft: true,
         version: body.get("version").and_then(Value::as_i64).unwrap_or(1),
         api_key,
@@ -517,9 +437,7 @@ fn create_query(store: &mut Store, req: &Request, user: &User) -> Outcome {
             updated_at: now,
         },
     );
-    Ok(Reply::ok(
-        store.query_json(&store.queries[&id], QueryForm::Write),
-    ))
+    Ok(Reply::ok(store.query_json(&store.queries[&id], QueryForm::Write)))
 }
 
 fn can_modify(user: &User, owner_id: i64) -> bool {
@@ -536,25 +454,14 @@ fn update_query(store: &mut Store, req: &Request, user: &User, id: &str) -> Outc
         return Err(Reply::status(403));
     }
     check_dropdown_queries(store, body.get("options"))?;
-    for ignored in [
-        "id",
-        "created_at",
-        "api_key",
-        "visualizations",
-        "latest_query_data",
-        "user",
-        "last_modified_by",
-        "org",
-    ] {
+    for ignored in
+        ["id", "created_at", "api_key", "visualizations", "latest_query_data", "user", "last_modified_by", "org"]
+    {
         body.remove(ignored);
     }
     if let Some(tags) = body.get_mut("tags") {
         let list = string_list(tags)?;
-        *tags = json!(
-            list.into_iter()
-                .filter(|t| !t.is_empty())
-                .collect::<Vec<_>>()
-        );
+        *tags = json!(list.into_iter().filter(|t| !t.is_empty()).collect::<Vec<_>>());
     }
     let data_source_id = match body.get("data_source_id") {
         Some(v) => Some(data_source_of(store, Some(v))?),
@@ -573,9 +480,7 @@ fn update_query(store: &mut Store, req: &Request, user: &User, id: &str) -> Outc
     {
         return Err(Reply::internal_error());
     }
-    if matches!(body.get("name"), Some(Value::Null))
-        || matches!(body.get("query"), Some(Value::Null))
-    {
+    if matches!(body.get("name"), Some(Value::Null)) || matches!(body.get("query"), Some(Value::Null)) {
         return Err(Reply::internal_error());
     }
     if matches!(body.get("options"), Some(Value::Null)) {
@@ -586,19 +491,9 @@ fn update_query(store: &mut Store, req: &Request, user: &User, id: &str) -> Outc
     let q = store.queries.get_mut(&id).expect("checked above");
     for (key, value) in body {
         match key.as_str() {
-            "name" => {
-                q.name = value
-                    .as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| value.to_string())
-            }
+            "name" => q.name = value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string()),
             "description" => q.description = value.as_str().map(str::to_string),
-            "query" => {
-                q.sql = value
-                    .as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| value.to_string())
-            }
+            "query" => q.sql = value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string()),
             "schedule" => q.schedule = value,
             "options" => q.options = value,
             "tags" => q.tags = string_list(&value)?,
@@ -614,9 +509,7 @@ fn update_query(store: &mut Store, req: &Request, user: &User, id: &str) -> Outc
     }
     q.last_modified_by_id = user.id;
     q.updated_at = now;
-    Ok(Reply::ok(
-        store.query_json(&store.queries[&id], QueryForm::Write),
-    ))
+    Ok(Reply::ok(store.query_json(&store.queries[&id], QueryForm::Write)))
 }
 
 fn archive_query(store: &mut Store, user: &User, id: &str) -> Outcome {
@@ -632,30 +525,21 @@ fn archive_query(store: &mut Store, user: &User, id: &str) -> Outcome {
 // ---------------------------------------------------------------------------------------------
 // Visualizations
 
-const VISUALIZATION_COLUMNS: &[&str] =
-    &["type", "name", "description", "options", "query_id", "id"];
+const VISUALIZATION_COLUMNS: &[&str] = &["type", "name", "description", "options", "query_id", "id"];
 
 fn create_visualization(store: &mut Store, req: &Request) -> Outcome {
     let mut body = req.json_object()?;
     let query_id = match body.remove("query_id") {
         None => return Err(Reply::internal_error()),
-        Some(v) => v
-            .as_i64()
-            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-            .ok_or_else(Reply::internal_error)?,
+        Some(v) => v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).ok_or_else(Reply::internal_error)?,
     };
     if !store.queries.contains_key(&query_id) {
         return Err(Reply::not_found());
     }
-    if body
-        .keys()
-        .any(|k| !VISUALIZATION_COLUMNS.contains(&k.as_str()))
-    {
+    if body.keys().any(|k| !VISUALIZATION_COLUMNS.contains(&k.as_str())) {
         return Err(Reply::internal_error());
     }
-    let (Some(Value::String(kind)), Some(Value::String(name))) =
-        (body.get("type"), body.get("name"))
-    else {
+    let (Some(Value::String(kind)), Some(Value::String(name))) = (body.get("type"), body.get("name")) else {
         return Err(Reply::internal_error());
     };
     if kind.chars().count() > 100 || name.chars().count() > 255 {
@@ -678,9 +562,7 @@ fn create_visualization(store: &mut Store, req: &Request) -> Outcome {
     if let Some(q) = store.queries.get_mut(&query_id) {
         q.updated_at = now;
     }
-    Ok(Reply::ok(
-        store.visualization_json(&store.visualizations[&id], false),
-    ))
+    Ok(Reply::ok(store.visualization_json(&store.visualizations[&id], false)))
 }
 
 fn update_visualization(store: &mut Store, req: &Request, id: &str) -> Outcome {
@@ -689,36 +571,22 @@ fn update_visualization(store: &mut Store, req: &Request, id: &str) -> Outcome {
         return Err(Reply::not_found());
     }
     let body = req.json_object()?;
-    if matches!(body.get("name"), Some(Value::Null))
-        || matches!(body.get("type"), Some(Value::Null))
-    {
+    if matches!(body.get("name"), Some(Value::Null)) || matches!(body.get("type"), Some(Value::Null)) {
         return Err(Reply::internal_error());
     }
     let now = store.tick();
     let viz = store.visualizations.get_mut(&id).expect("checked above");
     for (key, value) in body {
         match key.as_str() {
-            "type" => {
-                viz.kind = value
-                    .as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| value.to_string())
-            }
-            "name" => {
-                viz.name = value
-                    .as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| value.to_string())
-            }
+            "type" => viz.kind = value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string()),
+            "name" => viz.name = value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string()),
             "description" => viz.description = value,
             "options" => viz.options = value,
             _ => {}
         }
     }
     viz.updated_at = now;
-    Ok(Reply::ok(
-        store.visualization_json(&store.visualizations[&id], false),
-    ))
+    Ok(Reply::ok(store.visualization_json(&store.visualizations[&id], false)))
 }
 
 fn delete_visualization(store: &mut Store, id: &str) -> Outcome {
@@ -737,10 +605,7 @@ const WIDGET_COLUMNS: &[&str] = &["dashboard_id", "width", "options", "text"];
 
 fn create_widget(store: &mut Store, req: &Request) -> Outcome {
     let mut body = req.json_object()?;
-    let dashboard_id = body
-        .get("dashboard_id")
-        .and_then(Value::as_i64)
-        .ok_or_else(Reply::internal_error)?;
+    let dashboard_id = body.get("dashboard_id").and_then(Value::as_i64).ok_or_else(Reply::internal_error)?;
     if !store.dashboards.contains_key(&dashboard_id) {
         return Err(Reply::internal_error());
     }
@@ -836,37 +701,18 @@ fn listed_for(store: &Store, d: &Dashboard, user: &User) -> bool {
 }
 
 fn list_dashboards(store: &Store, req: &Request, user: &User, mine: bool) -> Outcome {
-    let wanted_tags: Vec<&str> = req
-        .args
-        .iter()
-        .filter(|(k, _)| k == "tags")
-        .map(|(_, v)| v.as_str())
-        .collect();
-    let term = req
-        .arg("q")
-        .map(str::to_lowercase)
-        .filter(|t| !t.is_empty());
+    let wanted_tags: Vec<&str> = req.args.iter().filter(|(k, _)| k == "tags").map(|(_, v)| v.as_str()).collect();
+    let term = req.arg("q").map(str::to_lowercase).filter(|t| !t.is_empty());
     let mut rows: Vec<&Dashboard> = store
         .dashboards
         .values()
         .filter(|d| listed_for(store, d, user))
         .filter(|d| !mine || d.user_id == user.id)
         .filter(|d| wanted_tags.iter().all(|t| d.tags.iter().any(|dt| dt == t)))
-        .filter(|d| {
-            term.as_ref()
-                .is_none_or(|t| d.name.to_lowercase().contains(t))
-        })
+        .filter(|d| term.as_ref().is_none_or(|t| d.name.to_lowercase().contains(t)))
         .collect();
-    sort_by_order(
-        &mut rows,
-        req.arg("order"),
-        |d| d.name.clone(),
-        |d| (d.created_at, d.id),
-    );
-    let items = rows
-        .into_iter()
-        .map(|d| store.dashboard_json(d, false, false))
-        .collect();
+    sort_by_order(&mut rows, req.arg("order"), |d| d.name.clone(), |d| (d.created_at, d.id));
+    let items = rows.into_iter().map(|d| store.dashboard_json(d, false, false)).collect();
     let (page, page_size) = page_params(&req.args);
     paginate(items, page, page_size)
 }
@@ -896,20 +742,12 @@ fn create_dashboard(store: &mut Store, req: &Request, user: &User) -> Outcome {
         updated_at: now,
     };
     store.dashboards.insert(id, d);
-    Ok(Reply::ok(store.dashboard_json(
-        &store.dashboards[&id],
-        false,
-        false,
-    )))
+    Ok(Reply::ok(store.dashboard_json(&store.dashboards[&id], false, false)))
 }
 
 fn get_dashboard(store: &Store, req: &Request, id: &str) -> Outcome {
     let d = if req.has_arg("legacy") {
-        store
-            .dashboards
-            .values()
-            .find(|d| d.stored_slug == id)
-            .ok_or_else(Reply::not_found)?
+        store.dashboards.values().find(|d| d.stored_slug == id).ok_or_else(Reply::not_found)?
     } else {
         let id = parse_id(id)?;
         store.dashboards.get(&id).ok_or_else(Reply::not_found)?
@@ -957,11 +795,7 @@ fn update_dashboard(store: &mut Store, req: &Request, id: &str) -> Outcome {
     }
     d.version += 1;
     d.updated_at = now;
-    Ok(Reply::ok(store.dashboard_json(
-        &store.dashboards[&id],
-        true,
-        false,
-    )))
+    Ok(Reply::ok(store.dashboard_json(&store.dashboards[&id], true, false)))
 }
 
 fn archive_dashboard(store: &mut Store, id: &str) -> Outcome {
@@ -974,9 +808,5 @@ fn archive_dashboard(store: &mut Store, id: &str) -> Outcome {
     d.is_archived = true;
     d.version += 1;
     d.updated_at = now;
-    Ok(Reply::ok(store.dashboard_json(
-        &store.dashboards[&id],
-        true,
-        false,
-    )))
+    Ok(Reply::ok(store.dashboard_json(&store.dashboards[&id], true, false)))
 }

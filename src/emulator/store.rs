@@ -67,15 +67,9 @@ impl Store {
         );
         for name in ["Sample Postgres", "Analytics"] {
             let id = store.next_id("data_sources");
-            store.data_sources.insert(
-                id,
-                DataSource {
-                    id,
-                    name: name.into(),
-                    kind: "pg".into(),
-                    groups: vec![(2, false)],
-                },
-            );
+            store
+                .data_sources
+                .insert(id, DataSource { id, name: name.into(), kind: "pg".into(), groups: vec![(2, false)] });
         }
         store
     }
@@ -173,11 +167,8 @@ impl Store {
             "view_only": false,
         });
         if full {
-            let groups: serde_json::Map<String, Value> = ds
-                .groups
-                .iter()
-                .map(|(g, view_only)| (g.to_string(), json!(view_only)))
-                .collect();
+            let groups: serde_json::Map<String, Value> =
+                ds.groups.iter().map(|(g, view_only)| (g.to_string(), json!(view_only))).collect();
             v["options"] = json!({
                 "dbname": "sample",
                 "host": "127.0.0.1",
@@ -194,9 +185,7 @@ impl Store {
     }
 
     pub fn query_json(&self, q: &Query, form: QueryForm) -> Value {
-        let is_safe = !q.options["parameters"]
-            .as_array()
-            .is_some_and(|ps| ps.iter().any(|p| p["type"] == "text"));
+        let is_safe = !q.options["parameters"].as_array().is_some_and(|ps| ps.iter().any(|p| p["type"] == "text"));
         let mut v = json!({
             "id": q.id,
             "latest_query_data_id": q.latest_query_data_id,
@@ -226,11 +215,8 @@ impl Store {
             }
             QueryForm::Get | QueryForm::Write => {
                 v["last_modified_by"] = self.user_json(q.last_modified_by_id);
-                v["visualizations"] = Value::Array(
-                    self.visualizations_of(q.id)
-                        .map(|viz| self.visualization_json(viz, false))
-                        .collect(),
-                );
+                v["visualizations"] =
+                    Value::Array(self.visualizations_of(q.id).map(|viz| self.visualization_json(viz, false)).collect());
                 v["is_favorite"] = json!(false);
                 if form == QueryForm::Get {
                     v["can_edit"] = json!(true);
@@ -244,9 +230,7 @@ impl Store {
     }
 
     pub fn visualizations_of(&self, query_id: i64) -> impl Iterator<Item = &Visualization> {
-        self.visualizations
-            .values()
-            .filter(move |v| v.query_id == query_id)
+        self.visualizations.values().filter(move |v| v.query_id == query_id)
     }
 
     pub fn visualization_json(&self, viz: &Visualization, with_query: bool) -> Value {
@@ -275,19 +259,14 @@ impl Store {
             "updated_at": iso_millis(w.updated_at),
             "created_at": iso_millis(w.created_at),
         });
-        if let Some(viz) = w
-            .visualization_id
-            .and_then(|id| self.visualizations.get(&id))
-        {
+        if let Some(viz) = w.visualization_id.and_then(|id| self.visualizations.get(&id)) {
             v["visualization"] = self.visualization_json(viz, true);
         }
         v
     }
 
     pub fn widgets_of(&self, dashboard_id: i64) -> impl Iterator<Item = &Widget> {
-        self.widgets
-            .values()
-            .filter(move |w| w.dashboard_id == dashboard_id)
+        self.widgets.values().filter(move |w| w.dashboard_id == dashboard_id)
     }
 
     /// A dashboard; `widgets: None` gives the list and create form (`widgets: null`).
@@ -326,8 +305,7 @@ impl Store {
     pub fn archive_query(&mut self, id: i64) {
         let now = self.tick();
         let viz_ids: BTreeSet<i64> = self.visualizations_of(id).map(|v| v.id).collect();
-        self.widgets
-            .retain(|_, w| !w.visualization_id.is_some_and(|v| viz_ids.contains(&v)));
+        self.widgets.retain(|_, w| !w.visualization_id.is_some_and(|v| viz_ids.contains(&v)));
         if let Some(q) = self.queries.get_mut(&id) {
             q.is_archived = true;
             q.schedule = Value::Null;

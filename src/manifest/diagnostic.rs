@@ -17,21 +17,11 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn new(message: impl Into<String>) -> Diagnostic {
-        Diagnostic {
-            file: None,
-            line: None,
-            resource: None,
-            field: None,
-            message: message.into(),
-        }
+        Diagnostic { file: None, line: None, resource: None, field: None, message: message.into() }
     }
 
     pub fn in_file(file: &Path, line: Option<usize>, message: impl Into<String>) -> Diagnostic {
-        Diagnostic {
-            file: Some(file.to_path_buf()),
-            line,
-            ..Diagnostic::new(message)
-        }
+        Diagnostic { file: Some(file.to_path_buf()), line, ..Diagnostic::new(message) }
     }
 }
 
@@ -78,10 +68,7 @@ impl Source {
 
     /// The line of a mapping key (for "unknown"/"duplicate" findings about the key itself).
     pub fn key_line(&self, pointer: &str) -> usize {
-        self.lines
-            .get(&format!("{pointer}#key"))
-            .copied()
-            .unwrap_or_else(|| self.line_of(pointer))
+        self.lines.get(&format!("{pointer}#key")).copied().unwrap_or_else(|| self.line_of(pointer))
     }
 }
 
@@ -134,23 +121,13 @@ mod tests {
 
     #[test]
     fn pointers_become_dotted_paths() {
-        assert_eq!(
-            field_path("/spec/visualizations/1/type"),
-            "spec.visualizations[1].type"
-        );
-        assert_eq!(
-            field_path("/metadata/annotations/a~1b"),
-            "metadata.annotations.a/b"
-        );
+        assert_eq!(field_path("/spec/visualizations/1/type"), "spec.visualizations[1].type");
+        assert_eq!(field_path("/metadata/annotations/a~1b"), "metadata.annotations.a/b");
     }
 
     #[test]
     fn lines_fall_back_to_the_nearest_ancestor() {
-        let mut s = Source {
-            file: "f.yaml".into(),
-            line: 3,
-            lines: BTreeMap::new(),
-        };
+        let mut s = Source { file: "f.yaml".into(), line: 3, lines: BTreeMap::new() };
         s.lines.insert("/spec".into(), 7);
         assert_eq!(s.line_of("/spec/widgets/2"), 7);
         assert_eq!(s.line_of("/metadata"), 3);
@@ -165,9 +142,6 @@ mod tests {
             field: Some("spec.dataSource".into()),
             message: "unknown data source".into(),
         };
-        assert_eq!(
-            d.to_string(),
-            "q.yaml:4: Query default/x: spec.dataSource: unknown data source"
-        );
+        assert_eq!(d.to_string(), "q.yaml:4: Query default/x: spec.dataSource: unknown data source");
     }
 }

@@ -32,11 +32,7 @@ pub struct ResourceKey {
 
 impl ResourceKey {
     pub fn new(kind: Kind, namespace: &str, name: &str) -> ResourceKey {
-        ResourceKey {
-            kind,
-            namespace: namespace.into(),
-            name: name.into(),
-        }
+        ResourceKey { kind, namespace: namespace.into(), name: name.into() }
     }
 
     /// The key written into ownership markers: `Query/default/daily-signups`.
@@ -67,10 +63,7 @@ pub const DEFAULT_NAMESPACE: &str = "default";
 
 impl<S> Manifest<S> {
     pub fn namespace(&self) -> &str {
-        self.metadata
-            .namespace
-            .as_deref()
-            .unwrap_or(DEFAULT_NAMESPACE)
+        self.metadata.namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE)
     }
 
     pub fn key(&self, kind: Kind) -> ResourceKey {
@@ -115,27 +108,21 @@ pub fn load_paths(paths: &[PathBuf]) -> (ManifestSet, Vec<Diagnostic>) {
         let mut files = Vec::new();
         match std::fs::metadata(path) {
             Err(e) => {
-                diags.push(Diagnostic::in_file(
-                    path,
-                    None,
-                    format!("cannot read: {}", io_reason(&e)),
-                ));
+                diags.push(Diagnostic::in_file(path, None, format!("cannot read: {}", io_reason(&e))));
                 continue;
             }
             Ok(m) if m.is_dir() => {
                 let mut visited = BTreeSet::new();
                 collect_files(path, &mut files, &mut visited, &mut diags);
                 if files.is_empty() {
-                    diags.push(Diagnostic::in_file(
-                        path,
-                        None,
-                        "no manifests found (no .yaml or .yml files)",
-                    ));
+                    diags.push(Diagnostic::in_file(path, None, "no manifests found (no .yaml or .yml files)"));
                 }
             }
             Ok(_) => files.push(path.clone()),
         }
         for file in files {
+            // `./q.yaml` reads better as `q.yaml` in findings.
+            let file = file.strip_prefix(".").map(Path::to_path_buf).unwrap_or(file);
             load_file(&file, &mut set, &mut diags);
         }
     }
@@ -151,55 +138,32 @@ fn io_reason(e: &std::io::Error) -> String {
 }
 
 fn is_manifest_file(path: &Path) -> bool {
-    matches!(
-        path.extension().and_then(|e| e.to_str()),
-        Some("yaml" | "yml")
-    )
+    matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
 }
 
-fn collect_files(
-    dir: &Path,
-    files: &mut Vec<PathBuf>,
-    visited: &mut BTreeSet<PathBuf>,
-    diags: &mut Vec<Diagnostic>,
-) {
+fn collect_files(dir: &Path, files: &mut Vec<PathBuf>, visited: &mut BTreeSet<PathBuf>, diags: &mut Vec<Diagnostic>) {
     let canonical = match dir.canonicalize() {
         Ok(c) => c,
         Err(e) => {
-            diags.push(Diagnostic::in_file(
-                dir,
-                None,
-                format!("cannot read directory: {}", io_reason(&e)),
-            ));
+            diags.push(Diagnostic::in_file(dir, None, format!("cannot read directory: {}", io_reason(&e))));
             return;
         }
     };
     if !visited.insert(canonical) {
-        diags.push(Diagnostic::in_file(
-            dir,
-            None,
-            "directory reached twice (symlink loop?); skipped",
-        ));
+        diags.push(Diagnostic::in_file(dir, None, "directory reached twice (symlink loop?); skipped"));
         return;
     }
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
-            diags.push(Diagnostic::in_file(
-                dir,
-                None,
-                format!("cannot read directory: {}", io_reason(&e)),
-            ));
+            diags.push(Diagnostic::in_file(dir, None, format!("cannot read directory: {}", io_reason(&e))));
             return;
         }
     };
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
     for path in paths {
-        let hidden = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with('.'));
+        let hidden = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
         if hidden {
             continue;
         }
@@ -207,11 +171,7 @@ fn collect_files(
             Ok(m) if m.is_dir() => collect_files(&path, files, visited, diags),
             Ok(_) if is_manifest_file(&path) => files.push(path),
             Ok(_) => {}
-            Err(e) => diags.push(Diagnostic::in_file(
-                &path,
-                None,
-                format!("cannot read: {}", io_reason(&e)),
-            )),
+            Err(e) => diags.push(Diagnostic::in_file(&path, None, format!("cannot read: {}", io_reason(&e)))),
         }
     }
 }
@@ -220,10 +180,7 @@ fn collect_files(
 pub fn read_text(path: &Path) -> Result<String, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {}", io_reason(&e)))?;
     String::from_utf8(bytes).map_err(|e| {
-        format!(
-            "not UTF-8 text (invalid byte at offset {}); save the file as UTF-8",
-            e.utf8_error().valid_up_to()
-        )
+        format!("not UTF-8 text (invalid byte at offset {}); save the file as UTF-8", e.utf8_error().valid_up_to())
     })
 }
 
@@ -235,11 +192,7 @@ fn yaml_error_message(e: &serde_saphyr::Error) -> String {
         Some(i) if text.starts_with("line ") => &text[i + 2..],
         _ => text,
     };
-    let first = text
-        .lines()
-        .next()
-        .unwrap_or(text)
-        .replace(", set DuplicateKeyPolicy in Options if acceptable", "");
+    let first = text.lines().next().unwrap_or(text).replace(", set DuplicateKeyPolicy in Options if acceptable", "");
     format!("invalid YAML: {first}")
 }
 
@@ -264,6 +217,13 @@ fn load_file(file: &Path, set: &mut ManifestSet, diags: &mut Vec<Diagnostic>) {
     }
 }
 
+fn key_line(doc: &Node, key: &str) -> usize {
+    match &doc.value {
+        NodeValue::Map(entries) => entries.iter().find(|(k, _)| k.name == key).map(|(k, _)| k.line).unwrap_or(doc.line),
+        _ => doc.line,
+    }
+}
+
 const TOP_LEVEL_FIELDS: &[&str] = &["apiVersion", "kind", "metadata", "spec"];
 
 fn load_document(file: &Path, doc: &Node, set: &mut ManifestSet, diags: &mut Vec<Diagnostic>) {
@@ -271,14 +231,14 @@ fn load_document(file: &Path, doc: &Node, set: &mut ManifestSet, diags: &mut Vec
         diags.push(Diagnostic::in_file(
             file,
             Some(doc.line),
-            format!("expected a manifest (a mapping with apiVersion, kind, metadata and spec), found {}", doc.kind_name()),
+            format!(
+                "expected a manifest (a mapping with apiVersion, kind, metadata and spec), found {}",
+                doc.kind_name()
+            ),
         ));
         return;
     };
-    let name = doc
-        .get("metadata")
-        .and_then(|m| m.get("name"))
-        .and_then(Node::as_str);
+    let name = doc.get("metadata").and_then(|m| m.get("name")).and_then(Node::as_str);
     let kind_text = doc.get("kind").and_then(Node::as_str);
     let resource = match (kind_text, name) {
         (Some(k), Some(n)) => {
@@ -306,58 +266,34 @@ fn load_document(file: &Path, doc: &Node, set: &mut ManifestSet, diags: &mut Vec
             push(
                 key.line,
                 &key.name,
-                format!(
-                    "unknown field `{}`; expected one of: {}",
-                    key.name,
-                    TOP_LEVEL_FIELDS.join(", ")
-                ),
+                format!("unknown field `{}`; expected one of: {}", key.name, TOP_LEVEL_FIELDS.join(", ")),
             );
         }
     }
     match doc.get("apiVersion") {
-        None => push(
-            doc.line,
-            "apiVersion",
-            format!("missing required field (use {API_VERSION})"),
-        ),
+        None => push(doc.line, "apiVersion", format!("missing required field (use {API_VERSION})")),
         Some(v) if v.as_str() == Some(API_VERSION) => {}
-        Some(v) => push(
-            v.line,
-            "apiVersion",
-            format!("unsupported apiVersion; use {API_VERSION}"),
-        ),
+        Some(v) => push(v.line, "apiVersion", format!("unsupported apiVersion; use {API_VERSION}")),
     }
     let kind = match doc.get("kind") {
         None => {
-            push(
-                doc.line,
-                "kind",
-                "missing required field (Query or Dashboard)".into(),
-            );
+            push(doc.line, "kind", "missing required field (Query or Dashboard)".into());
             None
         }
         Some(k) => match k.as_str().and_then(Kind::parse) {
             Some(kind) => Some(kind),
             None => {
                 let found = k.as_str().map(|s| format!(" `{s}`")).unwrap_or_default();
-                push(
-                    k.line,
-                    "kind",
-                    format!("unknown kind{found}; expected Query or Dashboard"),
-                );
+                push(k.line, "kind", format!("unknown kind{found}; expected Query or Dashboard"));
                 None
             }
         },
     };
     match doc.get("metadata") {
-        None => push(
-            doc.line,
-            "metadata",
-            "missing required field (with at least `name`)".into(),
-        ),
+        None => push(doc.line, "metadata", "missing required field (with at least `name`)".into()),
         Some(m) => {
             let schema = schemars::schema_for!(Metadata).to_value();
-            for e in schema_check::check(m, &schema, "metadata") {
+            for e in schema_check::check(m, &schema, "metadata", key_line(doc, "metadata")) {
                 push(e.line, &e.path, e.message);
             }
         }
@@ -366,7 +302,7 @@ fn load_document(file: &Path, doc: &Node, set: &mut ManifestSet, diags: &mut Vec
     match (kind, spec_node) {
         (_, None) => push(doc.line, "spec", "missing required field".into()),
         (Some(kind), Some(spec)) => {
-            for e in schema_check::check(spec, &kind.spec_schema(), "spec") {
+            for e in schema_check::check(spec, &kind.spec_schema(), "spec", key_line(doc, "spec")) {
                 push(e.line, &e.path, e.message);
             }
         }
@@ -380,16 +316,9 @@ fn load_document(file: &Path, doc: &Node, set: &mut ManifestSet, diags: &mut Vec
         return;
     };
     let mut lines = BTreeMap::new();
-    let metadata_json = doc
-        .get("metadata")
-        .map(|m| m.to_json("/metadata", &mut lines))
-        .unwrap_or(Value::Null);
+    let metadata_json = doc.get("metadata").map(|m| m.to_json("/metadata", &mut lines)).unwrap_or(Value::Null);
     let spec_json = spec.to_json("/spec", &mut lines);
-    let source = Source {
-        file: file.to_path_buf(),
-        line: doc.line,
-        lines,
-    };
+    let source = Source { file: file.to_path_buf(), line: doc.line, lines };
     let metadata: Metadata = match typed(metadata_json, file, doc.line) {
         Ok(m) => m,
         Err(d) => return diags.push(d),
@@ -403,11 +332,7 @@ fn load_document(file: &Path, doc: &Node, set: &mut ManifestSet, diags: &mut Vec
                         Ok(sql) if spec.query.is_none() => spec.query = Some(sql),
                         Ok(_) => {}
                         Err(message) => {
-                            let manifest = Manifest {
-                                metadata: metadata.clone(),
-                                spec: (),
-                                source: source.clone(),
-                            };
+                            let manifest = Manifest { metadata: metadata.clone(), spec: (), source: source.clone() };
                             diags.push(manifest.diagnostic(
                                 Kind::Query,
                                 "/spec/queryFile",
@@ -416,20 +341,12 @@ fn load_document(file: &Path, doc: &Node, set: &mut ManifestSet, diags: &mut Vec
                         }
                     }
                 }
-                set.queries.push(Manifest {
-                    metadata,
-                    spec,
-                    source,
-                });
+                set.queries.push(Manifest { metadata, spec, source });
             }
             Err(d) => diags.push(d),
         },
         Kind::Dashboard => match typed::<DashboardSpec>(spec_json, file, spec.line) {
-            Ok(spec) => set.dashboards.push(Manifest {
-                metadata,
-                spec,
-                source,
-            }),
+            Ok(spec) => set.dashboards.push(Manifest { metadata, spec, source }),
             Err(d) => diags.push(d),
         },
     }
@@ -475,10 +392,7 @@ mod tests {
         assert_eq!(set.queries.len(), 1);
         assert_eq!(set.dashboards[0].namespace(), "team");
         assert_eq!(set.dashboards[0].source.line, 6);
-        assert_eq!(
-            set.dashboards[0].source.line_of("/spec/widgets/0/position"),
-            13
-        );
+        assert_eq!(set.dashboards[0].source.line_of("/spec/widgets/0/position"), 13);
     }
 
     #[test]
@@ -494,22 +408,15 @@ mod tests {
                 "m.yaml:3: Query default/q: metadata.colour: unknown field `colour`; expected one of: annotations, labels, name, namespace",
                 "m.yaml:6: Query default/q: spec.query: expected a string, found an integer (put it in quotes)",
                 "m.yaml:7: Query default/q: spec.bogus: unknown field `bogus`; expected one of: autoLimit, dataSource, description, draft, name, parameters, query, queryFile, schedule, tags, visualizations",
-                "m.yaml:5: Query default/q: spec.dataSource: missing required field",
+                "m.yaml:4: Query default/q: spec.dataSource: missing required field",
             ]
         );
     }
 
     #[test]
     fn unknown_kinds_and_syntax_errors_are_named() {
-        let (_, diags) = load(
-            "apiVersion: redash-gitops.dev/v1alpha1\nkind: Secret\nmetadata: {name: s}\nspec: {}\n",
-        );
-        assert_eq!(
-            diags,
-            vec![
-                "m.yaml:2: Secret default/s: kind: unknown kind `Secret`; expected Query or Dashboard"
-            ]
-        );
+        let (_, diags) = load("apiVersion: redash-gitops.dev/v1alpha1\nkind: Secret\nmetadata: {name: s}\nspec: {}\n");
+        assert_eq!(diags, vec!["m.yaml:2: Secret default/s: kind: unknown kind `Secret`; expected Query or Dashboard"]);
         let (_, diags) = load("kind: Query\nmetadata: [\n");
         assert_eq!(diags.len(), 1);
         assert!(diags[0].starts_with("m.yaml:"), "{}", diags[0]);

@@ -68,16 +68,10 @@ impl Node {
             NodeValue::Bool(b) => Value::Bool(*b),
             NodeValue::Int(i) => Value::from(*i),
             NodeValue::UInt(u) => Value::from(*u),
-            NodeValue::Float(f) => serde_json::Number::from_f64(*f)
-                .map(Value::Number)
-                .unwrap_or(Value::Null),
+            NodeValue::Float(f) => serde_json::Number::from_f64(*f).map(Value::Number).unwrap_or(Value::Null),
             NodeValue::Str(s) => Value::String(s.clone()),
             NodeValue::Seq(items) => Value::Array(
-                items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, n)| n.to_json(&format!("{pointer}/{i}"), lines))
-                    .collect(),
+                items.iter().enumerate().map(|(i, n)| n.to_json(&format!("{pointer}/{i}"), lines)).collect(),
             ),
             NodeValue::Map(entries) => Value::Object(
                 entries
@@ -100,10 +94,7 @@ pub fn escape_pointer(segment: &str) -> String {
 impl<'de> Deserialize<'de> for Node {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Node, D::Error> {
         let spanned = Spanned::<NodeValue>::deserialize(d)?;
-        Ok(Node {
-            value: spanned.value,
-            line: spanned.referenced.line() as usize,
-        })
+        Ok(Node { value: spanned.value, line: spanned.referenced.line() as usize })
     }
 }
 
@@ -137,9 +128,7 @@ impl<'de> Visitor<'de> for NodeVisitor {
         Ok(NodeValue::Int(v))
     }
     fn visit_u64<E>(self, v: u64) -> Result<NodeValue, E> {
-        Ok(i64::try_from(v)
-            .map(NodeValue::Int)
-            .unwrap_or(NodeValue::UInt(v)))
+        Ok(i64::try_from(v).map(NodeValue::Int).unwrap_or(NodeValue::UInt(v)))
     }
     fn visit_f64<E>(self, v: f64) -> Result<NodeValue, E> {
         Ok(NodeValue::Float(v))
@@ -164,13 +153,7 @@ impl<'de> Visitor<'de> for NodeVisitor {
         let mut entries = Vec::new();
         while let Some(key) = map.next_key::<Spanned<KeyText>>()? {
             let value = map.next_value::<Node>()?;
-            entries.push((
-                Key {
-                    name: key.value.0,
-                    line: key.referenced.line() as usize,
-                },
-                value,
-            ));
+            entries.push((Key { name: key.value.0, line: key.referenced.line() as usize }, value));
         }
         Ok(NodeValue::Map(entries))
     }
@@ -213,11 +196,7 @@ impl<'de> Deserialize<'de> for KeyText {
 /// Parses every document of a YAML text. Empty documents (comments only) are left out.
 pub fn parse_documents(text: &str) -> Result<Vec<Node>, serde_saphyr::Error> {
     let docs: Vec<Option<Node>> = serde_saphyr::from_multiple(text)?;
-    Ok(docs
-        .into_iter()
-        .flatten()
-        .filter(|n| n.value != NodeValue::Null)
-        .collect())
+    Ok(docs.into_iter().flatten().filter(|n| n.value != NodeValue::Null).collect())
 }
 
 #[cfg(test)]
@@ -226,8 +205,7 @@ mod tests {
 
     #[test]
     fn documents_keep_their_lines() {
-        let docs = parse_documents("a: 1\nb:\n  - x\n  - {c: 1.5}\n---\n# nothing\n---\nname: n\n")
-            .unwrap();
+        let docs = parse_documents("a: 1\nb:\n  - x\n  - {c: 1.5}\n---\n# nothing\n---\nname: n\n").unwrap();
         assert_eq!(docs.len(), 2);
         assert_eq!(docs[0].get("b").unwrap().line, 3);
         let mut lines = BTreeMap::new();

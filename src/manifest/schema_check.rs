@@ -17,9 +17,11 @@ pub struct SchemaError {
     pub message: String,
 }
 
-pub fn check(node: &Node, schema: &Value, path: &str) -> Vec<SchemaError> {
+/// Checks `node` against `schema`. `anchor` is the line of the key that holds the node: a
+/// missing field is reported there.
+pub fn check(node: &Node, schema: &Value, path: &str, anchor: usize) -> Vec<SchemaError> {
     let mut errors = Vec::new();
-    Checker { root: schema }.check(node, schema, path, &mut errors);
+    Checker { root: schema }.check(node, schema, path, anchor, &mut errors);
     errors
 }
 
@@ -110,50 +112,38 @@ impl Checker<'_> {
         if types.is_empty() {
             if let Some(values) = branch.get("enum").and_then(Value::as_array) {
                 return scalar_json(node).is_some_and(|v| values.iter().any(|e| e == &v))
-                    || values
-                        .iter()
-                        .any(|e| e.is_string() && matches!(node.value, NodeValue::Str(_)));
+                    || values.iter().any(|e| e.is_string() && matches!(node.value, NodeValue::Str(_)));
             }
             return true;
         }
         types.iter().any(|t| type_matches(t, node))
     }
 
-    fn check(&self, node: &Node, schema: &Value, path: &str, errors: &mut Vec<SchemaError>) {
+    fn check(&self, node: &Node, schema: &Value, path: &str, anchor: usize, errors: &mut Vec<SchemaError>) {
         if schema == &Value::Bool(true) {
             return;
         }
         if schema == &Value::Bool(false) {
-            errors.push(SchemaError {
-                path: path.into(),
-                line: node.line,
-                message: "is not allowed here".into(),
-            });
+            errors.push(SchemaError { path: path.into(), line: node.line, message: "is not allowed here".into() });
             return;
         }
         let schema = self.resolve(schema);
         for key in ["anyOf", "oneOf"] {
             if let Some(branches) = schema.get(key).and_then(Value::as_array) {
-                self.check_alternatives(node, branches, path, errors);
+                self.check_alternatives(node, branches, path, anchor, errors);
             }
         }
         if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
             for s in all {
-                self.check(node, s, path, errors);
+                self.check(node, s, path, anchor, errors);
             }
         }
         let types = Self::types_of(schema);
         if !types.is_empty() && !types.iter().any(|t| type_matches(t, node)) {
-            let wanted: Vec<&str> = types
-                .iter()
-                .filter(|t| **t != "null")
-                .map(|t| type_words(t))
-                .collect();
+            let wanted: Vec<&str> = types.iter().filter(|t| **t != "null").map(|t| type_words(t)).collect();
             let hint = if wanted.contains(&"a string")
-                && matches!(
-                    node.value,
-                    NodeValue::Int(_) | NodeValue::Float(_) | NodeValue::Bool(_)
-                ) {
+                && matches!(node.value, NodeValue::Int(_) | NodeValue::Float(_) | NodeValue::Bool(_))
+            {
                 " (put it in quotes)"
             } else {
                 ""
@@ -161,26 +151,17 @@ impl Checker<'_> {
             errors.push(SchemaError {
                 path: path.into(),
                 line: node.line,
-                message: format!(
-                    "expected {}, found {}{hint}",
-                    wanted.join(" or "),
-                    node.kind_name()
-                ),
+                message: format!("expected {}, found {}{hint}", wanted.join(" or "), node.kind_name()),
             });
             return;
         }
         if let Some(values) = schema.get("enum").and_then(Value::as_array) {
             if !scalar_json(node).is_some_and(|v| values.contains(&v)) {
-                let found = scalar_json(node)
-                    .map(|v| format!(" {v}"))
-                    .unwrap_or_default();
+                let found = scalar_json(node).map(|v| format!(" {v}")).unwrap_or_default();
                 errors.push(SchemaError {
                     path: path.into(),
                     line: node.line,
-                    message: format!(
-                        "unknown value{found}; expected one of: {}",
-                        describe_values(values)
-                    ),
+                    message: format!("unknown value{found}; expected one of: {}", describe_values(values)),
                 });
             }
             return;
@@ -188,30 +169,17 @@ impl Checker<'_> {
         if let Some(c) = schema.get("const")
             && scalar_json(node).as_ref() != Some(c)
         {
-            errors.push(SchemaError {
-                path: path.into(),
-                line: node.line,
-                message: format!("must be {c}"),
-            });
+            errors.push(SchemaError { path: path.into(), line: node.line, message: format!("must be {c}") });
         }
         match &node.value {
-            NodeValue::Map(entries) => self.check_object(node, entries, schema, path, errors),
+            NodeValue::Map(entries) => self.check_object(entries, schema, path, anchor, errors),
             NodeValue::Seq(items) => {
                 if let Some(item_schema) = schema.get("items") {
                     for (i, item) in items.iter().enumerate() {
-                        self.check(item, item_schema, &format!("{path}[{i}]"), errors);
+                        self.check(item, item_schema, &format!("{path}[{i}]"), item.line, errors);
                     }
                 }
-                self.check_bound(
-                    node,
-                    items.len() as f64,
-                    schema,
-                    "minItems",
-                    "maxItems",
-                    "items",
-                    path,
-                    errors,
-                );
+                self.check_bound(node, items.len() as f64, schema, "minItems", "maxItems", "items", path, errors);
             }
             NodeValue::Str(s) => {
                 self.check_bound(
@@ -237,12 +205,13 @@ impl Checker<'_> {
         node: &Node,
         branches: &[Value],
         path: &str,
+        anchor: usize,
         errors: &mut Vec<SchemaError>,
     ) {
         let mut attempts = Vec::new();
         for branch in branches {
             let mut scratch = Vec::new();
-            self.check(node, branch, path, &mut scratch);
+            self.check(node, branch, path, anchor, &mut scratch);
             if scratch.is_empty() {
                 return;
             }
@@ -262,47 +231,34 @@ impl Checker<'_> {
 
     fn check_object(
         &self,
-        node: &Node,
         entries: &[(super::node::Key, Node)],
         schema: &Value,
         path: &str,
+        anchor: usize,
         errors: &mut Vec<SchemaError>,
     ) {
         let properties = schema.get("properties").and_then(Value::as_object);
         let additional = schema.get("additionalProperties");
         let mut seen = std::collections::BTreeSet::new();
         for (key, value) in entries {
-            let child = if path.is_empty() {
-                key.name.clone()
-            } else {
-                format!("{path}.{}", key.name)
-            };
+            let child = if path.is_empty() { key.name.clone() } else { format!("{path}.{}", key.name) };
             if !seen.insert(key.name.as_str()) {
-                errors.push(SchemaError {
-                    path: child.clone(),
-                    line: key.line,
-                    message: "appears twice".into(),
-                });
+                errors.push(SchemaError { path: child.clone(), line: key.line, message: "appears twice".into() });
             }
             if let Some(prop) = properties.and_then(|p| p.get(&key.name)) {
-                self.check(value, prop, &child, errors);
+                self.check(value, prop, &child, key.line, errors);
             } else {
                 match additional {
                     Some(Value::Bool(false)) => {
-                        let known: Vec<&str> = properties
-                            .map(|p| p.keys().map(String::as_str).collect())
-                            .unwrap_or_default();
+                        let known: Vec<&str> =
+                            properties.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
                         errors.push(SchemaError {
                             path: child,
                             line: key.line,
-                            message: format!(
-                                "unknown field `{}`; expected one of: {}",
-                                key.name,
-                                known.join(", ")
-                            ),
+                            message: format!("unknown field `{}`; expected one of: {}", key.name, known.join(", ")),
                         });
                     }
-                    Some(extra) => self.check(value, extra, &child, errors),
+                    Some(extra) => self.check(value, extra, &child, key.line, errors),
                     None => {}
                 }
             }
@@ -310,29 +266,14 @@ impl Checker<'_> {
         if let Some(required) = schema.get("required").and_then(Value::as_array) {
             for name in required.iter().filter_map(Value::as_str) {
                 if !entries.iter().any(|(k, _)| k.name == name) {
-                    let child = if path.is_empty() {
-                        name.to_string()
-                    } else {
-                        format!("{path}.{name}")
-                    };
-                    errors.push(SchemaError {
-                        path: child,
-                        line: node.line,
-                        message: "missing required field".into(),
-                    });
+                    let child = if path.is_empty() { name.to_string() } else { format!("{path}.{name}") };
+                    errors.push(SchemaError { path: child, line: anchor, message: "missing required field".into() });
                 }
             }
         }
     }
 
-    fn check_number(
-        &self,
-        node: &Node,
-        value: f64,
-        schema: &Value,
-        path: &str,
-        errors: &mut Vec<SchemaError>,
-    ) {
+    fn check_number(&self, node: &Node, value: f64, schema: &Value, path: &str, errors: &mut Vec<SchemaError>) {
         let max_for_format = match schema.get("format").and_then(Value::as_str) {
             Some("uint32") => Some(u32::MAX as f64),
             Some("int32") => Some(i32::MAX as f64),
@@ -343,24 +284,13 @@ impl Checker<'_> {
         if let Some(min) = schema.get("minimum").and_then(Value::as_f64)
             && value < min
         {
-            errors.push(SchemaError {
-                path: path.into(),
-                line: node.line,
-                message: format!("must be at least {min}"),
-            });
+            errors.push(SchemaError { path: path.into(), line: node.line, message: format!("must be at least {min}") });
         }
-        let max = schema
-            .get("maximum")
-            .and_then(Value::as_f64)
-            .or(max_for_format);
+        let max = schema.get("maximum").and_then(Value::as_f64).or(max_for_format);
         if let Some(max) = max
             && value > max
         {
-            errors.push(SchemaError {
-                path: path.into(),
-                line: node.line,
-                message: format!("must be at most {max}"),
-            });
+            errors.push(SchemaError { path: path.into(), line: node.line, message: format!("must be at most {max}") });
         }
     }
 
@@ -405,7 +335,7 @@ mod tests {
 
     fn errors_for(kind: Kind, yaml: &str) -> Vec<SchemaError> {
         let doc = parse_documents(yaml).unwrap().remove(0);
-        check(&doc, &kind.spec_schema(), "spec")
+        check(&doc, &kind.spec_schema(), "spec", doc.line)
     }
 
     #[test]
@@ -426,36 +356,18 @@ mod tests {
         let summary: Vec<(String, usize)> = errs.iter().map(|e| (e.path.clone(), e.line)).collect();
         assert!(summary.contains(&("spec.name".into(), 1)), "{errs:?}");
         assert!(summary.contains(&("spec.tagz".into(), 3)), "{errs:?}");
-        assert!(
-            summary.contains(&("spec.schedule.interval".into(), 4)),
-            "{errs:?}"
-        );
-        assert!(
-            summary.contains(&("spec.parameters[0].type".into(), 6)),
-            "{errs:?}"
-        );
+        assert!(summary.contains(&("spec.schedule.interval".into(), 4)), "{errs:?}");
+        assert!(summary.contains(&("spec.parameters[0].type".into(), 6)), "{errs:?}");
         assert!(summary.contains(&("spec.dataSource".into(), 1)), "{errs:?}");
         let name = errs.iter().find(|e| e.path == "spec.name").unwrap();
-        assert_eq!(
-            name.message,
-            "expected a string, found an integer (put it in quotes)"
-        );
+        assert_eq!(name.message, "expected a string, found an integer (put it in quotes)");
         let unknown = errs.iter().find(|e| e.path == "spec.tagz").unwrap();
-        assert!(
-            unknown
-                .message
-                .starts_with("unknown field `tagz`; expected one of:"),
-            "{}",
-            unknown.message
-        );
+        assert!(unknown.message.starts_with("unknown field `tagz`; expected one of:"), "{}", unknown.message);
     }
 
     #[test]
     fn optional_structs_report_their_inner_errors() {
-        let errs = errors_for(
-            Kind::Query,
-            "name: Q\ndataSource: D\nschedule:\n  interval: 60\n  dayOfWeek: Funday\n",
-        );
+        let errs = errors_for(Kind::Query, "name: Q\ndataSource: D\nschedule:\n  interval: 60\n  dayOfWeek: Funday\n");
         assert_eq!(errs.len(), 1, "{errs:?}");
         assert_eq!(errs[0].path, "spec.schedule.dayOfWeek");
         assert_eq!(errs[0].line, 5);
@@ -464,10 +376,8 @@ mod tests {
 
     #[test]
     fn widgets_check_positions() {
-        let errs = errors_for(
-            Kind::Dashboard,
-            "name: D\nwidgets:\n  - text: hi\n    position: {col: 0, row: 0, sizeX: 3}\n",
-        );
+        let errs =
+            errors_for(Kind::Dashboard, "name: D\nwidgets:\n  - text: hi\n    position: {col: 0, row: 0, sizeX: 3}\n");
         assert_eq!(errs.len(), 1, "{errs:?}");
         assert_eq!(errs[0].path, "spec.widgets[0].position.sizeY");
         assert_eq!(errs[0].line, 4);

@@ -20,11 +20,8 @@ const WEEK: u64 = 7 * DAY;
 pub fn validate_offline(set: &ManifestSet) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
     check_identities(set, &mut diags);
-    let queries: BTreeMap<ResourceKey, &Manifest<QuerySpec>> = set
-        .queries
-        .iter()
-        .map(|q| (q.key(Kind::Query), q))
-        .collect();
+    let queries: BTreeMap<ResourceKey, &Manifest<QuerySpec>> =
+        set.queries.iter().map(|q| (q.key(Kind::Query), q)).collect();
     for q in &set.queries {
         check_query(q, &queries, &mut diags);
     }
@@ -41,9 +38,7 @@ fn is_dns_subdomain(name: &str) -> bool {
         && name.len() <= 253
         && name.split('.').all(|label| {
             !label.is_empty()
-                && label
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && label.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         })
@@ -56,34 +51,15 @@ fn is_dns_label(name: &str) -> bool {
 fn check_identities(set: &ManifestSet, diags: &mut Vec<Diagnostic>) {
     let mut seen: BTreeMap<ResourceKey, String> = BTreeMap::new();
     let mut display: BTreeMap<(Kind, String, String), String> = BTreeMap::new();
-    let entries = set
-        .queries
-        .iter()
-        .map(|q| {
-            (
-                Kind::Query,
-                &q.metadata,
-                &q.source,
-                q.spec.name.as_str(),
-                q.namespace(),
-            )
-        })
-        .chain(set.dashboards.iter().map(|d| {
-            (
-                Kind::Dashboard,
-                &d.metadata,
-                &d.source,
-                d.spec.name.as_str(),
-                d.namespace(),
-            )
-        }));
+    let entries =
+        set.queries.iter().map(|q| (Kind::Query, &q.metadata, &q.source, q.spec.name.as_str(), q.namespace())).chain(
+            set.dashboards
+                .iter()
+                .map(|d| (Kind::Dashboard, &d.metadata, &d.source, d.spec.name.as_str(), d.namespace())),
+        );
     for (kind, metadata, source, display_name, namespace) in entries {
         let key = ResourceKey::new(kind, namespace, &metadata.name);
-        let here = format!(
-            "{}:{}",
-            source.file.display(),
-            source.line_of("/metadata/name")
-        );
+        let here = format!("{}:{}", source.file.display(), source.line_of("/metadata/name"));
         let diag = |pointer: &str, message: String| Diagnostic {
             file: Some(source.file.clone()),
             line: Some(source.line_of(pointer)),
@@ -117,10 +93,7 @@ fn check_identities(set: &ManifestSet, diags: &mut Vec<Diagnostic>) {
             ));
         }
         if let Some(first) = seen.get(&key) {
-            diags.push(diag(
-                "/metadata/name",
-                format!("duplicate resource: {key} is also defined at {first}"),
-            ));
+            diags.push(diag("/metadata/name", format!("duplicate resource: {key} is also defined at {first}")));
         } else {
             seen.insert(key.clone(), here.clone());
         }
@@ -131,10 +104,7 @@ fn check_identities(set: &ManifestSet, diags: &mut Vec<Diagnostic>) {
                 format!("duplicate {kind} name {display_name:?}: also used at {first}; Redash names must be unique to be matched"),
             ));
         } else {
-            display.insert(
-                display_key,
-                format!("{}:{}", source.file.display(), source.line_of("/spec/name")),
-            );
+            display.insert(display_key, format!("{}:{}", source.file.display(), source.line_of("/spec/name")));
         }
     }
 }
@@ -143,17 +113,9 @@ fn check_tags(tags: &[String], kind: Kind, m: &Manifest<impl Sized>, diags: &mut
     for (i, tag) in tags.iter().enumerate() {
         let pointer = format!("/spec/tags/{i}");
         if tag.trim().is_empty() {
-            diags.push(m.diagnostic(
-                kind,
-                &pointer,
-                "tags must not be empty (Redash drops empty tags)",
-            ));
+            diags.push(m.diagnostic(kind, &pointer, "tags must not be empty (Redash drops empty tags)"));
         } else if tag == MANAGED_TAG {
-            diags.push(m.diagnostic(
-                kind,
-                &pointer,
-                format!("{MANAGED_TAG} is added by the tool itself; remove it"),
-            ));
+            diags.push(m.diagnostic(kind, &pointer, format!("{MANAGED_TAG} is added by the tool itself; remove it")));
         }
         if tags[..i].contains(tag) {
             diags.push(m.diagnostic(kind, &pointer, format!("duplicate tag {tag:?}")));
@@ -175,10 +137,7 @@ fn check_length(
         diags.push(m.diagnostic(
             kind,
             pointer,
-            format!(
-                "is {} characters long; Redash allows at most {max}",
-                value.chars().count()
-            ),
+            format!("is {} characters long; Redash allows at most {max}", value.chars().count()),
         ));
     }
 }
@@ -197,34 +156,20 @@ fn check_query(
     if let Some(d) = &spec.description
         && d.chars().count() > 4096
     {
-        diags.push(q.diagnostic(
-            k,
-            "/spec/description",
-            "Redash allows at most 4096 characters",
-        ));
+        diags.push(q.diagnostic(k, "/spec/description", "Redash allows at most 4096 characters"));
     }
     // The loader fills `query` from `queryFile`, so both present means both were written
     // only when the source map has both fields.
     let has_query_field = q.source.lines.contains_key("/spec/query");
     match (has_query_field, spec.query_file.is_some()) {
-        (true, true) => diags.push(q.diagnostic(
-            k,
-            "/spec/queryFile",
-            "give either `query` or `queryFile`, not both",
-        )),
-        (false, false) => {
-            diags.push(q.diagnostic(k, "/spec", "missing the SQL: give `query` or `queryFile`"))
-        }
+        (true, true) => diags.push(q.diagnostic(k, "/spec/queryFile", "give either `query` or `queryFile`, not both")),
+        (false, false) => diags.push(q.diagnostic(k, "/spec", "missing the SQL: give `query` or `queryFile`")),
         _ => {}
     }
     check_tags(&spec.tags, k, q, diags);
     if let Some(s) = &spec.schedule {
         if s.interval == 0 {
-            diags.push(q.diagnostic(
-                k,
-                "/spec/schedule/interval",
-                "must be a positive number of seconds",
-            ));
+            diags.push(q.diagnostic(k, "/spec/schedule/interval", "must be a positive number of seconds"));
         }
         if let Some(t) = &s.time {
             if !is_valid_time_of_day(t) {
@@ -251,11 +196,7 @@ fn check_query(
         if let Some(u) = &s.until
             && !is_valid_date(u)
         {
-            diags.push(q.diagnostic(
-                k,
-                "/spec/schedule/until",
-                format!("{u:?} is not a date; use YYYY-MM-DD"),
-            ));
+            diags.push(q.diagnostic(k, "/spec/schedule/until", format!("{u:?} is not a date; use YYYY-MM-DD")));
         }
     }
     let mut names = BTreeSet::new();
@@ -265,19 +206,11 @@ fn check_query(
             diags.push(q.diagnostic(k, &format!("{base}/name"), "must not be empty"));
         }
         if !names.insert(p.name.as_str()) {
-            diags.push(q.diagnostic(
-                k,
-                &format!("{base}/name"),
-                format!("duplicate parameter {:?}", p.name),
-            ));
+            diags.push(q.diagnostic(k, &format!("{base}/name"), format!("duplicate parameter {:?}", p.name)));
         }
         match p.kind {
             ParameterType::Enum if p.enum_options.is_empty() => {
-                diags.push(q.diagnostic(
-                    k,
-                    &format!("{base}/enumOptions"),
-                    "an enum parameter needs its options",
-                ));
+                diags.push(q.diagnostic(k, &format!("{base}/enumOptions"), "an enum parameter needs its options"));
             }
             ParameterType::Query => match &p.query {
                 None => diags.push(q.diagnostic(
@@ -291,10 +224,7 @@ fn check_query(
                         diags.push(q.diagnostic(
                             k,
                             &format!("{base}/query"),
-                            format!(
-                                "refers to Query {}/{target}, which is not defined",
-                                q.namespace()
-                            ),
+                            format!("refers to Query {}/{target}, which is not defined", q.namespace()),
                         ));
                     }
                 }
@@ -302,21 +232,12 @@ fn check_query(
             _ => {}
         }
         if p.kind != ParameterType::Enum && !p.enum_options.is_empty() {
-            diags.push(q.diagnostic(
-                k,
-                &format!("{base}/enumOptions"),
-                "only enum parameters take enumOptions",
-            ));
+            diags.push(q.diagnostic(k, &format!("{base}/enumOptions"), "only enum parameters take enumOptions"));
         }
         if p.kind != ParameterType::Query && p.query.is_some() {
-            diags.push(q.diagnostic(
-                k,
-                &format!("{base}/query"),
-                "only query parameters take `query`",
-            ));
+            diags.push(q.diagnostic(k, &format!("{base}/query"), "only query parameters take `query`"));
         }
-        if p.multi_values.is_some() && !matches!(p.kind, ParameterType::Enum | ParameterType::Query)
-        {
+        if p.multi_values.is_some() && !matches!(p.kind, ParameterType::Enum | ParameterType::Query) {
             diags.push(q.diagnostic(
                 k,
                 &format!("{base}/multiValues"),
@@ -324,11 +245,7 @@ fn check_query(
             ));
         }
         if p.regex.is_some() && p.kind != ParameterType::TextPattern {
-            diags.push(q.diagnostic(
-                k,
-                &format!("{base}/regex"),
-                "only text-pattern parameters take a regex",
-            ));
+            diags.push(q.diagnostic(k, &format!("{base}/regex"), "only text-pattern parameters take a regex"));
         }
     }
     let mut viz_names = BTreeSet::new();
@@ -340,20 +257,14 @@ fn check_query(
             diags.push(q.diagnostic(
                 k,
                 &format!("{base}/name"),
-                format!(
-                    "duplicate visualization name {:?} (names identify visualizations)",
-                    v.name
-                ),
+                format!("duplicate visualization name {:?} (names identify visualizations)", v.name),
             ));
         }
         match &v.options {
             None | Some(serde_json::Value::Object(_)) => {}
             Some(_) => diags.push(q.diagnostic(k, &format!("{base}/options"), "must be a mapping")),
         }
-        if v.options
-            .as_ref()
-            .is_some_and(|o| o.get(MARKER_FIELD).is_some())
-        {
+        if v.options.as_ref().is_some_and(|o| o.get(MARKER_FIELD).is_some()) {
             diags.push(q.diagnostic(
                 k,
                 &format!("{base}/options/{MARKER_FIELD}"),
@@ -397,20 +308,13 @@ fn check_parameter_cycles(set: &ManifestSet, diags: &mut Vec<Diagnostic>) {
             diags.push(q.diagnostic(
                 Kind::Query,
                 &pointer,
-                format!(
-                    "query parameters refer to each other in a cycle: {} -> {}",
-                    names.join(" -> "),
-                    names[0]
-                ),
+                format!("query parameters refer to each other in a cycle: {} -> {}", names.join(" -> "), names[0]),
             ));
         }
     }
 }
 
-fn find_cycle(
-    start: &ResourceKey,
-    edges: &BTreeMap<ResourceKey, Vec<ResourceKey>>,
-) -> Option<Vec<ResourceKey>> {
+fn find_cycle(start: &ResourceKey, edges: &BTreeMap<ResourceKey, Vec<ResourceKey>>) -> Option<Vec<ResourceKey>> {
     fn visit(
         node: &ResourceKey,
         start: &ResourceKey,
@@ -448,14 +352,10 @@ fn check_dashboard(
     for (i, w) in d.spec.widgets.iter().enumerate() {
         let base = format!("/spec/widgets/{i}");
         match (&w.visualization, &w.text) {
-            (Some(_), Some(_)) => diags.push(d.diagnostic(
-                k,
-                &base,
-                "a widget shows either a visualization or text, not both",
-            )),
-            (None, None) => {
-                diags.push(d.diagnostic(k, &base, "a widget needs `visualization` or `text`"))
+            (Some(_), Some(_)) => {
+                diags.push(d.diagnostic(k, &base, "a widget shows either a visualization or text, not both"))
             }
+            (None, None) => diags.push(d.diagnostic(k, &base, "a widget needs `visualization` or `text`")),
             _ => {}
         }
         if let Some(r) = &w.visualization {
@@ -464,24 +364,12 @@ fn check_dashboard(
                 None => diags.push(d.diagnostic(
                     k,
                     &format!("{base}/visualization/query"),
-                    format!(
-                        "refers to Query {}/{}, which is not defined",
-                        d.namespace(),
-                        r.query
-                    ),
+                    format!("refers to Query {}/{}, which is not defined", d.namespace(), r.query),
                 )),
                 Some(q) if !q.spec.visualizations.iter().any(|v| v.name == r.name) => {
-                    let available: Vec<String> = q
-                        .spec
-                        .visualizations
-                        .iter()
-                        .map(|v| format!("{:?}", v.name))
-                        .collect();
-                    let available = if available.is_empty() {
-                        "none".to_string()
-                    } else {
-                        available.join(", ")
-                    };
+                    let available: Vec<String> =
+                        q.spec.visualizations.iter().map(|v| format!("{:?}", v.name)).collect();
+                    let available = if available.is_empty() { "none".to_string() } else { available.join(", ") };
                     diags.push(d.diagnostic(
                         k,
                         &format!("{base}/visualization/name"),
@@ -497,11 +385,7 @@ fn check_dashboard(
             }
         }
         if w.position.size_x == 0 || w.position.size_y == 0 {
-            diags.push(d.diagnostic(
-                k,
-                &format!("{base}/position"),
-                "sizeX and sizeY must be at least 1",
-            ));
+            diags.push(d.diagnostic(k, &format!("{base}/position"), "sizeX and sizeY must be at least 1"));
         }
     }
 }
@@ -518,10 +402,7 @@ mod tests {
     fn findings(text: &str) -> Vec<String> {
         let (set, diags) = load_str(Path::new("m.yaml"), text);
         assert_eq!(diags, vec![], "load failed");
-        validate_offline(&set)
-            .iter()
-            .map(ToString::to_string)
-            .collect()
+        validate_offline(&set).iter().map(ToString::to_string).collect()
     }
 
     #[test]
@@ -534,9 +415,7 @@ mod tests {
 
     #[test]
     fn duplicates_are_reported_with_both_places() {
-        let doc = format!(
-            "{HEAD}kind: Query\nmetadata: {{name: q}}\nspec: {{name: Q, dataSource: DS, query: x}}\n"
-        );
+        let doc = format!("{HEAD}kind: Query\nmetadata: {{name: q}}\nspec: {{name: Q, dataSource: DS, query: x}}\n");
         let text = format!("{doc}---\n{doc}");
         let f = findings(&text);
         assert_eq!(f.len(), 2, "{f:?}");
@@ -582,16 +461,8 @@ mod tests {
         );
         let f = findings(&text);
         assert!(f.iter().any(|l| l.contains("missing the SQL")), "{f:?}");
-        assert!(
-            f.iter()
-                .any(|l| l.contains("spec.schedule.time: \"25:00\" is not a time of day")),
-            "{f:?}"
-        );
-        assert!(
-            f.iter()
-                .any(|l| l.contains("spec.schedule.dayOfWeek: a day of the week needs")),
-            "{f:?}"
-        );
+        assert!(f.iter().any(|l| l.contains("spec.schedule.time: \"25:00\" is not a time of day")), "{f:?}");
+        assert!(f.iter().any(|l| l.contains("spec.schedule.dayOfWeek: a day of the week needs")), "{f:?}");
         assert!(f.iter().any(|l| l.contains("spec.schedule.until")), "{f:?}");
     }
 
@@ -603,9 +474,7 @@ mod tests {
         let f = findings(&text);
         assert_eq!(f.len(), 1);
         assert!(
-            f[0].starts_with(
-                "m.yaml:3: Query default/Daily_Signups: metadata.name: must be lower-case"
-            ),
+            f[0].starts_with("m.yaml:3: Query default/Daily_Signups: metadata.name: must be lower-case"),
             "{}",
             f[0]
         );

@@ -8,9 +8,7 @@ use serde_json::{Value, json};
 use super::types::{Change, VisOp, WidgetOp};
 use crate::manifest::ResourceKey;
 use crate::redash::types::{Visualization, Widget};
-use crate::state::desired::{
-    DesiredVisualization, DesiredWidget, WidgetContent, position_from_server, position_json,
-};
+use crate::state::desired::{DesiredVisualization, DesiredWidget, WidgetContent, position_from_server, position_json};
 use crate::state::marker::{read_marker, without_marker};
 use crate::state::normalize::json_diff;
 
@@ -19,11 +17,7 @@ use crate::state::normalize::json_diff;
 /// under); an unmanaged one with a desired name is taken over. Other unmanaged ones, like
 /// the TABLE Redash adds to every new query, are left alone: deleting one would also delete
 /// its widgets on every dashboard.
-pub fn plan_visualizations(
-    desired: &[DesiredVisualization],
-    live: &[Visualization],
-    owner: &str,
-) -> VisPlan {
+pub fn plan_visualizations(desired: &[DesiredVisualization], live: &[Visualization], owner: &str) -> VisPlan {
     let mut ours: BTreeMap<String, &Visualization> = BTreeMap::new();
     let mut unmanaged: Vec<&Visualization> = Vec::new();
     let mut ops = Vec::new();
@@ -37,10 +31,7 @@ pub fn plan_visualizations(
                     e.insert(v);
                 } else {
                     // A second visualization with the same marker: left by a failure, not wanted.
-                    ops.push(VisOp::Delete {
-                        id: v.id,
-                        name: v.name.clone(),
-                    });
+                    ops.push(VisOp::Delete { id: v.id, name: v.name.clone() });
                 }
             }
             Some(_) => {}
@@ -56,31 +47,18 @@ pub fn plan_visualizations(
             },
         };
         match live_viz {
-            None => ops.push(VisOp::Create {
-                desired: d.clone(),
-                name: d.name.clone(),
-                kind: d.kind.clone(),
-            }),
+            None => ops.push(VisOp::Create { desired: d.clone(), name: d.name.clone(), kind: d.kind.clone() }),
             Some(v) => {
                 ids.insert(d.name.clone(), v.id);
                 let changes = visualization_changes(d, v);
                 if !changes.is_empty() || adopt {
-                    ops.push(VisOp::Update {
-                        id: v.id,
-                        name: d.name.clone(),
-                        changes,
-                        adopt,
-                        desired: d.clone(),
-                    });
+                    ops.push(VisOp::Update { id: v.id, name: d.name.clone(), changes, adopt, desired: d.clone() });
                 }
             }
         }
     }
     for v in ours.into_values() {
-        ops.push(VisOp::Delete {
-            id: v.id,
-            name: v.name.clone(),
-        });
+        ops.push(VisOp::Delete { id: v.id, name: v.name.clone() });
     }
     VisPlan { ops, ids }
 }
@@ -102,19 +80,10 @@ fn visualization_changes(d: &DesiredVisualization, v: &Visualization) -> Vec<Cha
     }
     let live_description = v.description.clone().unwrap_or_default();
     if live_description != d.description {
-        changes.push(Change::new(
-            "description",
-            json!(live_description),
-            json!(d.description),
-        ));
+        changes.push(Change::new("description", json!(live_description), json!(d.description)));
     }
     let mut diffs = Vec::new();
-    json_diff(
-        "options",
-        &without_marker(&v.options),
-        &d.options,
-        &mut diffs,
-    );
+    json_diff("options", &without_marker(&v.options), &d.options, &mut diffs);
     changes.extend(diffs.into_iter().map(|(f, o, n)| Change::new(f, o, n)));
     changes
 }
@@ -145,17 +114,10 @@ pub fn plan_widgets(
     let mut deletes = Vec::new();
     let mut sorted: Vec<&Widget> = live.iter().collect();
     sorted.sort_by_key(|w| w.id);
-    let vanishes = |w: &Widget| {
-        w.visualization
-            .as_ref()
-            .is_some_and(|v| vanishing.contains(&v.id))
-    };
+    let vanishes = |w: &Widget| w.visualization.as_ref().is_some_and(|v| vanishing.contains(&v.id));
     for w in sorted {
         if w.restricted == Some(true) {
-            notes.push(format!(
-                "widget {} shows a query the API key's user cannot see; left as is",
-                w.id
-            ));
+            notes.push(format!("widget {} shows a query the API key's user cannot see; left as is", w.id));
             continue;
         }
         if vanishes(w) {
@@ -165,10 +127,9 @@ pub fn plan_widgets(
             Some(m) if m.owner == owner && !ours.contains_key(&m.key) => {
                 ours.insert(m.key, w);
             }
-            Some(m) if m.owner == owner => deletes.push(WidgetOp::Delete {
-                id: w.id,
-                label: format!("duplicate of {}", m.key),
-            }),
+            Some(m) if m.owner == owner => {
+                deletes.push(WidgetOp::Delete { id: w.id, label: format!("duplicate of {}", m.key) })
+            }
             _ => unmanaged.push(w),
         }
     }
@@ -177,12 +138,9 @@ pub fn plan_widgets(
     for d in desired {
         match ours.remove(&d.key) {
             Some(w) => match content_mismatch(d, w, target) {
-                Some(reason) => ops.push(WidgetOp::Replace {
-                    id: w.id,
-                    key: d.key.clone(),
-                    reason,
-                    desired: d.clone(),
-                }),
+                Some(reason) => {
+                    ops.push(WidgetOp::Replace { id: w.id, key: d.key.clone(), reason, desired: d.clone() })
+                }
                 None => {
                     let changes = widget_changes(d, w);
                     if !changes.is_empty() {
@@ -194,34 +152,22 @@ pub fn plan_widgets(
         }
     }
     for d in pending {
-        let same_text = |w: &&Widget| matches!(&d.content, WidgetContent::Text(t) if w.text.as_deref() == Some(t.as_str()));
+        let same_text =
+            |w: &&Widget| matches!(&d.content, WidgetContent::Text(t) if w.text.as_deref() == Some(t.as_str()));
         let candidate = unmanaged
             .iter()
-            .position(|w| {
-                content_mismatch(d, w, target).is_none()
-                    && (same_text(w) || w.visualization.is_some())
-            })
-            .or_else(|| {
-                unmanaged
-                    .iter()
-                    .position(|w| content_mismatch(d, w, target).is_none())
-            });
+            .position(|w| content_mismatch(d, w, target).is_none() && (same_text(w) || w.visualization.is_some()))
+            .or_else(|| unmanaged.iter().position(|w| content_mismatch(d, w, target).is_none()));
         match candidate {
             Some(i) => {
                 let w = unmanaged.remove(i);
                 ops.push(update(d, w, widget_changes(d, w), true));
             }
-            None => ops.push(WidgetOp::Create {
-                key: d.key.clone(),
-                desired: d.clone(),
-            }),
+            None => ops.push(WidgetOp::Create { key: d.key.clone(), desired: d.clone() }),
         }
     }
     for w in ours.into_values().chain(unmanaged) {
-        deletes.push(WidgetOp::Delete {
-            id: w.id,
-            label: widget_label(w),
-        });
+        deletes.push(WidgetOp::Delete { id: w.id, label: widget_label(w) });
     }
     deletes.extend(ops);
     (deletes, notes)
@@ -251,19 +197,11 @@ pub fn widget_label(w: &Widget) -> String {
 }
 
 /// Why the live widget cannot become the desired one in place, if it cannot.
-fn content_mismatch(
-    d: &DesiredWidget,
-    w: &Widget,
-    target: &dyn Fn(&ResourceKey, &str) -> VizTarget,
-) -> Option<String> {
+fn content_mismatch(d: &DesiredWidget, w: &Widget, target: &dyn Fn(&ResourceKey, &str) -> VizTarget) -> Option<String> {
     match (&d.content, &w.visualization) {
         (WidgetContent::Text(_), None) => None,
-        (WidgetContent::Text(_), Some(_)) => {
-            Some("a visualization widget becomes a text widget".into())
-        }
-        (WidgetContent::Visualization { .. }, None) => {
-            Some("a text widget becomes a visualization widget".into())
-        }
+        (WidgetContent::Text(_), Some(_)) => Some("a visualization widget becomes a text widget".into()),
+        (WidgetContent::Visualization { .. }, None) => Some("a text widget becomes a visualization widget".into()),
         (WidgetContent::Visualization { query, name }, Some(v)) => match target(query, name) {
             VizTarget::Existing(id) if id == v.id => None,
             _ => Some(format!("it must show {}/{name}", query.name)),
@@ -281,19 +219,11 @@ fn widget_changes(d: &DesiredWidget, w: &Widget) -> Vec<Change> {
     }
     let live_position = position_from_server(&w.options);
     let same = live_position.is_some_and(|p| {
-        (p.col, p.row, p.size_x, p.size_y)
-            == (
-                d.position.col,
-                d.position.row,
-                d.position.size_x,
-                d.position.size_y,
-            )
+        (p.col, p.row, p.size_x, p.size_y) == (d.position.col, d.position.row, d.position.size_x, d.position.size_y)
             && (d.position.auto_height.is_none() || p.auto_height == d.position.auto_height)
     });
     if !same {
-        let old = live_position
-            .map(|p| position_json(&p))
-            .unwrap_or(Value::Null);
+        let old = live_position.map(|p| position_json(&p)).unwrap_or(Value::Null);
         changes.push(Change::new("position", old, position_json(&d.position)));
     }
     changes
@@ -317,12 +247,7 @@ mod tests {
     }
 
     fn dviz(name: &str, kind: &str, options: Value) -> DesiredVisualization {
-        DesiredVisualization {
-            name: name.into(),
-            kind: kind.into(),
-            description: String::new(),
-            options,
-        }
+        DesiredVisualization { name: name.into(), kind: kind.into(), description: String::new(), options }
     }
 
     fn marked(name: &str, extra: Value) -> Value {
@@ -340,25 +265,10 @@ mod tests {
     #[test]
     fn a_desired_table_takes_over_the_default_one() {
         let live = vec![viz(1, "Table", "TABLE", json!({}))];
-        let ops = plan_visualizations(
-            &[dviz("Table", "TABLE", json!({"itemsPerPage": 50}))],
-            &live,
-            "o",
-        )
-        .ops;
+        let ops = plan_visualizations(&[dviz("Table", "TABLE", json!({"itemsPerPage": 50}))], &live, "o").ops;
         match &ops[..] {
-            [
-                VisOp::Update {
-                    id: 1,
-                    adopt: true,
-                    changes,
-                    ..
-                },
-            ] => {
-                assert_eq!(
-                    changes,
-                    &vec![Change::new("options.itemsPerPage", Value::Null, json!(50))]
-                );
+            [VisOp::Update { id: 1, adopt: true, changes, .. }] => {
+                assert_eq!(changes, &vec![Change::new("options.itemsPerPage", Value::Null, json!(50))]);
             }
             other => panic!("{other:?}"),
         }
@@ -367,12 +277,7 @@ mod tests {
     #[test]
     fn managed_visualizations_are_updated_renamed_back_and_deleted() {
         let live = vec![
-            viz(
-                2,
-                "Chart (renamed in UI)",
-                "CHART",
-                marked("Chart", json!({"x": 1})),
-            ),
+            viz(2, "Chart (renamed in UI)", "CHART", marked("Chart", json!({"x": 1}))),
             viz(3, "Old", "CHART", marked("Old", json!({}))),
             viz(4, "Mine", "CHART", json!({})),
         ];
@@ -388,27 +293,12 @@ mod tests {
 
     #[test]
     fn unchanged_visualizations_need_nothing() {
-        let live = vec![viz(
-            2,
-            "Chart",
-            "CHART",
-            marked("Chart", json!({"x": [1, 2]})),
-        )];
-        assert!(
-            plan_visualizations(&[dviz("Chart", "CHART", json!({"x": [1, 2]}))], &live, "o")
-                .ops
-                .is_empty()
-        );
+        let live = vec![viz(2, "Chart", "CHART", marked("Chart", json!({"x": [1, 2]})))];
+        assert!(plan_visualizations(&[dviz("Chart", "CHART", json!({"x": [1, 2]}))], &live, "o").ops.is_empty());
     }
 
     fn pos(col: u32) -> Position {
-        Position {
-            col,
-            row: 0,
-            size_x: 3,
-            size_y: 4,
-            auto_height: None,
-        }
+        Position { col, row: 0, size_x: 3, size_y: 4, auto_height: None }
     }
 
     fn widget(id: i64, viz_id: Option<i64>, text: &str, options: Value) -> Widget {
@@ -428,108 +318,48 @@ mod tests {
     }
 
     fn dwidget(key: &str, content: WidgetContent, col: u32) -> DesiredWidget {
-        DesiredWidget {
-            key: key.into(),
-            content,
-            position: pos(col),
-        }
+        DesiredWidget { key: key.into(), content, position: pos(col) }
     }
 
     #[test]
     fn widgets_move_in_place_and_change_visualization_by_replacement() {
         let opts = |key: &str, col: u32| {
-            with_marker(
-                &json!({"position": position_json(&pos(col))}),
-                marker_json("o", key, None),
-            )
+            with_marker(&json!({"position": position_json(&pos(col))}), marker_json("o", key, None))
         };
-        let live = vec![
-            widget(10, Some(5), "", opts("viz:q/C#0", 0)),
-            widget(11, None, "hi", opts("text#0", 3)),
-        ];
+        let live = vec![widget(10, Some(5), "", opts("viz:q/C#0", 0)), widget(11, None, "hi", opts("text#0", 3))];
         let desired = vec![
-            dwidget(
-                "viz:q/C#0",
-                WidgetContent::Visualization {
-                    query: qkey(),
-                    name: "C".into(),
-                },
-                0,
-            ),
+            dwidget("viz:q/C#0", WidgetContent::Visualization { query: qkey(), name: "C".into() }, 0),
             dwidget("text#0", WidgetContent::Text("hi".into()), 6),
         ];
         let same_viz = |_: &ResourceKey, _: &str| VizTarget::Existing(5);
         let (ops, _) = plan_widgets(&desired, &live, "o", &same_viz, &BTreeSet::new());
         assert_eq!(ops.len(), 1, "{ops:?}");
-        assert!(
-            matches!(&ops[0], WidgetOp::Update { id: 11, changes, .. } if changes[0].field == "position")
-        );
+        assert!(matches!(&ops[0], WidgetOp::Update { id: 11, changes, .. } if changes[0].field == "position"));
 
         let other_viz = |_: &ResourceKey, _: &str| VizTarget::Existing(6);
         let (ops, _) = plan_widgets(&desired[..1], &live[..1], "o", &other_viz, &BTreeSet::new());
-        assert!(
-            matches!(&ops[..], [WidgetOp::Replace { id: 10, .. }]),
-            "{ops:?}"
-        );
+        assert!(matches!(&ops[..], [WidgetOp::Replace { id: 10, .. }]), "{ops:?}");
     }
 
     #[test]
     fn widgets_of_vanishing_visualizations_need_no_delete() {
-        let live = vec![widget(
-            10,
-            Some(5),
-            "",
-            with_marker(&json!({}), marker_json("o", "viz:q/C#0", None)),
-        )];
-        let desired = vec![dwidget(
-            "viz:q/C#0",
-            WidgetContent::Visualization {
-                query: qkey(),
-                name: "C".into(),
-            },
-            0,
-        )];
-        let (ops, _) = plan_widgets(
-            &desired,
-            &live,
-            "o",
-            &|_, _| VizTarget::New,
-            &BTreeSet::from([5]),
-        );
+        let live = vec![widget(10, Some(5), "", with_marker(&json!({}), marker_json("o", "viz:q/C#0", None)))];
+        let desired = vec![dwidget("viz:q/C#0", WidgetContent::Visualization { query: qkey(), name: "C".into() }, 0)];
+        let (ops, _) = plan_widgets(&desired, &live, "o", &|_, _| VizTarget::New, &BTreeSet::from([5]));
         assert!(matches!(&ops[..], [WidgetOp::Create { .. }]), "{ops:?}");
-        let (ops, _) = plan_widgets(
-            &[],
-            &live,
-            "o",
-            &|_, _| VizTarget::New,
-            &BTreeSet::from([5]),
-        );
+        let (ops, _) = plan_widgets(&[], &live, "o", &|_, _| VizTarget::New, &BTreeSet::from([5]));
         assert!(ops.is_empty());
     }
 
     #[test]
     fn unmanaged_widgets_are_taken_over_when_they_match_and_deleted_otherwise() {
         let live = vec![
-            widget(
-                20,
-                None,
-                "hello",
-                json!({"position": position_json(&pos(0))}),
-            ),
+            widget(20, None, "hello", json!({"position": position_json(&pos(0))})),
             widget(21, None, "stray", json!({})),
         ];
         let desired = vec![dwidget("text#0", WidgetContent::Text("hello".into()), 0)];
-        let (ops, _) = plan_widgets(
-            &desired,
-            &live,
-            "o",
-            &|_, _| VizTarget::New,
-            &BTreeSet::new(),
-        );
-        assert!(
-            matches!(&ops[0], WidgetOp::Delete { id: 21, .. }),
-            "{ops:?}"
-        );
+        let (ops, _) = plan_widgets(&desired, &live, "o", &|_, _| VizTarget::New, &BTreeSet::new());
+        assert!(matches!(&ops[0], WidgetOp::Delete { id: 21, .. }), "{ops:?}");
         assert!(
             matches!(&ops[1], WidgetOp::Update { id: 20, adopt: true, changes, .. } if changes.is_empty()),
             "{ops:?}"

@@ -6,8 +6,7 @@ use serde_json::{Value, json};
 
 use super::children::{VizTarget, plan_visualizations, plan_widgets};
 use super::types::{
-    ArchiveAction, ArchiveReason, Cause, Change, DashboardAction, Op, Plan, PlanError, QueryAction,
-    VisOp, WidgetOp,
+    ArchiveAction, ArchiveReason, Cause, Change, DashboardAction, Op, Plan, PlanError, QueryAction, VisOp, WidgetOp,
 };
 use crate::manifest::{Kind, ResourceKey};
 use crate::redash::types::{Dashboard, DataSource, Query};
@@ -83,10 +82,7 @@ pub fn plan(
             Err(e) => errors.push(e),
         }
     }
-    let ids: BTreeMap<ResourceKey, i64> = matched
-        .iter()
-        .map(|(k, (_, q))| (k.clone(), q.id))
-        .collect();
+    let ids: BTreeMap<ResourceKey, i64> = matched.iter().map(|(k, (_, q))| (k.clone(), q.id)).collect();
     let id_of = |k: &ResourceKey| ids.get(k).copied();
     let ds_name = |id: Option<i64>| -> Value {
         match id.and_then(|id| data_sources.iter().find(|d| d.id == id)) {
@@ -114,11 +110,7 @@ pub fn plan(
                     visualizations: d
                         .visualizations
                         .iter()
-                        .map(|v| VisOp::Create {
-                            desired: v.clone(),
-                            name: v.name.clone(),
-                            kind: v.kind.clone(),
-                        })
+                        .map(|v| VisOp::Create { desired: v.clone(), name: v.name.clone(), kind: v.kind.clone() })
                         .collect(),
                     level,
                     expected_updated_at: None,
@@ -135,19 +127,12 @@ pub fn plan(
                 let vis = match &live.visualizations {
                     Some(list) => plan_visualizations(&d.visualizations, list, owner),
                     None => {
-                        plan.notes.push(format!(
-                            "{}: visualizations not read; left as they are",
-                            d.key
-                        ));
+                        plan.notes.push(format!("{}: visualizations not read; left as they are", d.key));
                         Default::default()
                     }
                 };
                 for v in &d.visualizations {
-                    let t = vis
-                        .ids
-                        .get(&v.name)
-                        .map(|id| VizTarget::Existing(*id))
-                        .unwrap_or(VizTarget::New);
+                    let t = vis.ids.get(&v.name).map(|id| VizTarget::Existing(*id)).unwrap_or(VizTarget::New);
                     targets.insert((d.key.clone(), v.name.clone()), t);
                 }
                 for op in &vis.ops {
@@ -157,11 +142,7 @@ pub fn plan(
                 }
                 let marker = read_marker(&live.options);
                 let cause = cause_of(*op, marker.as_ref(), &d.hash);
-                let op = if changes.is_empty() && vis.ops.is_empty() && *op == Op::Update {
-                    Op::Noop
-                } else {
-                    *op
-                };
+                let op = if changes.is_empty() && vis.ops.is_empty() && *op == Op::Update { Op::Noop } else { *op };
                 QueryAction {
                     op,
                     cause,
@@ -180,8 +161,7 @@ pub fn plan(
         };
         plan.queries.push(action);
     }
-    plan.queries
-        .sort_by(|a, b| (a.level, &a.key).cmp(&(b.level, &b.key)));
+    plan.queries.sort_by(|a, b| (a.level, &a.key).cmp(&(b.level, &b.key)));
     plan.known_visualizations = targets
         .iter()
         .filter_map(|(k, t)| match t {
@@ -191,8 +171,7 @@ pub fn plan(
         .collect();
 
     // ---- archives of queries (their widgets vanish) ----------------------------------------
-    let desired_query_keys: BTreeSet<String> =
-        desired.queries.iter().map(|q| q.key.marker_key()).collect();
+    let desired_query_keys: BTreeSet<String> = desired.queries.iter().map(|q| q.key.marker_key()).collect();
     let mut query_archives: Vec<(ArchiveReason, &Query)> = Vec::new();
     for (key, list) in &index.ours {
         if desired_query_keys.contains(key) {
@@ -211,23 +190,15 @@ pub fn plan(
     let pruned_query_ids: BTreeSet<i64> = if opts.prune {
         query_archives.iter().map(|(_, q)| q.id).collect()
     } else {
-        query_archives
-            .iter()
-            .filter(|(r, _)| *r == ArchiveReason::Duplicate)
-            .map(|(_, q)| q.id)
-            .collect()
+        query_archives.iter().filter(|(r, _)| *r == ArchiveReason::Duplicate).map(|(_, q)| q.id).collect()
     };
     for (_, q) in &query_archives {
         if pruned_query_ids.contains(&q.id) {
             vanishing.extend(q.visualizations.iter().flatten().map(|v| v.id));
         }
     }
-    let target = |k: &ResourceKey, name: &str| {
-        targets
-            .get(&(k.clone(), name.to_string()))
-            .copied()
-            .unwrap_or(VizTarget::New)
-    };
+    let target =
+        |k: &ResourceKey, name: &str| targets.get(&(k.clone(), name.to_string())).copied().unwrap_or(VizTarget::New);
     for d in sorted_dashboards {
         let found = match dindex.find(d, opts, &dclaimed) {
             Ok(f) => f,
@@ -247,10 +218,7 @@ pub fn plan(
                 widgets: d
                     .widgets
                     .iter()
-                    .map(|w| WidgetOp::Create {
-                        key: w.key.clone(),
-                        desired: w.clone(),
-                    })
+                    .map(|w| WidgetOp::Create { key: w.key.clone(), desired: w.clone() })
                     .collect(),
                 expected_version: None,
                 live_options: json!({}),
@@ -265,20 +233,12 @@ pub fn plan(
                 }
                 let (widgets, notes) = match &live.widgets {
                     Some(list) => plan_widgets(&d.widgets, list, owner, &target, &vanishing),
-                    None => (
-                        Vec::new(),
-                        vec![format!("{}: widgets not read; left as they are", d.key)],
-                    ),
+                    None => (Vec::new(), vec![format!("{}: widgets not read; left as they are", d.key)]),
                 };
-                plan.notes
-                    .extend(notes.into_iter().map(|n| format!("{}: {n}", d.key)));
+                plan.notes.extend(notes.into_iter().map(|n| format!("{}: {n}", d.key)));
                 let marker = read_marker(&live.options);
                 let cause = cause_of(op, marker.as_ref(), &d.hash);
-                let op = if changes.is_empty() && widgets.is_empty() && op == Op::Update {
-                    Op::Noop
-                } else {
-                    op
-                };
+                let op = if changes.is_empty() && widgets.is_empty() && op == Op::Update { Op::Noop } else { op };
                 DashboardAction {
                     op,
                     cause,
@@ -298,41 +258,30 @@ pub fn plan(
     }
 
     // ---- archives ------------------------------------------------------------------------------
-    let desired_dashboard_keys: BTreeSet<String> = desired
-        .dashboards
-        .iter()
-        .map(|d| d.key.marker_key())
-        .collect();
+    let desired_dashboard_keys: BTreeSet<String> = desired.dashboards.iter().map(|d| d.key.marker_key()).collect();
     let mut dashboard_archives: Vec<(ArchiveReason, &Dashboard)> = Vec::new();
     for (key, list) in &dindex.ours {
         let active = list.iter().filter(|d| !d.is_archived);
         if desired_dashboard_keys.contains(key) {
-            dashboard_archives.extend(
-                active
-                    .filter(|d| !dclaimed.contains(&d.id))
-                    .map(|d| (ArchiveReason::Duplicate, *d)),
-            );
+            dashboard_archives
+                .extend(active.filter(|d| !dclaimed.contains(&d.id)).map(|d| (ArchiveReason::Duplicate, *d)));
         } else {
             dashboard_archives.extend(active.map(|d| (ArchiveReason::Removed, *d)));
         }
     }
     let managed_total = index.ours.values().map(Vec::len).sum::<usize>()
-        + dindex
-            .ours
-            .values()
-            .flatten()
-            .filter(|d| !d.is_archived)
-            .count();
+        + dindex.ours.values().flatten().filter(|d| !d.is_archived).count();
     for (reason, dash) in &dashboard_archives {
         if *reason == ArchiveReason::Removed && !opts.prune {
-            plan.notes.push(format!("Dashboard {:?} (id {}) is managed but no longer in the manifests; kept (archive it with --prune)", dash.name, dash.id));
+            plan.notes.push(format!(
+                "Dashboard {:?} (id {}) is managed but no longer in the manifests; kept (archive it with --prune)",
+                dash.name, dash.id
+            ));
             continue;
         }
         plan.archives.push(ArchiveAction {
             kind: Kind::Dashboard,
-            key: read_marker(&dash.options)
-                .map(|m| m.key)
-                .unwrap_or_default(),
+            key: read_marker(&dash.options).map(|m| m.key).unwrap_or_default(),
             name: dash.name.clone(),
             id: dash.id,
             reason: *reason,
@@ -340,24 +289,23 @@ pub fn plan(
         });
     }
     let archived_dashboards: BTreeSet<i64> = plan.archives.iter().map(|a| a.id).collect();
-    let foreign =
-        |viz_ids: &BTreeSet<i64>, usage: &[crate::state::fetch::WidgetUse]| -> Vec<String> {
-            let mut lost: Vec<String> = usage
-                .iter()
-                .filter(|u| viz_ids.contains(&u.visualization_id))
-                .filter(|u| {
-                    u.dashboard_owner.as_deref() != Some(owner)
-                        && !archived_dashboards.contains(&u.dashboard_id)
-                })
-                .map(|u| format!("{:?} (id {})", u.dashboard_name, u.dashboard_id))
-                .collect();
-            lost.sort();
-            lost.dedup();
-            lost
-        };
+    let foreign = |viz_ids: &BTreeSet<i64>, usage: &[crate::state::fetch::WidgetUse]| -> Vec<String> {
+        let mut lost: Vec<String> = usage
+            .iter()
+            .filter(|u| viz_ids.contains(&u.visualization_id))
+            .filter(|u| u.dashboard_owner.as_deref() != Some(owner) && !archived_dashboards.contains(&u.dashboard_id))
+            .map(|u| format!("{:?} (id {})", u.dashboard_name, u.dashboard_id))
+            .collect();
+        lost.sort();
+        lost.dedup();
+        lost
+    };
     for (reason, q) in &query_archives {
         if *reason == ArchiveReason::Removed && !opts.prune {
-            plan.notes.push(format!("Query {:?} (id {}) is managed but no longer in the manifests; kept (archive it with --prune)", q.name, q.id));
+            plan.notes.push(format!(
+                "Query {:?} (id {}) is managed but no longer in the manifests; kept (archive it with --prune)",
+                q.name, q.id
+            ));
             continue;
         }
         let viz_ids: BTreeSet<i64> = q.visualizations.iter().flatten().map(|v| v.id).collect();
@@ -391,10 +339,7 @@ pub fn plan(
                         let lost = foreign(&BTreeSet::from([*id]), usage);
                         if !lost.is_empty() && !opts.force {
                             errors.push(PlanError::ForeignWidgets {
-                                what: format!(
-                                    "{}: deleting visualization {name:?} (id {id})",
-                                    action.key
-                                ),
+                                what: format!("{}: deleting visualization {name:?} (id {id})", action.key),
                                 lost: lost.join(", "),
                             });
                         }
@@ -404,22 +349,11 @@ pub fn plan(
             }
         }
     }
-    let removals = plan
-        .archives
-        .iter()
-        .filter(|a| a.reason == ArchiveReason::Removed)
-        .count();
+    let removals = plan.archives.iter().filter(|a| a.reason == ArchiveReason::Removed).count();
     match opts.max_archive {
-        Some(max) if removals > max => errors.push(PlanError::OverArchiveLimit {
-            count: removals,
-            max,
-        }),
+        Some(max) if removals > max => errors.push(PlanError::OverArchiveLimit { count: removals, max }),
         None if removals > 0 && removals * 2 > managed_total => {
-            errors.push(PlanError::TooManyArchives {
-                owner: owner.to_string(),
-                count: removals,
-                total: managed_total,
-            })
+            errors.push(PlanError::TooManyArchives { owner: owner.to_string(), count: removals, total: managed_total })
         }
         _ => {}
     }
@@ -427,10 +361,8 @@ pub fn plan(
     // ---- notes and drift -------------------------------------------------------------------------
     for d in &desired.queries {
         if !matched.contains_key(&d.key) {
-            let others: Vec<String> = index
-                .other_owners(&d.name)
-                .map(|(id, o)| format!("id {id} (owner {o:?})"))
-                .collect();
+            let others: Vec<String> =
+                index.other_owners(&d.name).map(|(id, o)| format!("id {id} (owner {o:?})")).collect();
             if !others.is_empty() {
                 plan.notes.push(format!(
                     "{}: another owner's query has the same name ({}); a separate query is created",
@@ -441,11 +373,7 @@ pub fn plan(
         }
     }
     apply_drift_policy(&mut plan, opts.drift, &mut errors);
-    if errors.is_empty() {
-        Ok(plan)
-    } else {
-        Err(errors)
-    }
+    if errors.is_empty() { Ok(plan) } else { Err(errors) }
 }
 
 fn cause_of(op: Op, marker: Option<&Marker>, desired_hash: &str) -> Cause {
@@ -461,30 +389,16 @@ fn apply_drift_policy(plan: &mut Plan, policy: DriftPolicy, errors: &mut Vec<Pla
         return;
     }
     let mut drifted = Vec::new();
-    for q in plan
-        .queries
-        .iter_mut()
-        .filter(|q| q.op != Op::Noop && q.cause == Cause::Drift)
-    {
-        drifted.push((
-            q.key.clone(),
-            describe_fields(&q.changes, q.visualizations.len(), "visualization"),
-        ));
+    for q in plan.queries.iter_mut().filter(|q| q.op != Op::Noop && q.cause == Cause::Drift) {
+        drifted.push((q.key.clone(), describe_fields(&q.changes, q.visualizations.len(), "visualization")));
         if policy == DriftPolicy::Ignore {
             q.op = Op::Noop;
             q.changes.clear();
             q.visualizations.clear();
         }
     }
-    for d in plan
-        .dashboards
-        .iter_mut()
-        .filter(|d| d.op != Op::Noop && d.cause == Cause::Drift)
-    {
-        drifted.push((
-            d.key.clone(),
-            describe_fields(&d.changes, d.widgets.len(), "widget"),
-        ));
+    for d in plan.dashboards.iter_mut().filter(|d| d.op != Op::Noop && d.cause == Cause::Drift) {
+        drifted.push((d.key.clone(), describe_fields(&d.changes, d.widgets.len(), "widget")));
         if policy == DriftPolicy::Ignore {
             d.op = Op::Noop;
             d.changes.clear();
@@ -494,9 +408,7 @@ fn apply_drift_policy(plan: &mut Plan, policy: DriftPolicy, errors: &mut Vec<Pla
     for (key, fields) in drifted {
         match policy {
             DriftPolicy::Fail => errors.push(PlanError::Drift { key, fields }),
-            _ => plan.notes.push(format!(
-                "{key}: changed in Redash ({fields}); left as is (drift policy: ignore)"
-            )),
+            _ => plan.notes.push(format!("{key}: changed in Redash ({fields}); left as is (drift policy: ignore)")),
         }
     }
 }
@@ -504,21 +416,15 @@ fn apply_drift_policy(plan: &mut Plan, policy: DriftPolicy, errors: &mut Vec<Pla
 fn describe_fields(changes: &[Change], children: usize, child: &str) -> String {
     let mut parts: Vec<String> = changes.iter().map(|c| c.field.clone()).collect();
     if children > 0 {
-        parts.push(format!(
-            "{children} {child}{}",
-            if children == 1 { "" } else { "s" }
-        ));
+        parts.push(format!("{children} {child}{}", if children == 1 { "" } else { "s" }));
     }
     parts.join(", ")
 }
 
 /// Dependency depth: a query's dropdown parameters read from queries one level below it.
 fn query_levels(desired: &Desired) -> BTreeMap<ResourceKey, usize> {
-    let deps: BTreeMap<&ResourceKey, Vec<&ResourceKey>> = desired
-        .queries
-        .iter()
-        .map(|q| (&q.key, q.dependencies()))
-        .collect();
+    let deps: BTreeMap<&ResourceKey, Vec<&ResourceKey>> =
+        desired.queries.iter().map(|q| (&q.key, q.dependencies())).collect();
     let mut levels: BTreeMap<ResourceKey, usize> = BTreeMap::new();
     fn level<'a>(
         k: &'a ResourceKey,
@@ -535,12 +441,7 @@ fn query_levels(desired: &Desired) -> BTreeMap<ResourceKey, usize> {
         }
         let l = deps
             .get(k)
-            .map(|ds| {
-                ds.iter()
-                    .map(|d| level(d, deps, levels, depth + 1) + 1)
-                    .max()
-                    .unwrap_or(0)
-            })
+            .map(|ds| ds.iter().map(|d| level(d, deps, levels, depth + 1) + 1).max().unwrap_or(0))
             .unwrap_or(0);
         levels.insert(k.clone(), l);
         l
@@ -558,11 +459,7 @@ fn creation_fields(d: &DesiredQuery) -> Vec<Change> {
         Change::new("query", Value::Null, json!(d.sql)),
     ];
     if !d.description.is_empty() {
-        c.push(Change::new(
-            "description",
-            Value::Null,
-            json!(d.description),
-        ));
+        c.push(Change::new("description", Value::Null, json!(d.description)));
     }
     if !d.tags.is_empty() {
         c.push(Change::new("tags", Value::Null, json!(d.tags)));
@@ -592,21 +489,13 @@ fn query_changes(
     }
     let live_description = live.description.clone().unwrap_or_default();
     if live_description != d.description {
-        c.push(Change::new(
-            "description",
-            json!(live_description),
-            json!(d.description),
-        ));
+        c.push(Change::new("description", json!(live_description), json!(d.description)));
     }
     if live.query != d.sql {
         c.push(Change::new("query", json!(live.query), json!(d.sql)));
     }
     if live.data_source_id != Some(d.data_source_id) {
-        c.push(Change::new(
-            "dataSource",
-            ds_name(live.data_source_id),
-            json!(d.data_source),
-        ));
+        c.push(Change::new("dataSource", ds_name(live.data_source_id), json!(d.data_source)));
     }
     let live_tags = normalize_tags(&live.tags);
     if live_tags != d.tags {
@@ -615,16 +504,8 @@ fn query_changes(
     let live_schedule = NormSchedule::from_server(&live.schedule);
     let desired_schedule = d.schedule.as_ref().map(|s| s.norm());
     if live_schedule != desired_schedule {
-        let show = |s: &Option<NormSchedule>| {
-            s.as_ref()
-                .map(NormSchedule::to_display)
-                .unwrap_or(Value::Null)
-        };
-        c.push(Change::new(
-            "schedule",
-            show(&live_schedule),
-            show(&desired_schedule),
-        ));
+        let show = |s: &Option<NormSchedule>| s.as_ref().map(NormSchedule::to_display).unwrap_or(Value::Null);
+        c.push(Change::new("schedule", show(&live_schedule), show(&desired_schedule)));
     }
     let live_params: Vec<Value> = live
         .options
@@ -634,18 +515,10 @@ fn query_changes(
         .unwrap_or_default();
     let desired_params = d.normalized_parameters(ids);
     if !json_eq(&json!(live_params), &json!(desired_params)) {
-        c.push(Change::new(
-            "parameters",
-            json!(live_params),
-            json!(desired_params),
-        ));
+        c.push(Change::new("parameters", json!(live_params), json!(desired_params)));
     }
     if let Some(auto) = d.auto_limit {
-        let live_auto = live
-            .options
-            .get("apply_auto_limit")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
+        let live_auto = live.options.get("apply_auto_limit").and_then(Value::as_bool).unwrap_or(false);
         if live_auto != auto {
             c.push(Change::new("autoLimit", json!(live_auto), json!(auto)));
         }
@@ -680,11 +553,7 @@ fn dashboard_changes(d: &DesiredDashboard, live: &Dashboard) -> Vec<Change> {
         c.push(Change::new("tags", json!(live_tags), json!(d.tags)));
     }
     if live.dashboard_filters_enabled != d.filters_enabled {
-        c.push(Change::new(
-            "filtersEnabled",
-            json!(live.dashboard_filters_enabled),
-            json!(d.filters_enabled),
-        ));
+        c.push(Change::new("filtersEnabled", json!(live.dashboard_filters_enabled), json!(d.filters_enabled)));
     }
     if live.is_draft != d.draft {
         c.push(Change::new("draft", json!(live.is_draft), json!(d.draft)));
@@ -719,17 +588,8 @@ impl<'a> QueryIndex<'a> {
                 archived.entry(m.key).or_insert(q);
             }
         }
-        let all = actual
-            .queries
-            .iter()
-            .chain(&actual.archived_queries)
-            .collect();
-        QueryIndex {
-            ours,
-            archived,
-            all,
-            owner,
-        }
+        let all = actual.queries.iter().chain(&actual.archived_queries).collect();
+        QueryIndex { ours, archived, all, owner }
     }
 
     fn other_owners(&self, name: &str) -> impl Iterator<Item = (i64, String)> + '_ {
@@ -737,11 +597,7 @@ impl<'a> QueryIndex<'a> {
         self.all
             .iter()
             .filter(move |q| !q.is_archived && q.name == name)
-            .filter_map(|q| {
-                read_marker(&q.options)
-                    .filter(|m| m.owner != self.owner)
-                    .map(|m| (q.id, m.owner))
-            })
+            .filter_map(|q| read_marker(&q.options).filter(|m| m.owner != self.owner).map(|m| (q.id, m.owner)))
     }
 
     fn find(
@@ -755,21 +611,11 @@ impl<'a> QueryIndex<'a> {
             return Ok(Some((Op::Update, q)));
         }
         if let Some(id) = d.adopt_id
-            && let Some(q) = self
-                .all
-                .iter()
-                .find(|q| q.id == id && !claimed.contains(&q.id))
+            && let Some(q) = self.all.iter().find(|q| q.id == id && !claimed.contains(&q.id))
             && read_marker(&q.options).is_none()
             && q.name == d.name
         {
-            return Ok(Some((
-                if q.is_archived {
-                    Op::Unarchive
-                } else {
-                    Op::Adopt
-                },
-                q,
-            )));
+            return Ok(Some((if q.is_archived { Op::Unarchive } else { Op::Adopt }, q)));
         }
         if let Some(q) = self.archived.get(&key) {
             return Ok(Some((Op::Unarchive, q)));
@@ -778,30 +624,20 @@ impl<'a> QueryIndex<'a> {
             .all
             .iter()
             .filter(|q| {
-                !q.is_archived
-                    && q.name == d.name
-                    && read_marker(&q.options).is_none()
-                    && !claimed.contains(&q.id)
+                !q.is_archived && q.name == d.name && read_marker(&q.options).is_none() && !claimed.contains(&q.id)
             })
             .collect();
         match (unmanaged.as_slice(), opts.adopt) {
             ([], _) => Ok(None),
             ([q], true) => Ok(Some((Op::Adopt, q))),
-            ([q], false) => Err(PlanError::NameCollision {
-                key: d.key.clone(),
-                kind: "query",
-                name: d.name.clone(),
-                id: q.id,
-            }),
+            ([q], false) => {
+                Err(PlanError::NameCollision { key: d.key.clone(), kind: "query", name: d.name.clone(), id: q.id })
+            }
             (many, true) => Err(PlanError::AmbiguousAdoption {
                 key: d.key.clone(),
                 kind: "query",
                 name: d.name.clone(),
-                ids: many
-                    .iter()
-                    .map(|q| q.id.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                ids: many.iter().map(|q| q.id.to_string()).collect::<Vec<_>>().join(", "),
             }),
             (many, false) => Err(PlanError::NameCollision {
                 key: d.key.clone(),
@@ -824,12 +660,7 @@ impl<'a> DashboardIndex<'a> {
         let tokens: BTreeMap<String, String> = desired
             .dashboards
             .iter()
-            .map(|d| {
-                (
-                    pending_token(owner, &d.key.marker_key()),
-                    d.key.marker_key(),
-                )
-            })
+            .map(|d| (pending_token(owner, &d.key.marker_key()), d.key.marker_key()))
             .collect();
         let mut ours: BTreeMap<String, Vec<&Dashboard>> = BTreeMap::new();
         for d in &actual.dashboards {
@@ -846,10 +677,7 @@ impl<'a> DashboardIndex<'a> {
             // Active before archived, then oldest first.
             list.sort_by_key(|d| (d.is_archived, d.id));
         }
-        DashboardIndex {
-            ours,
-            all: actual.dashboards.iter().collect(),
-        }
+        DashboardIndex { ours, all: actual.dashboards.iter().collect() }
     }
 
     fn find(
@@ -859,60 +687,33 @@ impl<'a> DashboardIndex<'a> {
         claimed: &BTreeSet<i64>,
     ) -> Result<Option<(Op, &'a Dashboard)>, PlanError> {
         if let Some(found) = self.ours.get(&d.key.marker_key()).and_then(|l| l.first()) {
-            return Ok(Some((
-                if found.is_archived {
-                    Op::Unarchive
-                } else {
-                    Op::Update
-                },
-                found,
-            )));
+            return Ok(Some((if found.is_archived { Op::Unarchive } else { Op::Update }, found)));
         }
         if let Some(id) = d.adopt_id
-            && let Some(found) = self
-                .all
-                .iter()
-                .find(|x| x.id == id && !claimed.contains(&x.id))
+            && let Some(found) = self.all.iter().find(|x| x.id == id && !claimed.contains(&x.id))
             && read_marker(&found.options).is_none()
             && found.name == d.name
         {
-            return Ok(Some((
-                if found.is_archived {
-                    Op::Unarchive
-                } else {
-                    Op::Adopt
-                },
-                found,
-            )));
+            return Ok(Some((if found.is_archived { Op::Unarchive } else { Op::Adopt }, found)));
         }
         let unmanaged: Vec<&&Dashboard> = self
             .all
             .iter()
             .filter(|x| {
-                !x.is_archived
-                    && x.name == d.name
-                    && read_marker(&x.options).is_none()
-                    && !claimed.contains(&x.id)
+                !x.is_archived && x.name == d.name && read_marker(&x.options).is_none() && !claimed.contains(&x.id)
             })
             .collect();
         match (unmanaged.as_slice(), opts.adopt) {
             ([], _) => Ok(None),
             ([x], true) => Ok(Some((Op::Adopt, x))),
-            ([x], false) => Err(PlanError::NameCollision {
-                key: d.key.clone(),
-                kind: "dashboard",
-                name: d.name.clone(),
-                id: x.id,
-            }),
+            ([x], false) => {
+                Err(PlanError::NameCollision { key: d.key.clone(), kind: "dashboard", name: d.name.clone(), id: x.id })
+            }
             (many, true) => Err(PlanError::AmbiguousAdoption {
                 key: d.key.clone(),
                 kind: "dashboard",
                 name: d.name.clone(),
-                ids: many
-                    .iter()
-                    .map(|x| x.id.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                ids: many.iter().map(|x| x.id.to_string()).collect::<Vec<_>>().join(", "),
             }),
             (many, false) => Err(PlanError::NameCollision {
                 key: d.key.clone(),

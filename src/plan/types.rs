@@ -20,11 +20,7 @@ pub struct Change {
 
 impl Change {
     pub fn new(field: impl Into<String>, old: Value, new: Value) -> Change {
-        Change {
-            field: field.into(),
-            old,
-            new,
-        }
+        Change { field: field.into(), old, new }
     }
 }
 
@@ -217,11 +213,7 @@ impl Summary {
 impl Plan {
     pub fn summary(&self) -> Summary {
         let mut s = Summary::default();
-        let ops = self
-            .queries
-            .iter()
-            .map(|q| q.op)
-            .chain(self.dashboards.iter().map(|d| d.op));
+        let ops = self.queries.iter().map(|q| q.op).chain(self.dashboards.iter().map(|d| d.op));
         for op in ops {
             match op {
                 Op::Create => s.create += 1,
@@ -246,29 +238,15 @@ pub enum PlanError {
     #[error(
         "{key}: Redash already has a {kind} named {name:?} (id {id}) that redash-gitops does not manage; rename the resource, or run with --adopt to take that {kind} over"
     )]
-    NameCollision {
-        key: ResourceKey,
-        kind: &'static str,
-        name: String,
-        id: i64,
-    },
+    NameCollision { key: ResourceKey, kind: &'static str, name: String, id: i64 },
     #[error(
         "{key}: several unmanaged {kind}s are named {name:?} (ids {ids}); adopt one by id with the annotation redash-gitops.dev/redash-id, or rename"
     )]
-    AmbiguousAdoption {
-        key: ResourceKey,
-        kind: &'static str,
-        name: String,
-        ids: String,
-    },
+    AmbiguousAdoption { key: ResourceKey, kind: &'static str, name: String, ids: String },
     #[error(
         "refusing to archive {count} of the {total} objects managed by owner {owner:?} in one run (more than half: a mis-pointed path?); check the plan, then allow it with --max-archive {count}"
     )]
-    TooManyArchives {
-        owner: String,
-        count: usize,
-        total: usize,
-    },
+    TooManyArchives { owner: String, count: usize, total: usize },
     #[error("refusing to archive {count} objects: --max-archive allows {max}")]
     OverArchiveLimit { count: usize, max: usize },
     #[error(

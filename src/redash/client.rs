@@ -52,10 +52,7 @@ impl RequestStats {
     }
 
     pub fn snapshot(&self) -> BTreeMap<(String, u16), u64> {
-        self.counts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.counts.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     pub fn total(&self) -> u64 {
@@ -84,10 +81,7 @@ pub struct RedashClient {
 
 impl std::fmt::Debug for RedashClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedashClient")
-            .field("base", &self.base)
-            .field("key", &self.key)
-            .finish()
+        f.debug_struct("RedashClient").field("base", &self.base).field("key", &self.key).finish()
     }
 }
 
@@ -108,16 +102,8 @@ impl RedashClient {
             .timeout(Duration::from_secs(120))
             .user_agent(concat!("redash-gitops/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| RedashError::Unreachable {
-                url: base.clone(),
-                reason: e.to_string(),
-            })?;
-        Ok(RedashClient {
-            base,
-            key,
-            http,
-            stats: Arc::new(RequestStats::default()),
-        })
+            .map_err(|e| RedashError::Unreachable { url: base.clone(), reason: e.to_string() })?;
+        Ok(RedashClient { base, key, http, stats: Arc::new(RequestStats::default()) })
     }
 
     pub fn base_url(&self) -> &str {
@@ -134,64 +120,40 @@ impl RedashClient {
         path: &str,
         body: Option<&Value>,
     ) -> Result<(StatusCode, String, Vec<u8>), reqwest::Error> {
-        let mut auth = HeaderValue::from_str(&format!("Key {}", self.key.expose()))
-            .unwrap_or(HeaderValue::from_static(""));
+        let mut auth =
+            HeaderValue::from_str(&format!("Key {}", self.key.expose())).unwrap_or(HeaderValue::from_static(""));
         auth.set_sensitive(true);
-        let mut req = self
-            .http
-            .request(method.clone(), format!("{}{path}", self.base))
-            .header(AUTHORIZATION, auth);
+        let mut req = self.http.request(method.clone(), format!("{}{path}", self.base)).header(AUTHORIZATION, auth);
         if let Some(b) = body {
-            req = req
-                .header(CONTENT_TYPE, "application/json")
-                .body(b.to_string());
+            req = req.header(CONTENT_TYPE, "application/json").body(b.to_string());
         }
         let resp = req.send().await?;
         let status = resp.status();
-        let content_type = resp
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
+        let content_type = resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
         let bytes = resp.bytes().await?;
         Ok((status, content_type, bytes.to_vec()))
     }
 
     /// Sends a request and returns the JSON answer. Reads are retried on connection errors,
     /// 429 and 502–504 with backoff; writes are not (see DESIGN §5).
-    pub async fn request(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&Value>,
-    ) -> Result<Value, RedashError> {
+    pub async fn request(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, RedashError> {
         let retryable = method == Method::GET;
         let mut attempt = 0;
         loop {
             attempt += 1;
             let outcome = self.send_once(&method, path, body).await;
             let retry_after = match &outcome {
-                Err(e)
-                    if retryable
-                        && attempt < READ_ATTEMPTS
-                        && (e.is_connect() || e.is_timeout()) =>
-                {
+                Err(e) if retryable && attempt < READ_ATTEMPTS && (e.is_connect() || e.is_timeout()) => {
                     Some(backoff(attempt))
                 }
                 Ok((s, _, _))
-                    if retryable
-                        && attempt < READ_ATTEMPTS
-                        && matches!(s.as_u16(), 429 | 502 | 503 | 504) =>
+                    if retryable && attempt < READ_ATTEMPTS && matches!(s.as_u16(), 429 | 502 | 503 | 504) =>
                 {
                     Some(backoff(attempt))
                 }
                 _ => None,
             };
-            self.stats.record(
-                &method,
-                outcome.as_ref().map(|(s, _, _)| s.as_u16()).unwrap_or(0),
-            );
+            self.stats.record(&method, outcome.as_ref().map(|(s, _, _)| s.as_u16()).unwrap_or(0));
             if let Some(delay) = retry_after {
                 tokio::time::sleep(delay).await;
                 continue;
@@ -215,10 +177,7 @@ impl RedashClient {
         } else {
             e.to_string()
         };
-        RedashError::Unreachable {
-            url: self.base.clone(),
-            reason,
-        }
+        RedashError::Unreachable { url: self.base.clone(), reason }
     }
 
     fn interpret(
@@ -236,11 +195,7 @@ impl RedashClient {
             serde_json::from_slice(bytes).ok()
         };
         let Some(json) = json else {
-            let kind = if content_type.is_empty() {
-                "no content type".to_string()
-            } else {
-                content_type.to_string()
-            };
+            let kind = if content_type.is_empty() { "no content type".to_string() } else { content_type.to_string() };
             return Err(RedashError::NotRedash {
                 url: self.base.clone(),
                 request,
@@ -251,35 +206,21 @@ impl RedashClient {
         if status.is_success() {
             return Ok(json);
         }
-        let message = json
-            .get("message")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
+        let message = json.get("message").and_then(Value::as_str).unwrap_or("").to_string();
         Err(match status.as_u16() {
             404 if message.starts_with("Couldn't find resource. Please login") => {
-                RedashError::Auth {
-                    url: self.base.clone(),
-                }
+                RedashError::Auth { url: self.base.clone() }
             }
             404 => RedashError::NotFound { request },
             403 => RedashError::Forbidden { request, message },
             409 => RedashError::Conflict { request },
             code => {
                 let message = if message.is_empty() {
-                    json.get("job")
-                        .and_then(|j| j.get("error"))
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_string()
+                    json.get("job").and_then(|j| j.get("error")).and_then(Value::as_str).unwrap_or("").to_string()
                 } else {
                     message
                 };
-                RedashError::Status {
-                    request,
-                    status: code,
-                    message,
-                }
+                RedashError::Status { request, status: code, message }
             }
         })
     }
@@ -289,11 +230,7 @@ impl RedashClient {
         decode(path, v)
     }
 
-    async fn post_as<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &Value,
-    ) -> Result<T, RedashError> {
+    async fn post_as<T: DeserializeOwned>(&self, path: &str, body: &Value) -> Result<T, RedashError> {
         let v = self.request(Method::POST, path, Some(body)).await?;
         decode(path, v)
     }
@@ -305,9 +242,7 @@ impl RedashClient {
         extra: &str,
     ) -> Result<Vec<T>, RedashError> {
         let sep = if path.contains('?') { '&' } else { '?' };
-        let page_path = |page: u64| {
-            format!("{path}{sep}page={page}&page_size={MAX_PAGE_SIZE}&order=created_at{extra}")
-        };
+        let page_path = |page: u64| format!("{path}{sep}page={page}&page_size={MAX_PAGE_SIZE}&order=created_at{extra}");
         let first: Page<T> = self.get_as(&page_path(1)).await?;
         let pages = first.count.div_ceil(MAX_PAGE_SIZE).max(1);
         let mut items = first.results;
@@ -320,10 +255,8 @@ impl RedashClient {
             }
             let mut rest = BTreeMap::new();
             while let Some(joined) = tasks.join_next().await {
-                let (page, result) = joined.map_err(|e| RedashError::Decode {
-                    request: path.into(),
-                    detail: e.to_string(),
-                })?;
+                let (page, result) =
+                    joined.map_err(|e| RedashError::Decode { request: path.into(), detail: e.to_string() })?;
                 match result {
                     Ok(p) => {
                         rest.insert(page, p.results);
@@ -367,28 +300,19 @@ impl RedashClient {
     }
 
     pub async fn archive_query(&self, id: i64) -> Result<(), RedashError> {
-        self.request(Method::DELETE, &format!("/api/queries/{id}"), None)
-            .await
-            .map(|_| ())
+        self.request(Method::DELETE, &format!("/api/queries/{id}"), None).await.map(|_| ())
     }
 
     pub async fn create_visualization(&self, body: &Value) -> Result<Visualization, RedashError> {
         self.post_as("/api/visualizations", body).await
     }
 
-    pub async fn update_visualization(
-        &self,
-        id: i64,
-        body: &Value,
-    ) -> Result<Visualization, RedashError> {
-        self.post_as(&format!("/api/visualizations/{id}"), body)
-            .await
+    pub async fn update_visualization(&self, id: i64, body: &Value) -> Result<Visualization, RedashError> {
+        self.post_as(&format!("/api/visualizations/{id}"), body).await
     }
 
     pub async fn delete_visualization(&self, id: i64) -> Result<(), RedashError> {
-        self.request(Method::DELETE, &format!("/api/visualizations/{id}"), None)
-            .await
-            .map(|_| ())
+        self.request(Method::DELETE, &format!("/api/visualizations/{id}"), None).await.map(|_| ())
     }
 
     pub async fn dashboards(&self) -> Result<Vec<Dashboard>, RedashError> {
@@ -400,10 +324,7 @@ impl RedashClient {
     }
 
     /// Looks a dashboard up by the slug stored at its creation (`?legacy`), archived or not.
-    pub async fn dashboard_by_stored_slug(
-        &self,
-        slug: &str,
-    ) -> Result<Option<Dashboard>, RedashError> {
+    pub async fn dashboard_by_stored_slug(&self, slug: &str) -> Result<Option<Dashboard>, RedashError> {
         match self.get_as(&format!("/api/dashboards/{slug}?legacy")).await {
             Ok(d) => Ok(Some(d)),
             Err(RedashError::NotFound { .. }) => Ok(None),
@@ -412,8 +333,7 @@ impl RedashClient {
     }
 
     pub async fn create_dashboard(&self, name: &str) -> Result<Dashboard, RedashError> {
-        self.post_as("/api/dashboards", &json!({ "name": name }))
-            .await
+        self.post_as("/api/dashboards", &json!({ "name": name })).await
     }
 
     pub async fn update_dashboard(&self, id: i64, body: &Value) -> Result<Dashboard, RedashError> {
@@ -421,9 +341,7 @@ impl RedashClient {
     }
 
     pub async fn archive_dashboard(&self, id: i64) -> Result<(), RedashError> {
-        self.request(Method::DELETE, &format!("/api/dashboards/{id}"), None)
-            .await
-            .map(|_| ())
+        self.request(Method::DELETE, &format!("/api/dashboards/{id}"), None).await.map(|_| ())
     }
 
     pub async fn create_widget(&self, body: &Value) -> Result<Widget, RedashError> {
@@ -435,17 +353,12 @@ impl RedashClient {
     }
 
     pub async fn delete_widget(&self, id: i64) -> Result<(), RedashError> {
-        self.request(Method::DELETE, &format!("/api/widgets/{id}"), None)
-            .await
-            .map(|_| ())
+        self.request(Method::DELETE, &format!("/api/widgets/{id}"), None).await.map(|_| ())
     }
 }
 
 fn decode<T: DeserializeOwned>(path: &str, v: Value) -> Result<T, RedashError> {
-    serde_json::from_value(v).map_err(|e| RedashError::Decode {
-        request: path.to_string(),
-        detail: e.to_string(),
-    })
+    serde_json::from_value(v).map_err(|e| RedashError::Decode { request: path.to_string(), detail: e.to_string() })
 }
 
 fn backoff(attempt: u32) -> Duration {
@@ -468,9 +381,6 @@ mod tests {
 
     #[test]
     fn urls_need_a_scheme() {
-        assert!(matches!(
-            RedashClient::new("redash.example.com", ApiKey::new("k")),
-            Err(RedashError::BadUrl { .. })
-        ));
+        assert!(matches!(RedashClient::new("redash.example.com", ApiKey::new("k")), Err(RedashError::BadUrl { .. })));
     }
 }

@@ -13,22 +13,13 @@ pub enum RedashError {
     #[error("{request}: conflict: the object was changed in Redash since it was read")]
     Conflict { request: String },
     #[error("{request}: Redash answered {status}{}", if message.is_empty() { String::new() } else { format!(": {message}") })]
-    Status {
-        request: String,
-        status: u16,
-        message: String,
-    },
+    Status { request: String, status: u16, message: String },
     #[error("cannot reach Redash at {url}: {reason}")]
     Unreachable { url: String, reason: String },
     #[error(
         "{url} does not look like Redash: {request} answered {status} with {content_type}, not JSON (check the URL)"
     )]
-    NotRedash {
-        url: String,
-        request: String,
-        status: u16,
-        content_type: String,
-    },
+    NotRedash { url: String, request: String, status: u16, content_type: String },
     #[error("{request}: unexpected answer from Redash: {detail}")]
     Decode { request: String, detail: String },
     #[error("Redash {version} is not supported: redash-gitops needs Redash 10 or later")]

@@ -17,11 +17,7 @@ pub struct Style {
 
 impl Style {
     fn paint(&self, code: &str, text: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text.to_string()
-        }
+        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
     }
     fn green(&self, t: &str) -> String {
         self.paint("32", t)
@@ -73,13 +69,7 @@ fn write_change(out: &mut String, c: &Change, indent: &str, style: Style) {
     } else if c.old.is_null() {
         let _ = writeln!(out, "{indent}{}: {}", c.field, show(&c.new));
     } else {
-        let _ = writeln!(
-            out,
-            "{indent}{}: {} -> {}",
-            c.field,
-            show(&c.old),
-            show(&c.new)
-        );
+        let _ = writeln!(out, "{indent}{}: {} -> {}", c.field, show(&c.old), show(&c.new));
     }
 }
 
@@ -94,10 +84,7 @@ fn headline(op: Op, cause: Cause, style: Style) -> (String, String) {
     };
     match op {
         Op::Create => (style.green("+"), style.green("create")),
-        Op::Update => (
-            style.yellow("~"),
-            format!("{}{why}", style.yellow("update")),
-        ),
+        Op::Update => (style.yellow("~"), format!("{}{why}", style.yellow("update"))),
         Op::Adopt => (style.yellow("~"), style.yellow("adopt (take over)")),
         Op::Unarchive => (style.yellow("~"), style.yellow("un-archive")),
         Op::Noop => (" ".into(), "no change".into()),
@@ -110,39 +97,19 @@ pub fn render_plan(plan: &Plan, target: &str, style: Style) -> String {
     let _ = writeln!(out, "{}", style.bold(&format!("Plan for {target}")));
     for q in plan.queries.iter().filter(|q| q.op != Op::Noop) {
         let (sign, word) = headline(q.op, q.cause, style);
-        let _ = writeln!(
-            out,
-            "\n{sign} Query {}/{} {:?}{}: {word}",
-            q.key.namespace,
-            q.key.name,
-            q.name,
-            id_suffix(q.id)
-        );
+        let _ =
+            writeln!(out, "\n{sign} Query {}/{} {:?}{}: {word}", q.key.namespace, q.key.name, q.name, id_suffix(q.id));
         for c in &q.changes {
             write_change(&mut out, c, "    ", style);
         }
         for v in &q.visualizations {
             match v {
                 VisOp::Create { name, kind, .. } => {
-                    let _ = writeln!(
-                        out,
-                        "    {} visualization {name:?} ({kind})",
-                        style.green("+")
-                    );
+                    let _ = writeln!(out, "    {} visualization {name:?} ({kind})", style.green("+"));
                 }
-                VisOp::Update {
-                    id,
-                    name,
-                    changes,
-                    adopt,
-                    ..
-                } => {
+                VisOp::Update { id, name, changes, adopt, .. } => {
                     let what = if *adopt { " (take over)" } else { "" };
-                    let _ = writeln!(
-                        out,
-                        "    {} visualization {name:?} (id {id}){what}",
-                        style.yellow("~")
-                    );
+                    let _ = writeln!(out, "    {} visualization {name:?} (id {id}){what}", style.yellow("~"));
                     for c in changes {
                         write_change(&mut out, c, "        ", style);
                     }
@@ -184,31 +151,15 @@ pub fn render_plan(plan: &Plan, target: &str, style: Style) -> String {
                         p.size_y
                     );
                 }
-                WidgetOp::Update {
-                    id,
-                    key,
-                    changes,
-                    adopt,
-                    ..
-                } => {
+                WidgetOp::Update { id, key, changes, adopt, .. } => {
                     let what = if *adopt { " (take over)" } else { "" };
-                    let _ = writeln!(
-                        out,
-                        "    {} widget {key} (id {id}){what}",
-                        style.yellow("~")
-                    );
+                    let _ = writeln!(out, "    {} widget {key} (id {id}){what}", style.yellow("~"));
                     for c in changes {
                         write_change(&mut out, c, "        ", style);
                     }
                 }
-                WidgetOp::Replace {
-                    id, key, reason, ..
-                } => {
-                    let _ = writeln!(
-                        out,
-                        "    {} widget {key} (id {id}): replace, {reason}",
-                        style.yellow("±")
-                    );
+                WidgetOp::Replace { id, key, reason, .. } => {
+                    let _ = writeln!(out, "    {} widget {key} (id {id}): replace, {reason}", style.yellow("±"));
                 }
                 WidgetOp::Delete { id: _, label } => {
                     let _ = writeln!(out, "    {} widget {label}: delete", style.red("-"));
@@ -231,11 +182,7 @@ pub fn render_plan(plan: &Plan, target: &str, style: Style) -> String {
             style.red("archive")
         );
         if !a.widgets_lost.is_empty() {
-            let _ = writeln!(
-                out,
-                "    widgets removed from: {}",
-                a.widgets_lost.join(", ")
-            );
+            let _ = writeln!(out, "    widgets removed from: {}", a.widgets_lost.join(", "));
         }
     }
     if !plan.notes.is_empty() {
@@ -291,16 +238,8 @@ pub fn render_report(report: &Report, style: Style) -> String {
         };
         let _ = writeln!(out, "{line}");
     }
-    let failed = report.count(Status::Failed)
-        + report.count(Status::Conflict)
-        + report.count(Status::Skipped);
-    let _ = writeln!(
-        out,
-        "{}",
-        style.bold(&format!(
-            "Applied: {} done, {failed} not done.",
-            report.count(Status::Done)
-        ))
-    );
+    let failed = report.count(Status::Failed) + report.count(Status::Conflict) + report.count(Status::Skipped);
+    let _ =
+        writeln!(out, "{}", style.bold(&format!("Applied: {} done, {failed} not done.", report.count(Status::Done))));
     out
 }

@@ -9,8 +9,8 @@ use serde_json::{Map, Value, json};
 use super::marker::sha256_hex;
 use super::normalize::{NormSchedule, normalize_parameter, normalize_tags};
 use crate::manifest::{
-    Diagnostic, Kind, Manifest, ManifestSet, MultiValues, ParameterType, Position, QuerySpec,
-    REDASH_ID_ANNOTATION, ResourceKey,
+    Diagnostic, Kind, Manifest, ManifestSet, MultiValues, ParameterType, Position, QuerySpec, REDASH_ID_ANNOTATION,
+    ResourceKey,
 };
 use crate::redash::types::DataSource;
 
@@ -44,8 +44,7 @@ impl DesiredParameter {
             p["queryId"] = json!(id);
         }
         if let Some(mv) = &self.multi_values {
-            p["multiValuesOptions"] =
-                json!({"prefix": mv.prefix, "suffix": mv.suffix, "separator": mv.separator});
+            p["multiValuesOptions"] = json!({"prefix": mv.prefix, "suffix": mv.suffix, "separator": mv.separator});
         }
         if let Some(r) = &self.regex {
             p["regex"] = json!(r);
@@ -107,18 +106,12 @@ impl Schedule {
 impl DesiredQuery {
     /// Keys of other queries this one needs to exist first (dropdown parameters).
     pub fn dependencies(&self) -> Vec<&ResourceKey> {
-        self.parameters
-            .iter()
-            .filter_map(|p| p.query.as_ref())
-            .collect()
+        self.parameters.iter().filter_map(|p| p.query.as_ref()).collect()
     }
 
     /// Parameters as compared with the server's, with dropdown ids from `ids`.
     pub fn normalized_parameters(&self, ids: &dyn Fn(&ResourceKey) -> Option<i64>) -> Vec<Value> {
-        self.parameters
-            .iter()
-            .map(|p| normalize_parameter(&p.to_server(p.query.as_ref().and_then(ids))))
-            .collect()
+        self.parameters.iter().map(|p| normalize_parameter(&p.to_server(p.query.as_ref().and_then(ids)))).collect()
     }
 }
 
@@ -168,11 +161,7 @@ pub fn position_json(p: &Position) -> Value {
 /// Reads `options.position` back; unknown keys (the UI adds min/max sizes) are ignored.
 pub fn position_from_server(options: &Value) -> Option<Position> {
     let p = options.get("position")?;
-    let num = |k: &str| {
-        p.get(k)
-            .and_then(|v| v.as_u64().or_else(|| v.as_f64().map(|f| f as u64)))
-            .map(|n| n as u32)
-    };
+    let num = |k: &str| p.get(k).and_then(|v| v.as_u64().or_else(|| v.as_f64().map(|f| f as u64))).map(|n| n as u32);
     Some(Position {
         col: num("col")?,
         row: num("row")?,
@@ -201,17 +190,11 @@ pub fn resolve(
     let available = {
         let mut names: Vec<&str> = by_name.keys().copied().collect();
         names.sort_by_key(|n| n.to_lowercase());
-        if names.is_empty() {
-            "none (the API key's user sees no data source)".to_string()
-        } else {
-            names.join(", ")
-        }
+        if names.is_empty() { "none (the API key's user sees no data source)".to_string() } else { names.join(", ") }
     };
     let mut desired = Desired::default();
     for q in &set.queries {
-        let wanted = data_source_map
-            .get(&q.spec.data_source)
-            .unwrap_or(&q.spec.data_source);
+        let wanted = data_source_map.get(&q.spec.data_source).unwrap_or(&q.spec.data_source);
         let data_source_id = match by_name.get(wanted.as_str()).map(Vec::as_slice) {
             Some([id]) => *id,
             Some(ids) => {
@@ -219,10 +202,7 @@ pub fn resolve(
                 diags.push(q.diagnostic(
                     Kind::Query,
                     "/spec/dataSource",
-                    format!(
-                        "data source name {wanted:?} is ambiguous on this Redash (ids {})",
-                        ids.join(", ")
-                    ),
+                    format!("data source name {wanted:?} is ambiguous on this Redash (ids {})", ids.join(", ")),
                 ));
                 continue;
             }
@@ -256,19 +236,12 @@ pub fn resolve(
                             name: r.name.clone(),
                         },
                     ),
-                    (None, text) => (
-                        "text".to_string(),
-                        WidgetContent::Text(text.clone().unwrap_or_default()),
-                    ),
+                    (None, text) => ("text".to_string(), WidgetContent::Text(text.clone().unwrap_or_default())),
                 };
                 let n = counts.entry(base.clone()).or_default();
                 let key = format!("{base}#{n}");
                 *n += 1;
-                DesiredWidget {
-                    key,
-                    content,
-                    position: w.position,
-                }
+                DesiredWidget { key, content, position: w.position }
             })
             .collect();
         let mut dashboard = DesiredDashboard {
@@ -284,33 +257,19 @@ pub fn resolve(
         dashboard.hash = hash_of(&dashboard);
         desired.dashboards.push(dashboard);
     }
-    if diags.is_empty() {
-        Ok(desired)
-    } else {
-        Err(diags)
-    }
+    if diags.is_empty() { Ok(desired) } else { Err(diags) }
 }
 
 fn adopt_id<S>(m: &Manifest<S>) -> Option<i64> {
-    m.metadata
-        .annotations
-        .get(REDASH_ID_ANNOTATION)
-        .and_then(|s| s.trim().parse().ok())
+    m.metadata.annotations.get(REDASH_ID_ANNOTATION).and_then(|s| s.trim().parse().ok())
 }
 
-fn resolve_query(
-    q: &Manifest<QuerySpec>,
-    data_source: &str,
-    data_source_id: i64,
-) -> Result<DesiredQuery, Diagnostic> {
+fn resolve_query(q: &Manifest<QuerySpec>, data_source: &str, data_source_id: i64) -> Result<DesiredQuery, Diagnostic> {
     let spec = &q.spec;
-    let sql = spec.query.clone().ok_or_else(|| {
-        q.diagnostic(
-            Kind::Query,
-            "/spec",
-            "missing the SQL: give `query` or `queryFile`",
-        )
-    })?;
+    let sql = spec
+        .query
+        .clone()
+        .ok_or_else(|| q.diagnostic(Kind::Query, "/spec", "missing the SQL: give `query` or `queryFile`"))?;
     let parameters = spec
         .parameters
         .iter()
@@ -320,10 +279,7 @@ fn resolve_query(
             kind: p.kind,
             value: p.value.clone(),
             enum_options: p.enum_options.clone(),
-            query: p
-                .query
-                .as_ref()
-                .map(|t| ResourceKey::new(Kind::Query, q.namespace(), t)),
+            query: p.query.as_ref().map(|t| ResourceKey::new(Kind::Query, q.namespace(), t)),
             multi_values: p.multi_values.clone(),
             regex: p.regex.clone(),
         })
@@ -374,11 +330,7 @@ mod tests {
     use crate::manifest::load_str;
 
     fn ds(id: i64, name: &str) -> DataSource {
-        DataSource {
-            id,
-            name: name.into(),
-            kind: "pg".into(),
-        }
+        DataSource { id, name: name.into(), kind: "pg".into() }
     }
 
     const DOCS: &str = "apiVersion: redash-gitops.dev/v1alpha1\nkind: Query\nmetadata: {name: q}\nspec:\n  name: Q\n  dataSource: Sample Postgres\n  query: select 1\n  tags: [b, a]\n  visualizations: [{name: C, type: CHART}]\n---\napiVersion: redash-gitops.dev/v1alpha1\nkind: Dashboard\nmetadata: {name: d}\nspec:\n  name: D\n  widgets:\n    - visualization: {query: q, name: C}\n      position: {col: 0, row: 0, sizeX: 3, sizeY: 8}\n    - text: hello\n      position: {col: 3, row: 0, sizeX: 3, sizeY: 2}\n    - visualization: {query: q, name: C}\n      position: {col: 0, row: 8, sizeX: 3, sizeY: 8}\n";
@@ -387,19 +339,10 @@ mod tests {
     fn resolves_data_sources_and_widget_keys() {
         let (set, diags) = load_str(Path::new("m.yaml"), DOCS);
         assert!(diags.is_empty(), "{diags:?}");
-        let d = resolve(
-            &set,
-            &[ds(1, "Sample Postgres"), ds(2, "Analytics")],
-            &BTreeMap::new(),
-        )
-        .unwrap();
+        let d = resolve(&set, &[ds(1, "Sample Postgres"), ds(2, "Analytics")], &BTreeMap::new()).unwrap();
         assert_eq!(d.queries[0].data_source_id, 1);
         assert_eq!(d.queries[0].tags, vec!["a", "b"]);
-        let keys: Vec<&str> = d.dashboards[0]
-            .widgets
-            .iter()
-            .map(|w| w.key.as_str())
-            .collect();
+        let keys: Vec<&str> = d.dashboards[0].widgets.iter().map(|w| w.key.as_str()).collect();
         assert_eq!(keys, vec!["viz:q/C#0", "text#0", "viz:q/C#1"]);
         assert_eq!(d.queries[0].hash.len(), 64);
     }
@@ -407,12 +350,7 @@ mod tests {
     #[test]
     fn unknown_data_sources_list_the_available_ones() {
         let (set, _) = load_str(Path::new("m.yaml"), DOCS);
-        let errs = resolve(
-            &set,
-            &[ds(2, "Analytics"), ds(3, "analytics warehouse")],
-            &BTreeMap::new(),
-        )
-        .unwrap_err();
+        let errs = resolve(&set, &[ds(2, "Analytics"), ds(3, "analytics warehouse")], &BTreeMap::new()).unwrap_err();
         assert_eq!(errs.len(), 1);
         assert_eq!(
             errs[0].to_string(),
@@ -430,13 +368,7 @@ mod tests {
 
     #[test]
     fn positions_read_back_ignoring_ui_keys() {
-        let p = Position {
-            col: 1,
-            row: 2,
-            size_x: 3,
-            size_y: 4,
-            auto_height: None,
-        };
+        let p = Position { col: 1, row: 2, size_x: 3, size_y: 4, auto_height: None };
         let mut opts = json!({"position": position_json(&p)});
         opts["position"]["minSizeX"] = json!(1);
         assert_eq!(position_from_server(&opts), Some(p));

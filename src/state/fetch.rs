@@ -47,19 +47,11 @@ pub struct FetchOptions {
 /// The Redash version, checked: Redash 10 or later.
 pub async fn check_server(client: &RedashClient) -> Result<String, RedashError> {
     let session = client.session().await?;
-    let version = session
-        .client_config
-        .get("version")
-        .and_then(|v| v.as_str())
-        .map(str::to_string);
+    let version = session.client_config.get("version").and_then(|v| v.as_str()).map(str::to_string);
     let Some(version) = version else {
         return Err(RedashError::NotAUserKey);
     };
-    let major: u32 = version
-        .split('.')
-        .next()
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(0);
+    let major: u32 = version.split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0);
     if major < 10 {
         return Err(RedashError::Unsupported { version });
     }
@@ -110,31 +102,19 @@ pub async fn fetch_actual(
 ) -> Result<Actual, RedashError> {
     let (queries, dashboards) = tokio::try_join!(client.queries(), client.dashboards())?;
     let owner = opts.owner.as_str();
-    let desired_query_names: BTreeSet<&str> =
-        desired.queries.iter().map(|q| q.name.as_str()).collect();
-    let desired_dashboard_names: BTreeSet<&str> =
-        desired.dashboards.iter().map(|d| d.name.as_str()).collect();
-    let query_adopt_ids: BTreeSet<i64> =
-        desired.queries.iter().filter_map(|q| q.adopt_id).collect();
-    let dashboard_adopt_ids: BTreeSet<i64> = desired
-        .dashboards
-        .iter()
-        .filter_map(|d| d.adopt_id)
-        .collect();
-    let pending_tokens: BTreeMap<String, &ResourceKey> = desired
-        .dashboards
-        .iter()
-        .map(|d| (pending_token(owner, &d.key.marker_key()), &d.key))
-        .collect();
+    let desired_query_names: BTreeSet<&str> = desired.queries.iter().map(|q| q.name.as_str()).collect();
+    let desired_dashboard_names: BTreeSet<&str> = desired.dashboards.iter().map(|d| d.name.as_str()).collect();
+    let query_adopt_ids: BTreeSet<i64> = desired.queries.iter().filter_map(|q| q.adopt_id).collect();
+    let dashboard_adopt_ids: BTreeSet<i64> = desired.dashboards.iter().filter_map(|d| d.adopt_id).collect();
+    let pending_tokens: BTreeMap<String, &ResourceKey> =
+        desired.dashboards.iter().map(|d| (pending_token(owner, &d.key.marker_key()), &d.key)).collect();
 
     let query_detail_ids: Vec<i64> = queries
         .iter()
         .filter(|q| {
             is_ours(&q.options, owner)
                 || query_adopt_ids.contains(&q.id)
-                || (opts.adopt
-                    && read_marker(&q.options).is_none()
-                    && desired_query_names.contains(q.name.as_str()))
+                || (opts.adopt && read_marker(&q.options).is_none() && desired_query_names.contains(q.name.as_str()))
         })
         .map(|q| q.id)
         .collect();
@@ -153,19 +133,10 @@ pub async fn fetch_actual(
 
     // Ours that are not active: archived queries come from their list; dashboards have no
     // archive list, so they are found by the slug their pending name gave them.
-    let active_keys: BTreeSet<String> = queries
-        .iter()
-        .filter_map(|q| read_marker(&q.options))
-        .filter(|m| m.owner == owner)
-        .map(|m| m.key)
-        .collect();
-    let missing_queries = desired
-        .queries
-        .iter()
-        .any(|q| !active_keys.contains(&q.key.marker_key()))
-        || query_adopt_ids
-            .iter()
-            .any(|id| !queries.iter().any(|q| q.id == *id));
+    let active_keys: BTreeSet<String> =
+        queries.iter().filter_map(|q| read_marker(&q.options)).filter(|m| m.owner == owner).map(|m| m.key).collect();
+    let missing_queries = desired.queries.iter().any(|q| !active_keys.contains(&q.key.marker_key()))
+        || query_adopt_ids.iter().any(|id| !queries.iter().any(|q| q.id == *id));
     let active_dashboard_keys: BTreeSet<String> = dashboards
         .iter()
         .filter_map(|d| read_marker(&d.options))
@@ -185,11 +156,8 @@ pub async fn fetch_actual(
         .filter(|d| !active_dashboard_keys.contains(&d.key.marker_key()))
         .map(|d| pending_dashboard_slug(owner, &d.key.marker_key()))
         .collect();
-    let missing_dashboard_ids: Vec<i64> = dashboard_adopt_ids
-        .iter()
-        .filter(|id| !dashboards.iter().any(|d| d.id == **id))
-        .copied()
-        .collect();
+    let missing_dashboard_ids: Vec<i64> =
+        dashboard_adopt_ids.iter().filter(|id| !dashboards.iter().any(|d| d.id == **id)).copied().collect();
 
     let c = client.clone();
     let query_details = concurrently(query_detail_ids, opts.concurrency, move |id| {
@@ -217,40 +185,24 @@ pub async fn fetch_actual(
             }
         }
     });
-    let archived = async {
-        if missing_queries {
-            client.archived_queries().await.map(Some)
-        } else {
-            Ok(None)
-        }
-    };
-    let (query_details, dashboard_details, probed, adopted_elsewhere, archived) = tokio::join!(
-        query_details,
-        dashboard_details,
-        probed,
-        adopted_elsewhere,
-        archived
-    );
+    let archived = async { if missing_queries { client.archived_queries().await.map(Some) } else { Ok(None) } };
+    let (query_details, dashboard_details, probed, adopted_elsewhere, archived) =
+        tokio::join!(query_details, dashboard_details, probed, adopted_elsewhere, archived);
 
     let mut detailed: BTreeMap<i64, Query> = BTreeMap::new();
     for q in query_details {
         let q = q?;
         detailed.insert(q.id, q);
     }
-    let queries: Vec<Query> = queries
-        .into_iter()
-        .map(|q| detailed.remove(&q.id).unwrap_or(q))
-        .collect();
+    let queries: Vec<Query> = queries.into_iter().map(|q| detailed.remove(&q.id).unwrap_or(q)).collect();
 
     let mut archived_queries = Vec::new();
     if let Some(list) = archived? {
-        let wanted_keys: BTreeSet<String> =
-            desired.queries.iter().map(|q| q.key.marker_key()).collect();
+        let wanted_keys: BTreeSet<String> = desired.queries.iter().map(|q| q.key.marker_key()).collect();
         let ids: Vec<i64> = list
             .iter()
             .filter(|q| {
-                read_marker(&q.options)
-                    .is_some_and(|m| m.owner == owner && wanted_keys.contains(&m.key))
+                read_marker(&q.options).is_some_and(|m| m.owner == owner && wanted_keys.contains(&m.key))
                     || query_adopt_ids.contains(&q.id)
             })
             .map(|q| q.id)
@@ -271,10 +223,7 @@ pub async fn fetch_actual(
         let d = d?;
         detailed.insert(d.id, d);
     }
-    let mut dashboards: Vec<Dashboard> = dashboards
-        .into_iter()
-        .map(|d| detailed.remove(&d.id).unwrap_or(d))
-        .collect();
+    let mut dashboards: Vec<Dashboard> = dashboards.into_iter().map(|d| detailed.remove(&d.id).unwrap_or(d)).collect();
     for found in probed.into_iter().chain(adopted_elsewhere) {
         if let Some(d) = found?
             && !dashboards.iter().any(|x| x.id == d.id)
@@ -282,12 +231,7 @@ pub async fn fetch_actual(
             dashboards.push(d);
         }
     }
-    Ok(Actual {
-        queries,
-        archived_queries,
-        dashboards,
-        widget_usage: None,
-    })
+    Ok(Actual { queries, archived_queries, dashboards, widget_usage: None })
 }
 
 /// Reads every listed dashboard's widgets, to know which dashboards show which visualizations.
@@ -296,24 +240,16 @@ pub async fn fetch_widget_usage(
     actual: &Actual,
     concurrency: usize,
 ) -> Result<Vec<WidgetUse>, RedashError> {
-    let missing: Vec<i64> = actual
-        .dashboards
-        .iter()
-        .filter(|d| d.widgets.is_none() && !d.is_archived)
-        .map(|d| d.id)
-        .collect();
+    let missing: Vec<i64> =
+        actual.dashboards.iter().filter(|d| d.widgets.is_none() && !d.is_archived).map(|d| d.id).collect();
     let c = client.clone();
     let fetched = concurrently(missing, concurrency, move |id| {
         let c = c.clone();
         async move { c.dashboard(id).await }
     })
     .await;
-    let mut all: Vec<Dashboard> = actual
-        .dashboards
-        .iter()
-        .filter(|d| d.widgets.is_some() && !d.is_archived)
-        .cloned()
-        .collect();
+    let mut all: Vec<Dashboard> =
+        actual.dashboards.iter().filter(|d| d.widgets.is_some() && !d.is_archived).cloned().collect();
     for d in fetched {
         all.push(d?);
     }

@@ -57,10 +57,7 @@ pub fn with_marker(options: &Value, marker: Value) -> Value {
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 const PENDING_PREFIX: &str = "redash-gitops ";
@@ -94,19 +91,9 @@ mod tests {
 
     #[test]
     fn markers_round_trip_through_options() {
-        let opts = with_marker(
-            &json!({"parameters": []}),
-            marker_json("team", "Query/default/q", Some("abc")),
-        );
+        let opts = with_marker(&json!({"parameters": []}), marker_json("team", "Query/default/q", Some("abc")));
         let m = read_marker(&opts).unwrap();
-        assert_eq!(
-            m,
-            Marker {
-                owner: "team".into(),
-                key: "Query/default/q".into(),
-                hash: Some("abc".into())
-            }
-        );
+        assert_eq!(m, Marker { owner: "team".into(), key: "Query/default/q".into(), hash: Some("abc".into()) });
         assert_eq!(without_marker(&opts), json!({"parameters": []}));
         assert_eq!(read_marker(&json!({"gitops": {"owner": 1}})), None);
         assert_eq!(read_marker(&Value::Null), None);
@@ -117,10 +104,7 @@ mod tests {
         let name = pending_dashboard_name("default", "Dashboard/default/growth");
         let token = pending_token_of(&name).unwrap();
         assert_eq!(token, pending_token("default", "Dashboard/default/growth"));
-        assert_eq!(
-            crate::emulator::slugify(&name),
-            pending_dashboard_slug("default", "Dashboard/default/growth")
-        );
+        assert_eq!(crate::emulator::slugify(&name), pending_dashboard_slug("default", "Dashboard/default/growth"));
         assert_eq!(pending_token_of("redash-gitops dashboard"), None);
         assert_ne!(pending_token("a", "k"), pending_token("b", "k"));
     }

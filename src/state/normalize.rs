@@ -14,13 +14,9 @@ pub fn json_eq(a: &Value, b: &Value) -> bool {
             (Some(i), Some(j)) => i == j,
             _ => x.as_f64() == y.as_f64(),
         },
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q))
-        }
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q)),
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
         }
         _ => a == b,
     }
@@ -35,17 +31,8 @@ pub fn json_diff(path: &str, old: &Value, new: &Value, out: &mut Vec<(String, Va
             keys.sort();
             keys.dedup();
             for k in keys {
-                let child = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
-                json_diff(
-                    &child,
-                    a.get(k).unwrap_or(&Value::Null),
-                    b.get(k).unwrap_or(&Value::Null),
-                    out,
-                );
+                let child = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                json_diff(&child, a.get(k).unwrap_or(&Value::Null), b.get(k).unwrap_or(&Value::Null), out);
             }
         }
         _ if json_eq(old, new) => {}
@@ -55,11 +42,7 @@ pub fn json_diff(path: &str, old: &Value, new: &Value, out: &mut Vec<(String, Va
 
 /// Tags as compared: sorted, without duplicates, without the tool's own tag.
 pub fn normalize_tags(tags: &[String]) -> Vec<String> {
-    let mut t: Vec<String> = tags
-        .iter()
-        .filter(|t| t.as_str() != MANAGED_TAG && !t.is_empty())
-        .cloned()
-        .collect();
+    let mut t: Vec<String> = tags.iter().filter(|t| t.as_str() != MANAGED_TAG && !t.is_empty()).cloned().collect();
     t.sort();
     t.dedup();
     t
@@ -94,21 +77,13 @@ impl NormSchedule {
             Some(Value::String(s)) => s.trim().parse::<i64>().ok(),
             _ => None,
         };
-        let text = |k: &str| {
-            obj.get(k)
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-        };
+        let text = |k: &str| obj.get(k).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
         let s = NormSchedule {
             interval,
             time: text("time"),
             day_of_week: text("day_of_week"),
             until: text("until"),
-            disabled: obj
-                .get("disabled")
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
+            disabled: obj.get("disabled").and_then(Value::as_bool).unwrap_or(false),
         };
         (s.interval.is_some() || s.disabled).then_some(s)
     }
@@ -145,16 +120,8 @@ impl NormSchedule {
 
 /// Keys of a query parameter that carry meaning; the rest (`locals`, `$$hashKey`,
 /// `parentQueryId`, `global: false`, ...) is UI state.
-const PARAMETER_KEYS: &[&str] = &[
-    "name",
-    "title",
-    "type",
-    "value",
-    "enumOptions",
-    "queryId",
-    "multiValuesOptions",
-    "regex",
-];
+const PARAMETER_KEYS: &[&str] =
+    &["name", "title", "type", "value", "enumOptions", "queryId", "multiValuesOptions", "regex"];
 
 /// A parameter as compared: meaningful keys only, nulls dropped, a missing title equal to the name.
 pub fn normalize_parameter(p: &Value) -> Value {
@@ -189,10 +156,7 @@ mod tests {
 
     #[test]
     fn json_compares_semantically() {
-        assert!(json_eq(
-            &json!({"a": 1, "b": [1.0, {"c": 2}]}),
-            &json!({"b": [1, {"c": 2.0}], "a": 1.0})
-        ));
+        assert!(json_eq(&json!({"a": 1, "b": [1.0, {"c": 2}]}), &json!({"b": [1, {"c": 2.0}], "a": 1.0})));
         assert!(!json_eq(&json!({"a": 1}), &json!({"a": 1, "b": null})));
         assert!(!json_eq(&json!("1"), &json!(1)));
     }
@@ -218,25 +182,19 @@ mod tests {
 
     #[test]
     fn schedules_from_the_server_normalise() {
-        let s = NormSchedule::from_server(
-            &json!({"interval": "3600", "time": null, "day_of_week": null, "until": null}),
-        );
+        let s =
+            NormSchedule::from_server(&json!({"interval": "3600", "time": null, "day_of_week": null, "until": null}));
         assert_eq!(s.unwrap().interval, Some(3600));
         assert_eq!(NormSchedule::from_server(&Value::Null), None);
-        assert_eq!(
-            NormSchedule::from_server(&json!({"interval": null, "time": null})),
-            None
-        );
-        let disabled =
-            NormSchedule::from_server(&json!({"interval": 60, "disabled": true})).unwrap();
+        assert_eq!(NormSchedule::from_server(&json!({"interval": null, "time": null})), None);
+        let disabled = NormSchedule::from_server(&json!({"interval": 60, "disabled": true})).unwrap();
         assert!(disabled.disabled);
     }
 
     #[test]
     fn parameters_ignore_ui_state() {
         let live = json!({"name": "country", "title": "country", "type": "enum", "value": "US", "global": false, "locals": [], "parentQueryId": 4, "enumOptions": "US\nDE"});
-        let ours =
-            json!({"name": "country", "type": "enum", "value": "US", "enumOptions": "US\nDE"});
+        let ours = json!({"name": "country", "type": "enum", "value": "US", "enumOptions": "US\nDE"});
         assert_eq!(normalize_parameter(&live), normalize_parameter(&ours));
     }
 

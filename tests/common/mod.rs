@@ -19,10 +19,7 @@ pub struct TempDir(pub PathBuf);
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!(
-            "redash-gitops-test-{}-{tag}-{n}",
-            std::process::id()
-        ));
+        let dir = std::env::temp_dir().join(format!("redash-gitops-test-{}-{tag}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
@@ -93,20 +90,12 @@ impl Run {
     }
 
     pub fn out_has(&self, text: &str) -> &Run {
-        assert!(
-            self.stdout.contains(text),
-            "stdout lacks {text:?}\n{}",
-            self.describe()
-        );
+        assert!(self.stdout.contains(text), "stdout lacks {text:?}\n{}", self.describe());
         self
     }
 
     pub fn err_has(&self, text: &str) -> &Run {
-        assert!(
-            self.stderr.contains(text),
-            "stderr lacks {text:?}\n{}",
-            self.describe()
-        );
+        assert!(self.stderr.contains(text), "stderr lacks {text:?}\n{}", self.describe());
         self
     }
 }
@@ -128,29 +117,21 @@ impl World {
             emu,
             key,
             dir: TempDir::new(tag),
-            runtime: tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap(),
+            runtime: tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap(),
         }
     }
 
     /// A world whose project directory holds a copy of examples/analytics.
     pub fn with_examples(tag: &str) -> World {
         let w = World::new(tag);
-        copy_dir(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/analytics"),
-            w.dir.path(),
-        );
+        copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/analytics"), w.dir.path());
         w
     }
 
     pub fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut cmd = Command::new(BIN);
         cmd.args(args).current_dir(self.dir.path());
-        cmd.env("REDASH_URL", &self.emu.url)
-            .env("REDASH_API_KEY", &self.key)
-            .env("NO_COLOR", "1");
+        cmd.env("REDASH_URL", &self.emu.url).env("REDASH_API_KEY", &self.key).env("NO_COLOR", "1");
         cmd.env_remove("REDASH_GITOPS_OWNER");
         for (k, v) in env {
             cmd.env(k, v);
@@ -182,13 +163,9 @@ impl World {
         self.runtime.block_on(async move {
             redash_gitops::redash::install_crypto_provider();
             let client = reqwest::Client::new();
-            let mut req = client
-                .request(method.parse().unwrap(), url)
-                .header("Authorization", format!("Key {key}"));
+            let mut req = client.request(method.parse().unwrap(), url).header("Authorization", format!("Key {key}"));
             if let Some(b) = body {
-                req = req
-                    .header("Content-Type", "application/json")
-                    .body(b.to_string());
+                req = req.header("Content-Type", "application/json").body(b.to_string());
             }
             let resp = req.send().await.unwrap();
             let status = resp.status().as_u16();
@@ -208,10 +185,7 @@ impl World {
     }
 
     pub fn writes(&self) -> Vec<LoggedRequest> {
-        self.requests()
-            .into_iter()
-            .filter(|r| r.is_write())
-            .collect()
+        self.requests().into_iter().filter(|r| r.is_write()).collect()
     }
 
     pub fn clear(&self) {
@@ -220,26 +194,17 @@ impl World {
 
     /// Every active query's JSON (list form).
     pub fn queries(&self) -> Vec<Value> {
-        self.ok("GET", "/api/queries?page_size=250", None)["results"]
-            .as_array()
-            .unwrap()
-            .clone()
+        self.ok("GET", "/api/queries?page_size=250", None)["results"].as_array().unwrap().clone()
     }
 
     pub fn query_named(&self, name: &str) -> Value {
-        let q = self
-            .queries()
-            .into_iter()
-            .find(|q| q["name"] == name)
-            .unwrap_or_else(|| panic!("no query named {name}"));
+        let q =
+            self.queries().into_iter().find(|q| q["name"] == name).unwrap_or_else(|| panic!("no query named {name}"));
         self.ok("GET", &format!("/api/queries/{}", q["id"]), None)
     }
 
     pub fn dashboards(&self) -> Vec<Value> {
-        self.ok("GET", "/api/dashboards?page_size=250", None)["results"]
-            .as_array()
-            .unwrap()
-            .clone()
+        self.ok("GET", "/api/dashboards?page_size=250", None)["results"].as_array().unwrap().clone()
     }
 
     pub fn dashboard_named(&self, name: &str) -> Value {
@@ -258,9 +223,5 @@ impl World {
 }
 
 pub fn write_summary(requests: &[LoggedRequest]) -> Vec<String> {
-    requests
-        .iter()
-        .filter(|r| r.is_write())
-        .map(|r| format!("{} {}", r.method, r.path))
-        .collect()
+    requests.iter().filter(|r| r.is_write()).map(|r| format!("{} {}", r.method, r.path)).collect()
 }

@@ -7,3 +7,6 @@ mod types;
 pub use children::{VisPlan, VizTarget, plan_visualizations, plan_widgets, widget_label};
 pub use planner::{DriftPolicy, PlanOptions, plan};
 pub use types::*;
+
+#[cfg(test)]
+mod tests;

@@ -407,3 +407,31 @@ fn a_half_finished_dashboard_create_is_completed_not_duplicated() {
     assert!(names.contains(&"Sales overview".to_string()));
     converged(&w);
 }
+
+#[test]
+fn lists_are_read_page_by_page_at_the_250_maximum() {
+    let w = World::with_examples("pages");
+    for i in 0..600 {
+        w.direct(
+            "POST",
+            "/api/queries",
+            json!({"name": format!("Hand-made {i}"), "query": "SELECT 1", "data_source_id": 2}),
+        );
+    }
+    // The clash sits on the last page.
+    w.direct("POST", "/api/queries", json!({"name": "Top customers", "query": "SELECT 1", "data_source_id": 2}));
+    w.clear();
+    w.run(&["plan", "."]).expect(1).err_has("Redash already has a query named \"Top customers\" (id 601)");
+    let mut pages: Vec<String> =
+        w.requests().iter().filter(|r| r.path == "/api/queries").map(|r| r.query.clone()).collect();
+    pages.sort();
+    assert_eq!(
+        pages,
+        vec![
+            "page=1&page_size=250&order=created_at",
+            "page=2&page_size=250&order=created_at",
+            "page=3&page_size=250&order=created_at"
+        ],
+        "601 queries are 3 pages of 250"
+    );
+}

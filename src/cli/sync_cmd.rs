@@ -169,7 +169,7 @@ fn engine_error(e: EngineError) -> anyhow::Error {
 pub fn run_plan(args: &PlanArgs, apply_changes: bool) -> anyhow::Result<Outcome> {
     let set = load_and_validate(&args.paths).map_err(engine_error)?;
     let opts = args.engine_options()?;
-    let client = args.connection.client()?;
+    let client = args.connection.client()?.with_concurrency(opts.concurrency);
     let style = style(args.color);
     let rt = runtime()?;
     rt.block_on(async {

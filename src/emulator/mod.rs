@@ -27,6 +27,8 @@ pub use store::{REDASH_VERSION, Store};
 pub struct LoggedRequest {
     pub method: String,
     pub path: String,
+    /// The query string's arguments, `k=v` joined with `&` (decoded).
+    pub query: String,
     pub status: u16,
 }
 
@@ -111,6 +113,7 @@ impl Emulator {
         self.log.lock().unwrap_or_else(|e| e.into_inner()).push(LoggedRequest {
             method: req.method.clone(),
             path: req.path.clone(),
+            query: req.args.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&"),
             status: reply.status,
         });
         reply

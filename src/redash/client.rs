@@ -77,7 +77,12 @@ pub struct RedashClient {
     key: ApiKey,
     http: reqwest::Client,
     stats: Arc<RequestStats>,
+    /// Bounds the requests in flight across everything sharing this client.
+    in_flight: Arc<tokio::sync::Semaphore>,
 }
+
+/// Requests in flight at once unless told otherwise.
+pub const DEFAULT_CONCURRENCY: usize = 8;
 
 impl std::fmt::Debug for RedashClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -103,7 +108,19 @@ impl RedashClient {
             .user_agent(concat!("redash-gitops/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| RedashError::Unreachable { url: base.clone(), reason: e.to_string() })?;
-        Ok(RedashClient { base, key, http, stats: Arc::new(RequestStats::default()) })
+        Ok(RedashClient {
+            base,
+            key,
+            http,
+            stats: Arc::new(RequestStats::default()),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(DEFAULT_CONCURRENCY)),
+        })
+    }
+
+    /// The same client with at most `n` requests in flight.
+    pub fn with_concurrency(mut self, n: usize) -> RedashClient {
+        self.in_flight = Arc::new(tokio::sync::Semaphore::new(n.max(1)));
+        self
     }
 
     pub fn base_url(&self) -> &str {
@@ -120,6 +137,7 @@ impl RedashClient {
         path: &str,
         body: Option<&Value>,
     ) -> Result<(StatusCode, String, Vec<u8>), reqwest::Error> {
+        let _permit = self.in_flight.acquire().await;
         let mut auth =
             HeaderValue::from_str(&format!("Key {}", self.key.expose())).unwrap_or(HeaderValue::from_static(""));
         auth.set_sensitive(true);

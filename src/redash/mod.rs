@@ -4,5 +4,5 @@ mod client;
 mod error;
 pub mod types;
 
-pub use client::{ApiKey, MAX_PAGE_SIZE, RedashClient, RequestStats, install_crypto_provider};
+pub use client::{ApiKey, DEFAULT_CONCURRENCY, MAX_PAGE_SIZE, RedashClient, RequestStats, install_crypto_provider};
 pub use error::RedashError;

@@ -225,3 +225,20 @@ impl World {
 pub fn write_summary(requests: &[LoggedRequest]) -> Vec<String> {
     requests.iter().filter(|r| r.is_write()).map(|r| format!("{} {}", r.method, r.path)).collect()
 }
+
+impl World {
+    /// Sends a request to the emulator without HTTP (for seeding many objects quickly).
+    pub fn direct(&self, method: &str, path: &str, body: Value) -> Value {
+        let req = redash_gitops::emulator::Request {
+            method: method.into(),
+            path: path.into(),
+            args: vec![],
+            authorization: Some(format!("Key {}", self.key)),
+            body: body.to_string().into_bytes(),
+        };
+        match self.emu.emulator.handle(&req).body {
+            redash_gitops::emulator::Body::Json(v) => v,
+            other => panic!("{other:?}"),
+        }
+    }
+}

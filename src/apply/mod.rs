@@ -39,6 +39,12 @@ pub struct Outcome {
     pub message: Option<String>,
 }
 
+impl Outcome {
+    fn new(resource: impl ToString, action: &str, status: Status, id: Option<i64>, message: Option<String>) -> Outcome {
+        Outcome { resource: resource.to_string(), action: action.into(), status, id, message }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct Report {
     pub outcomes: Vec<Outcome>,
@@ -83,6 +89,24 @@ fn op_word(op: Op) -> &'static str {
     }
 }
 
+/// What every task of an apply shares.
+struct Ctx {
+    client: RedashClient,
+    owner: String,
+    ids: Shared,
+}
+
+/// Runs `task` over `items`, `concurrency` at a time, with the shared context.
+async fn each<T, F, Fut>(ctx: &Arc<Ctx>, items: Vec<T>, concurrency: usize, task: F) -> Vec<Outcome>
+where
+    T: Send + 'static,
+    F: Fn(Arc<Ctx>, T) -> Fut + Send + Sync + Copy + 'static,
+    Fut: std::future::Future<Output = Outcome> + Send + 'static,
+{
+    let ctx = ctx.clone();
+    concurrently(items, concurrency, move |item| task(ctx.clone(), item)).await
+}
+
 /// Applies `plan`. Never panics on Redash errors: each ends up in the report.
 pub async fn apply(client: &RedashClient, plan: &Plan, owner: &str, concurrency: usize) -> Report {
     let ids: Shared = Arc::new(Mutex::new(Ids::default()));
@@ -95,38 +119,27 @@ pub async fn apply(client: &RedashClient, plan: &Plan, owner: &str, concurrency:
         }
         i.visualizations.extend(plan.known_visualizations.clone());
     }
+    let ctx = Arc::new(Ctx { client: client.clone(), owner: owner.to_string(), ids });
     let mut report = Report::default();
     let max_level = plan.queries.iter().map(|q| q.level).max().unwrap_or(0);
     for level in 0..=max_level {
         let actions: Vec<QueryAction> =
             plan.queries.iter().filter(|q| q.level == level && q.op != Op::Noop).cloned().collect();
-        let (client, ids2, owner2) = (client.clone(), ids.clone(), owner.to_string());
-        let outcomes = concurrently(actions, concurrency, move |action| {
-            let (client, ids, owner) = (client.clone(), ids2.clone(), owner2.clone());
-            async move { apply_query(&client, &action, &owner, &ids).await }
-        })
-        .await;
-        report.outcomes.extend(outcomes);
+        report
+            .outcomes
+            .extend(each(&ctx, actions, concurrency, |ctx, a| async move { apply_query(&ctx, &a).await }).await);
     }
     let actions: Vec<DashboardAction> = plan.dashboards.iter().filter(|d| d.op != Op::Noop).cloned().collect();
-    let (client2, ids2, owner2) = (client.clone(), ids.clone(), owner.to_string());
-    let outcomes = concurrently(actions, concurrency, move |action| {
-        let (client, ids, owner) = (client2.clone(), ids2.clone(), owner2.clone());
-        async move { apply_dashboard(&client, &action, &owner, &ids).await }
-    })
-    .await;
-    report.outcomes.extend(outcomes);
+    report
+        .outcomes
+        .extend(each(&ctx, actions, concurrency, |ctx, a| async move { apply_dashboard(&ctx, &a).await }).await);
     // Dashboards first: archiving a query deletes widgets, and dashboards come down first
     // in the reverse of creation order.
     for kind in [Kind::Dashboard, Kind::Query] {
         let archives: Vec<ArchiveAction> = plan.archives.iter().filter(|a| a.kind == kind).cloned().collect();
-        let client2 = client.clone();
-        let outcomes = concurrently(archives, concurrency, move |a| {
-            let client = client2.clone();
-            async move { archive(&client, &a).await }
-        })
-        .await;
-        report.outcomes.extend(outcomes);
+        report
+            .outcomes
+            .extend(each(&ctx, archives, concurrency, |ctx, a| async move { archive(&ctx.client, &a).await }).await);
     }
     report
 }
@@ -154,7 +167,8 @@ fn failed(resource: &ResourceKey, action: &str, id: Option<i64>, e: &RedashError
     Outcome { resource: resource.to_string(), action: action.into(), status, id, message: Some(e.to_string()) }
 }
 
-async fn apply_query(client: &RedashClient, a: &QueryAction, owner: &str, ids: &Shared) -> Outcome {
+async fn apply_query(ctx: &Ctx, a: &QueryAction) -> Outcome {
+    let (client, owner, ids) = (&ctx.client, ctx.owner.as_str(), &ctx.ids);
     let action = op_word(a.op);
     let blocked: Vec<String> = {
         let i = lock(ids);
@@ -171,13 +185,7 @@ async fn apply_query(client: &RedashClient, a: &QueryAction, owner: &str, ids: &
         };
     }
     match write_query(client, a, owner, ids).await {
-        Ok(id) => Outcome {
-            resource: a.key.to_string(),
-            action: action.into(),
-            status: Status::Done,
-            id: Some(id),
-            message: None,
-        },
+        Ok(id) => Outcome::new(&a.key, action, Status::Done, Some(id), None),
         Err((id, e)) => {
             lock(ids).failed.insert(a.key.clone());
             failed(&a.key, action, id, &e)
@@ -255,7 +263,8 @@ async fn write_query(
     Ok(id)
 }
 
-async fn apply_dashboard(client: &RedashClient, a: &DashboardAction, owner: &str, ids: &Shared) -> Outcome {
+async fn apply_dashboard(ctx: &Ctx, a: &DashboardAction) -> Outcome {
+    let (client, owner, ids) = (&ctx.client, ctx.owner.as_str(), &ctx.ids);
     let action = op_word(a.op);
     let blocked: BTreeSet<String> = {
         let i = lock(ids);
@@ -281,13 +290,7 @@ async fn apply_dashboard(client: &RedashClient, a: &DashboardAction, owner: &str
         };
     }
     match write_dashboard(client, a, owner, ids).await {
-        Ok(id) => Outcome {
-            resource: a.key.to_string(),
-            action: action.into(),
-            status: Status::Done,
-            id: Some(id),
-            message: None,
-        },
+        Ok(id) => Outcome::new(&a.key, action, Status::Done, Some(id), None),
         Err((id, e)) => failed(&a.key, action, id, &e),
     }
 }

@@ -136,42 +136,27 @@ fn client_config() -> Value {
     })
 }
 
+/// What Redash's built-in `default` group grants.
+const DEFAULT_GROUP_PERMISSIONS: [&str; 12] = [
+    "create_dashboard",
+    "create_query",
+    "edit_dashboard",
+    "edit_query",
+    "view_query",
+    "view_source",
+    "execute_query",
+    "list_users",
+    "schedule_query",
+    "list_dashboards",
+    "list_alerts",
+    "list_data_sources",
+];
+
 fn session(store: &Store, user: &User) -> Reply {
     let mut u = store.user_json(user.id);
-    let permissions = if user.is_admin {
-        json!([
-            "admin",
-            "super_admin",
-            "create_dashboard",
-            "create_query",
-            "edit_dashboard",
-            "edit_query",
-            "view_query",
-            "view_source",
-            "execute_query",
-            "list_users",
-            "schedule_query",
-            "list_dashboards",
-            "list_alerts",
-            "list_data_sources"
-        ])
-    } else {
-        json!([
-            "create_dashboard",
-            "create_query",
-            "edit_dashboard",
-            "edit_query",
-            "view_query",
-            "view_source",
-            "execute_query",
-            "list_users",
-            "schedule_query",
-            "list_dashboards",
-            "list_alerts",
-            "list_data_sources"
-        ])
-    };
-    u["permissions"] = permissions;
+    let mut permissions: Vec<&str> = if user.is_admin { vec!["admin", "super_admin"] } else { vec![] };
+    permissions.extend(DEFAULT_GROUP_PERMISSIONS);
+    u["permissions"] = json!(permissions);
     Reply::ok(json!({
         "user": u,
         "messages": [],

@@ -610,42 +610,86 @@ impl<'a> QueryIndex<'a> {
         if let Some(q) = self.ours.get(&key).and_then(|l| l.first()) {
             return Ok(Some((Op::Update, q)));
         }
-        if let Some(id) = d.adopt_id
-            && let Some(q) = self.all.iter().find(|q| q.id == id && !claimed.contains(&q.id))
-            && read_marker(&q.options).is_none()
-            && q.name == d.name
-        {
-            return Ok(Some((if q.is_archived { Op::Unarchive } else { Op::Adopt }, q)));
+        if let Some(found) = by_adopt_id(&self.all, d.adopt_id, &d.name, claimed) {
+            return Ok(Some(found));
         }
         if let Some(q) = self.archived.get(&key) {
             return Ok(Some((Op::Unarchive, q)));
         }
-        let unmanaged: Vec<&&Query> = self
-            .all
-            .iter()
-            .filter(|q| {
-                !q.is_archived && q.name == d.name && read_marker(&q.options).is_none() && !claimed.contains(&q.id)
-            })
-            .collect();
-        match (unmanaged.as_slice(), opts.adopt) {
-            ([], _) => Ok(None),
-            ([q], true) => Ok(Some((Op::Adopt, q))),
-            ([q], false) => {
-                Err(PlanError::NameCollision { key: d.key.clone(), kind: "query", name: d.name.clone(), id: q.id })
+        by_name(&self.all, &d.key, "query", &d.name, opts.adopt, claimed)
+    }
+}
+
+/// What matching needs to know of a live parent object.
+trait Live {
+    fn id(&self) -> i64;
+    fn name(&self) -> &str;
+    fn options(&self) -> &Value;
+    fn archived(&self) -> bool;
+}
+
+macro_rules! live {
+    ($t:ty) => {
+        impl Live for $t {
+            fn id(&self) -> i64 {
+                self.id
             }
-            (many, true) => Err(PlanError::AmbiguousAdoption {
-                key: d.key.clone(),
-                kind: "query",
-                name: d.name.clone(),
-                ids: many.iter().map(|q| q.id.to_string()).collect::<Vec<_>>().join(", "),
-            }),
-            (many, false) => Err(PlanError::NameCollision {
-                key: d.key.clone(),
-                kind: "query",
-                name: d.name.clone(),
-                id: many[0].id,
-            }),
+            fn name(&self) -> &str {
+                &self.name
+            }
+            fn options(&self) -> &Value {
+                &self.options
+            }
+            fn archived(&self) -> bool {
+                self.is_archived
+            }
         }
+    };
+}
+live!(Query);
+live!(Dashboard);
+
+/// The object the id annotation names, when it is unmanaged and has the desired name (on
+/// another server the same id may be something else entirely).
+fn by_adopt_id<'a, T: Live>(
+    all: &[&'a T],
+    id: Option<i64>,
+    name: &str,
+    claimed: &BTreeSet<i64>,
+) -> Option<(Op, &'a T)> {
+    let id = id?;
+    let found = all.iter().find(|x| x.id() == id && !claimed.contains(&id))?;
+    (read_marker(found.options()).is_none() && found.name() == name)
+        .then(|| (if found.archived() { Op::Unarchive } else { Op::Adopt }, *found))
+}
+
+/// Unmanaged active objects with the desired name: taken over with `--adopt`, a clash without.
+fn by_name<'a, T: Live>(
+    all: &[&'a T],
+    key: &ResourceKey,
+    kind: &'static str,
+    name: &str,
+    adopt: bool,
+    claimed: &BTreeSet<i64>,
+) -> Result<Option<(Op, &'a T)>, PlanError> {
+    let same_name: Vec<&'a T> = all
+        .iter()
+        .copied()
+        .filter(|x| {
+            !x.archived() && x.name() == name && read_marker(x.options()).is_none() && !claimed.contains(&x.id())
+        })
+        .collect();
+    let clash = |id| PlanError::NameCollision { key: key.clone(), kind, name: name.to_string(), id };
+    match (same_name.as_slice(), adopt) {
+        ([], _) => Ok(None),
+        ([x], true) => Ok(Some((Op::Adopt, *x))),
+        ([x, ..], false) => Err(clash(x.id())),
+        (many, true) => Err(PlanError::AmbiguousAdoption {
+            key: key.clone(),
+            kind,
+            name: name.to_string(),
+            ids: many.iter().map(|x| x.id().to_string()).collect::<Vec<_>>().join(", "),
+        }),
     }
 }
 
@@ -689,38 +733,9 @@ impl<'a> DashboardIndex<'a> {
         if let Some(found) = self.ours.get(&d.key.marker_key()).and_then(|l| l.first()) {
             return Ok(Some((if found.is_archived { Op::Unarchive } else { Op::Update }, found)));
         }
-        if let Some(id) = d.adopt_id
-            && let Some(found) = self.all.iter().find(|x| x.id == id && !claimed.contains(&x.id))
-            && read_marker(&found.options).is_none()
-            && found.name == d.name
-        {
-            return Ok(Some((if found.is_archived { Op::Unarchive } else { Op::Adopt }, found)));
+        if let Some(found) = by_adopt_id(&self.all, d.adopt_id, &d.name, claimed) {
+            return Ok(Some(found));
         }
-        let unmanaged: Vec<&&Dashboard> = self
-            .all
-            .iter()
-            .filter(|x| {
-                !x.is_archived && x.name == d.name && read_marker(&x.options).is_none() && !claimed.contains(&x.id)
-            })
-            .collect();
-        match (unmanaged.as_slice(), opts.adopt) {
-            ([], _) => Ok(None),
-            ([x], true) => Ok(Some((Op::Adopt, x))),
-            ([x], false) => {
-                Err(PlanError::NameCollision { key: d.key.clone(), kind: "dashboard", name: d.name.clone(), id: x.id })
-            }
-            (many, true) => Err(PlanError::AmbiguousAdoption {
-                key: d.key.clone(),
-                kind: "dashboard",
-                name: d.name.clone(),
-                ids: many.iter().map(|x| x.id.to_string()).collect::<Vec<_>>().join(", "),
-            }),
-            (many, false) => Err(PlanError::NameCollision {
-                key: d.key.clone(),
-                kind: "dashboard",
-                name: d.name.clone(),
-                id: many[0].id,
-            }),
-        }
+        by_name(&self.all, &d.key, "dashboard", &d.name, opts.adopt, claimed)
     }
 }

@@ -194,3 +194,49 @@ fn an_api_key_file_works_and_its_content_is_never_printed() {
     run.expect(2);
     let _ = std::fs::remove_file(key_file);
 }
+
+#[test]
+fn redash_older_than_10_is_refused_clearly() {
+    use redash_gitops::emulator::{HookOutcome, Reply};
+    let w = World::with_examples("old-redash");
+    w.emu.emulator.before_request(|req, _| {
+        if req.path == "/api/session" {
+            return HookOutcome::Answer(Reply::ok(
+                serde_json::json!({"user": {}, "client_config": {"version": "9.0.0-beta"}}),
+            ));
+        }
+        HookOutcome::Keep
+    });
+    w.run(&["plan", "."])
+        .expect(1)
+        .err_has("Redash 9.0.0-beta is not supported: redash-gitops needs Redash 10 or later");
+    assert!(w.writes().is_empty());
+}
+
+#[test]
+fn a_server_error_on_one_query_does_not_stop_the_others() {
+    use redash_gitops::emulator::{HookOutcome, Reply};
+    let w = World::with_examples("partial");
+    w.emu.emulator.before_request(|req, _| {
+        if req.method == "POST"
+            && req.path == "/api/queries"
+            && String::from_utf8_lossy(&req.body).contains("\"Top customers\"")
+        {
+            return HookOutcome::Answer(Reply::internal_error());
+        }
+        HookOutcome::Keep
+    });
+    let run = w.run(&["sync", "."]).expect(1);
+    run.out_has(
+        "FAILED create Query default/top-customers: POST /api/queries: Redash answered 500: Internal Server Error",
+    );
+    run.out_has(
+        "SKIPPED create Dashboard default/sales-overview: skipped: shows Query default/top-customers, which failed",
+    );
+    run.out_has("ok create Dashboard default/audience");
+    run.out_has("Applied: 6 done, 2 not done.");
+    // The next run converges: only what failed is left to do.
+    w.run(&["plan", "."]).expect(2).out_has("Plan: 2 to create, 0 to update");
+    w.run(&["sync", "."]).expect(0);
+    w.run(&["plan", "."]).expect(0);
+}

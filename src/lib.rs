@@ -5,6 +5,7 @@ pub mod cli;
 pub mod emulator;
 pub mod engine;
 pub mod manifest;
+pub mod operator;
 pub mod plan;
 pub mod redash;
 pub mod render;

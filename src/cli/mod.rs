@@ -1,5 +1,6 @@
 //! The command line: parsing, dispatch, and the one place where outcomes become exit codes.
 
+mod crds_cmd;
 mod demo_cmd;
 mod emulator_cmd;
 mod sync_cmd;
@@ -39,6 +40,9 @@ pub enum Command {
     /// Check manifests without a server: schema, references, duplicates
     #[command(after_help = "Example:\n  redash-gitops validate manifests/")]
     Validate(sync_cmd::ValidateArgs),
+    /// Print the CustomResourceDefinitions of Query, Dashboard and RedashConnection
+    #[command(after_help = "Examples:\n  redash-gitops crds | kubectl apply -f -\n  redash-gitops crds --out crds/")]
+    Crds(crds_cmd::CrdsArgs),
     /// Start the built-in emulator, sync the examples into it, and show both plans
     #[command(after_help = "Example:\n  redash-gitops demo")]
     Demo(demo_cmd::DemoArgs),
@@ -52,6 +56,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Plan(args) => sync_cmd::run_plan(&args, false),
         Command::Sync(args) => sync_cmd::run_plan(&args.plan, !args.dry_run),
         Command::Validate(args) => sync_cmd::run_validate(&args),
+        Command::Crds(args) => crds_cmd::run(args),
         Command::Demo(args) => demo_cmd::run(args),
         Command::Emulator(args) => emulator_cmd::run(args),
     }

@@ -407,7 +407,7 @@ mod tests {
                 "m.yaml:1: Query default/q: apiVersion: unsupported apiVersion; use redash-gitops.dev/v1alpha1",
                 "m.yaml:3: Query default/q: metadata.colour: unknown field `colour`; expected one of: annotations, labels, name, namespace",
                 "m.yaml:6: Query default/q: spec.query: expected a string, found an integer (put it in quotes)",
-                "m.yaml:7: Query default/q: spec.bogus: unknown field `bogus`; expected one of: autoLimit, dataSource, description, draft, name, parameters, query, queryFile, schedule, tags, visualizations",
+                "m.yaml:7: Query default/q: spec.bogus: unknown field `bogus`; expected one of: autoLimit, connectionRef, dataSource, deletionPolicy, description, draft, name, parameters, query, queryFile, schedule, suspend, tags, visualizations",
                 "m.yaml:4: Query default/q: spec.dataSource: missing required field",
             ]
         );

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -17,8 +18,37 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
+/// Free-form JSON of any type (Kubernetes keeps it as it is).
+fn any_value(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "x-kubernetes-preserve-unknown-fields": true })
+}
+
+/// A free-form JSON object (Kubernetes keeps its fields as they are).
+fn any_object(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "type": "object", "x-kubernetes-preserve-unknown-fields": true })
+}
+
 /// A Redash query, its parameters, schedule and visualizations.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "redash-gitops.dev",
+    version = "v1alpha1",
+    kind = "Query",
+    namespaced,
+    status = "ResourceStatus",
+    shortname = "rq",
+    category = "redash",
+    printcolumn(name = "Redash ID", type_ = "integer", json_path = ".status.redashId"),
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason",
+        priority = 1
+    ),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    doc = "A Redash query with its parameters, schedule and visualizations, kept in sync with Redash by redash-gitops."
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct QuerySpec {
     /// Redash's display name of the query.
@@ -52,6 +82,33 @@ pub struct QuerySpec {
     /// Visualizations of the query's result; each name is unique within the query.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub visualizations: Vec<VisualizationSpec>,
+    #[serde(flatten)]
+    pub operator: OperatorFields,
+}
+
+/// Fields only the Kubernetes operator reads (the CLI ignores them).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OperatorFields {
+    /// The RedashConnection (in the same namespace) to sync through; default `default`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_ref: Option<String>,
+    /// What deleting the resource does to the Redash object: `archive` (default) or `orphan`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_policy: Option<DeletionPolicy>,
+    /// Pause syncing this resource.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub suspend: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DeletionPolicy {
+    /// Archive the Redash object (it can come back with the same id).
+    #[default]
+    Archive,
+    /// Leave the Redash object as it is.
+    Orphan,
 }
 
 /// When Redash refreshes the query.
@@ -110,6 +167,7 @@ pub struct Parameter {
     pub kind: ParameterType,
     /// Default value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "any_value")]
     pub value: Option<Value>,
     /// Allowed values of an `enum` parameter.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -189,11 +247,31 @@ pub struct VisualizationSpec {
     pub description: Option<String>,
     /// The visualization's options, as Redash stores them (type-specific JSON).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "any_object")]
     pub options: Option<Value>,
 }
 
 /// A Redash dashboard and its widgets.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "redash-gitops.dev",
+    version = "v1alpha1",
+    kind = "Dashboard",
+    namespaced,
+    status = "ResourceStatus",
+    shortname = "rd",
+    category = "redash",
+    printcolumn(name = "Redash ID", type_ = "integer", json_path = ".status.redashId"),
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason",
+        priority = 1
+    ),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    doc = "A Redash dashboard with its widgets, kept in sync with Redash by redash-gitops."
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DashboardSpec {
     /// Redash's display name of the dashboard (at most 100 characters).
@@ -209,6 +287,109 @@ pub struct DashboardSpec {
     /// Widgets: each shows either a visualization or markdown text.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub widgets: Vec<WidgetSpec>,
+    #[serde(flatten)]
+    pub operator: OperatorFields,
+}
+
+/// Where a Redash server is and which Secret holds its API key; Query and Dashboard resources
+/// name one with `connectionRef`.
+#[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "redash-gitops.dev",
+    version = "v1alpha1",
+    kind = "RedashConnection",
+    namespaced,
+    status = "ConnectionStatus",
+    shortname = "rconn",
+    category = "redash",
+    printcolumn(name = "URL", type_ = "string", json_path = ".spec.url"),
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(name = "Version", type_ = "string", json_path = ".status.redashVersion"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    doc = "A Redash server for redash-gitops: its URL and the Secret holding a user API key."
+)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RedashConnectionSpec {
+    /// Redash base URL, e.g. https://redash.example.com
+    pub url: String,
+    /// The Secret (in the same namespace) and key holding a Redash user API key.
+    pub api_key_secret_ref: SecretKeyRef,
+    /// Ownership scope of the objects synced through this connection; default `<namespace>/<name>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Take over existing unmanaged Redash objects whose names match resources.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub adopt: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretKeyRef {
+    pub name: String,
+    /// The key within the Secret's data; default `apiKey`.
+    #[serde(default = "default_secret_key")]
+    pub key: String,
+}
+
+fn default_secret_key() -> String {
+    "apiKey".into()
+}
+
+/// A status condition, as Kubernetes conventions describe them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    /// `Ready` or `Synced`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// `True`, `False` or `Unknown`.
+    pub status: String,
+    /// A CamelCase reason, one of the constants the operator documents.
+    pub reason: String,
+    #[serde(default)]
+    pub message: String,
+    /// When `status` last changed (RFC 3339).
+    pub last_transition_time: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+}
+
+/// Status of a Query or Dashboard resource.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceStatus {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// The generation last reconciled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// The Redash object's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redash_id: Option<i64>,
+    /// Where to see it in Redash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Redash ids of the children: visualizations by name (queries), widgets by key (dashboards).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub children: BTreeMap<String, i64>,
+    /// When Redash last matched the spec (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_synced_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// Status of a RedashConnection.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionStatus {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// The version the Redash server reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redash_version: Option<String>,
 }
 
 /// A dashboard widget: set exactly one of `visualization` and `text`.

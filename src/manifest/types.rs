@@ -1,6 +1,9 @@
 //! The resource format (DESIGN §2): what users write in YAML files, and what the Kubernetes
 //! custom resources hold. Field names are camelCase; unknown fields are errors.
 
+// kube's repeated `printcolumn(...)` attributes look like duplicates to clippy.
+#![allow(clippy::duplicated_attributes)]
+
 use std::collections::BTreeMap;
 
 use kube::CustomResource;

@@ -7,9 +7,10 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
-use crate::manifest::{Diagnostics, ManifestSet, load_paths, validate_offline};
+use crate::manifest::{Diagnostics, ManifestSet, ResourceKey, load_paths, validate_offline};
 use crate::plan::{Plan, PlanError, PlanOptions, plan};
 use crate::redash::{RedashClient, RedashError};
+use crate::state::fetch::fetch_by_ids;
 use crate::state::{Actual, FetchOptions, check_server, fetch_actual, fetch_widget_usage, resolve};
 
 #[derive(Debug, Error)]
@@ -83,12 +84,27 @@ pub async fn plan_against(
     set: &ManifestSet,
     opts: &EngineOptions,
 ) -> Result<Planned, EngineError> {
+    plan_with_hints(client, set, opts, &BTreeMap::new()).await
+}
+
+/// Like [`plan_against`], reading the objects whose ids are known directly (the operator
+/// keeps them in each resource's status) instead of listing everything.
+pub async fn plan_with_hints(
+    client: &RedashClient,
+    set: &ManifestSet,
+    opts: &EngineOptions,
+    hints: &BTreeMap<ResourceKey, i64>,
+) -> Result<Planned, EngineError> {
     let redash_version = check_server(client).await?;
     let data_sources = client.data_sources().await?;
     let desired =
         resolve(set, &data_sources, &opts.data_source_map).map_err(|d| EngineError::Invalid(Diagnostics(d)))?;
     let fetch = FetchOptions { owner: opts.plan.owner.clone(), adopt: opts.plan.adopt, concurrency: opts.concurrency };
-    let mut actual = fetch_actual(client, &desired, &fetch).await?;
+    let mut actual = if hints.is_empty() {
+        fetch_actual(client, &desired, &fetch).await?
+    } else {
+        fetch_by_ids(client, &desired, &fetch, hints).await?
+    };
     let mut result = plan(&desired, &actual, &data_sources, &opts.plan);
     if result.as_ref().is_ok_and(|p| p.needs_widget_usage) {
         actual.widget_usage = Some(fetch_widget_usage(client, &actual, opts.concurrency).await?);

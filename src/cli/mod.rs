@@ -3,6 +3,7 @@
 mod crds_cmd;
 mod demo_cmd;
 mod emulator_cmd;
+mod operator_cmd;
 mod sync_cmd;
 
 use std::process::ExitCode;
@@ -46,6 +47,11 @@ pub enum Command {
     /// Start the built-in emulator, sync the examples into it, and show both plans
     #[command(after_help = "Example:\n  redash-gitops demo")]
     Demo(demo_cmd::DemoArgs),
+    /// Run the Kubernetes operator: reconcile Query, Dashboard and RedashConnection resources
+    #[command(
+        after_help = "Example (in a cluster, as the Helm chart runs it):\n  redash-gitops operator --namespace analytics --resync-period 5m --log-format json"
+    )]
+    Operator(operator_cmd::OperatorArgs),
     /// Run the built-in Redash emulator (an in-memory, Redash-compatible server)
     #[command(after_help = "Example:\n  redash-gitops emulator --port 5000 --api-key devkey")]
     Emulator(emulator_cmd::EmulatorArgs),
@@ -58,6 +64,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Validate(args) => sync_cmd::run_validate(&args),
         Command::Crds(args) => crds_cmd::run(args),
         Command::Demo(args) => demo_cmd::run(args),
+        Command::Operator(args) => operator_cmd::run_operator(args),
         Command::Emulator(args) => emulator_cmd::run(args),
     }
 }

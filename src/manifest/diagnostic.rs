@@ -49,6 +49,8 @@ pub struct Source {
     pub file: PathBuf,
     pub line: usize,
     pub lines: BTreeMap<String, usize>,
+    /// The SQL read from a query's `queryFile`.
+    pub query_file_text: Option<String>,
 }
 
 impl Source {
@@ -127,7 +129,7 @@ mod tests {
 
     #[test]
     fn lines_fall_back_to_the_nearest_ancestor() {
-        let mut s = Source { file: "f.yaml".into(), line: 3, lines: BTreeMap::new() };
+        let mut s = Source { file: "f.yaml".into(), line: 3, ..Source::default() };
         s.lines.insert("/spec".into(), 7);
         assert_eq!(s.line_of("/spec/widgets/2"), 7);
         assert_eq!(s.line_of("/metadata"), 3);

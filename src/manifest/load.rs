@@ -318,19 +318,19 @@ fn load_document(file: &Path, doc: &Node, set: &mut ManifestSet, diags: &mut Vec
     let mut lines = BTreeMap::new();
     let metadata_json = doc.get("metadata").map(|m| m.to_json("/metadata", &mut lines)).unwrap_or(Value::Null);
     let spec_json = spec.to_json("/spec", &mut lines);
-    let source = Source { file: file.to_path_buf(), line: doc.line, lines };
+    let source = Source { file: file.to_path_buf(), line: doc.line, lines, query_file_text: None };
     let metadata: Metadata = match typed(metadata_json, file, doc.line) {
         Ok(m) => m,
         Err(d) => return diags.push(d),
     };
     match kind {
         Kind::Query => match typed::<QuerySpec>(spec_json, file, spec.line) {
-            Ok(mut spec) => {
+            Ok(spec) => {
+                let mut source = source;
                 if let Some(rel) = spec.query_file.clone() {
                     let path = file.parent().unwrap_or(Path::new(".")).join(&rel);
                     match read_text(&path) {
-                        Ok(sql) if spec.query.is_none() => spec.query = Some(sql),
-                        Ok(_) => {}
+                        Ok(sql) => source.query_file_text = Some(sql),
                         Err(message) => {
                             let manifest = Manifest { metadata: metadata.clone(), spec: (), source: source.clone() };
                             diags.push(manifest.diagnostic(

@@ -158,10 +158,7 @@ fn check_query(
     {
         diags.push(q.diagnostic(k, "/spec/description", "Redash allows at most 4096 characters"));
     }
-    // The loader fills `query` from `queryFile`, so both present means both were written
-    // only when the source map has both fields.
-    let has_query_field = q.source.lines.contains_key("/spec/query");
-    match (has_query_field, spec.query_file.is_some()) {
+    match (spec.query.is_some(), spec.query_file.is_some()) {
         (true, true) => diags.push(q.diagnostic(k, "/spec/queryFile", "give either `query` or `queryFile`, not both")),
         (false, false) => diags.push(q.diagnostic(k, "/spec", "missing the SQL: give `query` or `queryFile`")),
         _ => {}

@@ -117,6 +117,12 @@ impl RedashClient {
         })
     }
 
+    /// The same client, counting its requests into `stats` (shared with other clients).
+    pub fn with_stats(mut self, stats: Arc<RequestStats>) -> RedashClient {
+        self.stats = stats;
+        self
+    }
+
     /// The same client with at most `n` requests in flight.
     pub fn with_concurrency(mut self, n: usize) -> RedashClient {
         self.in_flight = Arc::new(tokio::sync::Semaphore::new(n.max(1)));

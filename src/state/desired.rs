@@ -269,6 +269,7 @@ fn resolve_query(q: &Manifest<QuerySpec>, data_source: &str, data_source_id: i64
     let sql = spec
         .query
         .clone()
+        .or_else(|| q.source.query_file_text.clone())
         .ok_or_else(|| q.diagnostic(Kind::Query, "/spec", "missing the SQL: give `query` or `queryFile`"))?;
     let parameters = spec
         .parameters

@@ -269,3 +269,44 @@ pub async fn fetch_widget_usage(
     }
     Ok(uses)
 }
+
+/// Reads the objects `hints` names (a Kubernetes status remembers ids), instead of listing
+/// everything. Falls back to [`fetch_actual`] when a resource has no hint or its object is
+/// gone or no longer carries its marker.
+pub async fn fetch_by_ids(
+    client: &RedashClient,
+    desired: &Desired,
+    opts: &FetchOptions,
+    hints: &BTreeMap<ResourceKey, i64>,
+) -> Result<Actual, RedashError> {
+    let owner = opts.owner.as_str();
+    let ours = |options: &serde_json::Value, key: &ResourceKey| {
+        read_marker(options).is_some_and(|m| m.owner == owner && m.key == key.marker_key())
+    };
+    let mut actual = Actual::default();
+    for q in &desired.queries {
+        let Some(id) = hints.get(&q.key) else { return fetch_actual(client, desired, opts).await };
+        match client.query(*id).await {
+            Ok(found) if ours(&found.options, &q.key) => {
+                if found.is_archived {
+                    actual.archived_queries.push(found)
+                } else {
+                    actual.queries.push(found)
+                }
+            }
+            Ok(_) | Err(RedashError::NotFound { .. }) => return fetch_actual(client, desired, opts).await,
+            Err(e) => return Err(e),
+        }
+    }
+    for d in &desired.dashboards {
+        let Some(id) = hints.get(&d.key) else { return fetch_actual(client, desired, opts).await };
+        match client.dashboard(*id).await {
+            Ok(found) if ours(&found.options, &d.key) => actual.dashboards.push(found),
+            Ok(_) | Err(RedashError::NotFound { .. }) | Err(RedashError::Status { status: 500, .. }) => {
+                return fetch_actual(client, desired, opts).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(actual)
+}

@@ -21,12 +21,24 @@ pub struct SchemaError {
 /// missing field is reported there.
 pub fn check(node: &Node, schema: &Value, path: &str, anchor: usize) -> Vec<SchemaError> {
     let mut errors = Vec::new();
-    Checker { root: schema }.check(node, schema, path, anchor, &mut errors);
+    Checker { root: schema, strict: false }.check(node, schema, path, anchor, &mut errors);
     errors
 }
 
 struct Checker<'a> {
     root: &'a Value,
+    /// Kubernetes' strict field validation: without `additionalProperties` or
+    /// `x-kubernetes-preserve-unknown-fields`, an unknown field is an error.
+    strict: bool,
+}
+
+/// Checks a custom resource's `node` against a CRD's OpenAPI v3 schema (with `nullable` and
+/// `x-kubernetes-preserve-unknown-fields`), unknown fields being errors as with
+/// `kubectl --validate=strict`.
+pub fn check_crd(node: &Node, schema: &Value, path: &str, anchor: usize) -> Vec<SchemaError> {
+    let mut errors = Vec::new();
+    Checker { root: schema, strict: true }.check(node, schema, path, anchor, &mut errors);
+    errors
 }
 
 fn type_matches(ty: &str, node: &Node) -> bool {
@@ -128,6 +140,13 @@ impl Checker<'_> {
             return;
         }
         let schema = self.resolve(schema);
+        if node.value == NodeValue::Null && schema.get("nullable") == Some(&Value::Bool(true)) {
+            return;
+        }
+        let preserve = schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
+        if preserve && schema.get("type").is_none() {
+            return;
+        }
         for key in ["anyOf", "oneOf"] {
             if let Some(branches) = schema.get(key).and_then(Value::as_array) {
                 self.check_alternatives(node, branches, path, anchor, errors);
@@ -248,8 +267,14 @@ impl Checker<'_> {
             if let Some(prop) = properties.and_then(|p| p.get(&key.name)) {
                 self.check(value, prop, &child, key.line, errors);
             } else {
+                let preserve = schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
+                let denied = match additional {
+                    Some(Value::Bool(false)) => true,
+                    None => self.strict && !preserve,
+                    _ => false,
+                };
                 match additional {
-                    Some(Value::Bool(false)) => {
+                    _ if denied => {
                         let known: Vec<&str> =
                             properties.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
                         errors.push(SchemaError {

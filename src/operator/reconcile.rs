@@ -514,3 +514,142 @@ async fn archive_dashboard(conn: &Connection, key: &ResourceKey, id: i64) -> Res
     conn.client.archive_dashboard(id).await.map_err(|e| e.to_string())?;
     Ok(Some(format!("archived Redash dashboard {id}")))
 }
+
+#[cfg(test)]
+mod tests {
+    //! Scripted scenarios: the exact requests one reconcile sends, as kube-rs's controller-rs
+    //! tests them, against a mock API server.
+
+    use axum::http::{Method, Request, Response};
+    use kube::client::Body;
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn query(extra_spec: Value, status: Option<Value>) -> Query {
+        let mut v = json!({
+            "apiVersion": "redash-gitops.dev/v1alpha1",
+            "kind": "Query",
+            "metadata": {"name": "orders", "namespace": "analytics", "generation": 1, "finalizers": [FINALIZER], "uid": "u1"},
+            "spec": {"name": "Orders", "dataSource": "Sample Postgres", "query": "select 1"},
+        });
+        for (k, x) in extra_spec.as_object().unwrap() {
+            v["spec"][k] = x.clone();
+        }
+        if let Some(s) = status {
+            v["status"] = s;
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn context(client: kube::Client) -> Arc<Context> {
+        let recorder = Recorder::new(
+            client.clone(),
+            kube::runtime::events::Reporter { controller: "redash-gitops".into(), instance: None },
+        );
+        Arc::new(Context::new(client, Duration::from_secs(300), 2, Arc::new(Metrics::default()), recorder))
+    }
+
+    async fn expect(
+        handle: &mut tower_test::mock::Handle<Request<Body>, Response<Body>>,
+        method: Method,
+        path: &str,
+        reply: Value,
+    ) -> Value {
+        let (request, send) = handle.next_request().await.expect("the reconcile made no further request");
+        assert_eq!(request.method(), method);
+        assert_eq!(request.uri().path(), path);
+        let body = request.into_body().collect_bytes().await.unwrap();
+        // `Value::Null` answers with what was sent (a created Event, say).
+        let answer = if reply.is_null() { body.to_vec() } else { serde_json::to_vec(&reply).unwrap() };
+        send.send_response(Response::builder().body(Body::from(answer)).unwrap());
+        serde_json::from_slice(&body).unwrap_or(Value::Null)
+    }
+
+    #[tokio::test]
+    async fn a_suspended_query_writes_its_status_and_one_event_and_nothing_else() {
+        let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let ctx = context(kube::Client::new(service, "analytics"));
+        let q = query(json!({"suspend": true}), None);
+        let object = serde_json::to_value(&q).unwrap();
+        let scenario = tokio::spawn(async move {
+            let status = expect(
+                &mut handle,
+                Method::PATCH,
+                "/apis/redash-gitops.dev/v1alpha1/namespaces/analytics/queries/orders/status",
+                object,
+            )
+            .await;
+            assert_eq!(status["status"]["conditions"][1]["reason"], "Suspended");
+            assert_eq!(status["kind"], "Query");
+            let event =
+                expect(&mut handle, Method::POST, "/apis/events.k8s.io/v1/namespaces/analytics/events", Value::Null)
+                    .await;
+            assert_eq!(event["reason"], "Suspended");
+            assert!(handle.next_request().await.is_none(), "no request after the Event");
+        });
+        let action = reconcile(Arc::new(q), ctx.clone()).await.unwrap();
+        assert_eq!(action, Action::requeue(Duration::from_secs(300)));
+        drop(ctx);
+        scenario.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_new_query_gets_the_finalizer_before_anything_else() {
+        let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let ctx = context(kube::Client::new(service, "analytics"));
+        let mut q = query(json!({}), None);
+        q.metadata.finalizers = None;
+        let object = serde_json::to_value(&q).unwrap();
+        let scenario = tokio::spawn(async move {
+            let patch = expect(
+                &mut handle,
+                Method::PATCH,
+                "/apis/redash-gitops.dev/v1alpha1/namespaces/analytics/queries/orders",
+                object,
+            )
+            .await;
+            assert_eq!(patch[1]["op"], "add");
+            assert_eq!(patch[1]["value"], json!([FINALIZER]));
+            assert!(handle.next_request().await.is_none());
+        });
+        assert_eq!(reconcile(Arc::new(q), ctx.clone()).await.unwrap(), Action::await_change());
+        drop(ctx);
+        scenario.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_missing_connection_is_reported_and_retried_with_backoff() {
+        let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let ctx = context(kube::Client::new(service, "analytics"));
+        let q = query(json!({}), Some(json!({})));
+        let object = serde_json::to_value(&q).unwrap();
+        let scenario = tokio::spawn(async move {
+            let not_found = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "not found"});
+            let (request, send) = handle.next_request().await.unwrap();
+            assert_eq!(
+                request.uri().path(),
+                "/apis/redash-gitops.dev/v1alpha1/namespaces/analytics/redashconnections/default"
+            );
+            send.send_response(
+                Response::builder().status(404).body(Body::from(serde_json::to_vec(&not_found).unwrap())).unwrap(),
+            );
+            let status = expect(
+                &mut handle,
+                Method::PATCH,
+                "/apis/redash-gitops.dev/v1alpha1/namespaces/analytics/queries/orders/status",
+                object,
+            )
+            .await;
+            assert_eq!(status["status"]["conditions"][0]["reason"], "ConnectionNotFound");
+            expect(&mut handle, Method::POST, "/apis/events.k8s.io/v1/namespaces/analytics/events", Value::Null).await;
+        });
+        let q = Arc::new(q);
+        let err = reconcile(q.clone(), ctx.clone()).await.unwrap_err();
+        assert!(err.to_string().contains("ConnectionNotFound"), "{err}");
+        assert_eq!(error_policy(q.clone(), &err, ctx.clone()), Action::requeue(Duration::from_secs(2)));
+        assert_eq!(error_policy(q, &err, ctx.clone()), Action::requeue(Duration::from_secs(4)));
+        drop(ctx);
+        scenario.await.unwrap();
+    }
+}

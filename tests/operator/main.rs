@@ -78,6 +78,16 @@ impl Cluster {
     }
 
     fn start(&self, identity: &str, lease: bool, resync: Duration) -> Replica {
+        self.start_with(identity, lease, resync, None)
+    }
+
+    fn start_with(
+        &self,
+        identity: &str,
+        lease: bool,
+        resync: Duration,
+        http_addr: Option<std::net::SocketAddr>,
+    ) -> Replica {
         let config = OperatorConfig {
             namespaces: vec![NS.into()],
             resync,
@@ -91,7 +101,7 @@ impl Cluster {
                 duration: Duration::from_secs(2),
                 renew_every: Duration::from_millis(300),
             }),
-            http_addr: None,
+            http_addr,
         };
         let metrics = Arc::new(Metrics::default());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -496,4 +506,32 @@ async fn the_analytics_example_resources_all_become_ready() {
     assert_eq!(c.redash("/api/queries")["count"], 6);
     assert_eq!(c.redash("/api/dashboards")["count"], 2);
     within(15, op.stop()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_health_and_readiness_are_served() {
+    let c = Cluster::new("metrics");
+    c.connect().await;
+    let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let op = c.start_with("replica-a", false, Duration::from_secs(300), Some(addr));
+    c.apply_query(ORDERS).await;
+    eventually("Ready", 20, || ready_true(&c, QUERIES, "orders")).await;
+    let http = reqwest::Client::new();
+    let get = |path: &str| {
+        let (http, url) = (http.clone(), format!("http://{addr}{path}"));
+        async move {
+            let r = http.get(url).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    assert_eq!(get("/healthz").await, (200, "ok".to_string()));
+    assert_eq!(get("/readyz").await.0, 200);
+    let (status, metrics) = get("/metrics").await;
+    assert_eq!(status, 200);
+    assert!(metrics.contains("redash_gitops_reconciles_total{kind=\"Query\",result=\"success\"}"), "{metrics}");
+    assert!(metrics.contains("redash_gitops_redash_requests_total{method=\"POST\",status=\"200\"}"), "{metrics}");
+    assert!(metrics.contains("redash_gitops_reconcile_duration_seconds_count{kind=\"Query\"}"), "{metrics}");
+    assert!(metrics.contains("redash_gitops_leader 1"));
+    assert!(!metrics.contains(&c.key));
+    op.stop().await;
 }

@@ -76,7 +76,8 @@ pub fn dashboard_body(d: &DesiredDashboard, base_options: &Value, owner: &str, h
 }
 
 fn widget_options(w: &DesiredWidget, base: &Value, owner: &str) -> Value {
-    let mut o = object(base);
+    // Options the spec gives replace the widget's; without them the widget's own are kept.
+    let mut o = object(w.options.as_ref().unwrap_or(base));
     o.insert("position".into(), position_json(&w.position));
     with_marker(&Value::Object(o), marker_json(owner, &w.key, None))
 }
@@ -133,6 +134,7 @@ mod tests {
             draft: false,
             visualizations: vec![],
             adopt_id: None,
+            adopt_by_name: None,
             hash: "h".into(),
         }
     }
@@ -168,6 +170,7 @@ mod tests {
             key: "text#0".into(),
             content: WidgetContent::Text("hi".into()),
             position: Position { col: 0, row: 1, size_x: 2, size_y: 3, auto_height: None },
+            options: None,
         };
         let create = widget_create_body(7, None, &w, "o");
         assert_eq!(create["width"], 1);
@@ -176,5 +179,9 @@ mod tests {
         assert_eq!(update["options"]["isHidden"], false);
         assert_eq!(update["options"]["position"], json!({"col": 0, "row": 1, "sizeX": 2, "sizeY": 3}));
         assert_eq!(read_marker(&update["options"]).unwrap().key, "text#0");
+        let with_options = DesiredWidget { options: Some(json!({"parameterMappings": {}})), ..w };
+        let update = widget_update_body(&with_options, &json!({"isHidden": false}), "o");
+        assert_eq!(update["options"]["parameterMappings"], json!({}));
+        assert!(update["options"].get("isHidden").is_none(), "options given in the spec replace the widget's");
     }
 }

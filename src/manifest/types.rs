@@ -16,6 +16,25 @@ pub const VERSION: &str = "v1alpha1";
 pub const API_VERSION: &str = "redash-gitops.dev/v1alpha1";
 /// Annotation naming the Redash id of an existing object to adopt in place.
 pub const REDASH_ID_ANNOTATION: &str = "redash-gitops.dev/redash-id";
+/// Annotation asking to take over an unmanaged object of the same name (`export` writes it):
+/// `"true"`, or `"N"` for the N-th oldest of several objects sharing the name.
+pub const ADOPT_ANNOTATION: &str = "redash-gitops.dev/adopt";
+
+/// Which unmanaged object of the same name an adopt annotation asks to take over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum AdoptByName {
+    /// The only one (`"true"`); several are an error.
+    Unique,
+    /// The N-th oldest of those sharing the name (`"N"`, from 1).
+    Nth(usize),
+}
+
+pub fn parse_adopt(value: &str) -> Option<AdoptByName> {
+    match value.trim() {
+        "true" => Some(AdoptByName::Unique),
+        n => n.parse::<usize>().ok().filter(|n| *n >= 1).map(AdoptByName::Nth),
+    }
+}
 
 fn is_false(b: &bool) -> bool {
     !*b
@@ -407,6 +426,10 @@ pub struct WidgetSpec {
     pub text: Option<String>,
     /// Place on the dashboard grid.
     pub position: Position,
+    /// Other widget options Redash keeps, as they are (e.g. `parameterMappings`, `isHidden`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "any_object")]
+    pub options: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]

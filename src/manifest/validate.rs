@@ -50,14 +50,12 @@ fn is_dns_label(name: &str) -> bool {
 
 fn check_identities(set: &ManifestSet, diags: &mut Vec<Diagnostic>) {
     let mut seen: BTreeMap<ResourceKey, String> = BTreeMap::new();
-    let mut display: BTreeMap<(Kind, String, String), String> = BTreeMap::new();
-    let entries =
-        set.queries.iter().map(|q| (Kind::Query, &q.metadata, &q.source, q.spec.name.as_str(), q.namespace())).chain(
-            set.dashboards
-                .iter()
-                .map(|d| (Kind::Dashboard, &d.metadata, &d.source, d.spec.name.as_str(), d.namespace())),
-        );
-    for (kind, metadata, source, display_name, namespace) in entries {
+    let entries = set
+        .queries
+        .iter()
+        .map(|q| (Kind::Query, &q.metadata, &q.source, q.namespace()))
+        .chain(set.dashboards.iter().map(|d| (Kind::Dashboard, &d.metadata, &d.source, d.namespace())));
+    for (kind, metadata, source, namespace) in entries {
         let key = ResourceKey::new(kind, namespace, &metadata.name);
         let here = format!("{}:{}", source.file.display(), source.line_of("/metadata/name"));
         let diag = |pointer: &str, message: String| Diagnostic {
@@ -97,14 +95,16 @@ fn check_identities(set: &ManifestSet, diags: &mut Vec<Diagnostic>) {
         } else {
             seen.insert(key.clone(), here.clone());
         }
-        let display_key = (kind, namespace.to_string(), display_name.to_string());
-        if let Some(first) = display.get(&display_key) {
+        if let Some(value) = metadata.annotations.get(super::types::ADOPT_ANNOTATION)
+            && super::types::parse_adopt(value).is_none()
+        {
             diags.push(diag(
-                "/spec/name",
-                format!("duplicate {kind} name {display_name:?}: also used at {first}; Redash names must be unique to be matched"),
+                "/metadata/annotations",
+                format!(
+                    "annotation {} must be \"true\" or which of the same-named objects to take over (1, 2, ...), found {value:?}",
+                    super::types::ADOPT_ANNOTATION
+                ),
             ));
-        } else {
-            display.insert(display_key, format!("{}:{}", source.file.display(), source.line_of("/spec/name")));
         }
     }
 }
@@ -381,6 +381,17 @@ fn check_dashboard(
                 Some(_) => {}
             }
         }
+        if let Some(options) = &w.options {
+            for reserved in ["position", MARKER_FIELD] {
+                if options.get(reserved).is_some() {
+                    diags.push(d.diagnostic(
+                        k,
+                        &format!("{base}/options/{reserved}"),
+                        format!("`{reserved}` cannot be set in options here"),
+                    ));
+                }
+            }
+        }
         if w.position.size_x == 0 || w.position.size_y == 0 {
             diags.push(d.diagnostic(k, &format!("{base}/position"), "sizeX and sizeY must be at least 1"));
         }
@@ -414,13 +425,12 @@ mod tests {
     fn duplicates_are_reported_with_both_places() {
         let doc = format!("{HEAD}kind: Query\nmetadata: {{name: q}}\nspec: {{name: Q, dataSource: DS, query: x}}\n");
         let text = format!("{doc}---\n{doc}");
-        let f = findings(&text);
-        assert_eq!(f.len(), 2, "{f:?}");
         assert_eq!(
-            f[0],
-            "m.yaml:8: Query default/q: metadata.name: duplicate resource: Query default/q is also defined at m.yaml:3"
+            findings(&text),
+            vec![
+                "m.yaml:8: Query default/q: metadata.name: duplicate resource: Query default/q is also defined at m.yaml:3"
+            ]
         );
-        assert!(f[1].contains("duplicate Query name \"Q\""), "{}", f[1]);
     }
 
     #[test]

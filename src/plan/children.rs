@@ -184,6 +184,15 @@ fn update(d: &DesiredWidget, w: &Widget, changes: Vec<Change>, adopt: bool) -> W
     }
 }
 
+/// A widget's options without the position and the marker: what `options` in a spec holds.
+pub fn widget_extra_options(options: &Value) -> Value {
+    let mut o = without_marker(options);
+    if let Some(m) = o.as_object_mut() {
+        m.remove("position");
+    }
+    o
+}
+
 pub fn widget_label(w: &Widget) -> String {
     match &w.visualization {
         Some(v) => format!("visualization {:?} (widget {})", v.name, w.id),
@@ -216,6 +225,11 @@ fn widget_changes(d: &DesiredWidget, w: &Widget) -> Vec<Change> {
         if &live != text {
             changes.push(Change::new("text", json!(live), json!(text)));
         }
+    }
+    if let Some(wanted) = &d.options {
+        let mut diffs = Vec::new();
+        json_diff("options", &widget_extra_options(&w.options), wanted, &mut diffs);
+        changes.extend(diffs.into_iter().map(|(f, o, n)| Change::new(f, o, n)));
     }
     let live_position = position_from_server(&w.options);
     let same = live_position.is_some_and(|p| {
@@ -318,7 +332,7 @@ mod tests {
     }
 
     fn dwidget(key: &str, content: WidgetContent, col: u32) -> DesiredWidget {
-        DesiredWidget { key: key.into(), content, position: pos(col) }
+        DesiredWidget { key: key.into(), content, position: pos(col), options: None }
     }
 
     #[test]

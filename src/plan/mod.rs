@@ -4,7 +4,7 @@ mod children;
 mod planner;
 mod types;
 
-pub use children::{VisPlan, VizTarget, plan_visualizations, plan_widgets, widget_label};
+pub use children::{VisPlan, VizTarget, plan_visualizations, plan_widgets, widget_extra_options, widget_label};
 pub use planner::{DriftPolicy, PlanOptions, plan};
 pub use types::*;
 

@@ -8,7 +8,7 @@ use super::children::{VizTarget, plan_visualizations, plan_widgets};
 use super::types::{
     ArchiveAction, ArchiveReason, Cause, Change, DashboardAction, Op, Plan, PlanError, QueryAction, VisOp, WidgetOp,
 };
-use crate::manifest::{Kind, ResourceKey};
+use crate::manifest::{AdoptByName, Kind, ResourceKey};
 use crate::redash::types::{Dashboard, DataSource, Query};
 use crate::state::desired::{Desired, DesiredDashboard, DesiredQuery};
 use crate::state::fetch::Actual;
@@ -616,7 +616,7 @@ impl<'a> QueryIndex<'a> {
         if let Some(q) = self.archived.get(&key) {
             return Ok(Some((Op::Unarchive, q)));
         }
-        by_name(&self.all, &d.key, "query", &d.name, opts.adopt, claimed)
+        by_name(&self.all, &d.key, "query", &d.name, adoption(opts, d.adopt_by_name), claimed)
     }
 }
 
@@ -663,33 +663,41 @@ fn by_adopt_id<'a, T: Live>(
         .then(|| (if found.archived() { Op::Unarchive } else { Op::Adopt }, *found))
 }
 
-/// Unmanaged active objects with the desired name: taken over with `--adopt`, a clash without.
+/// Whether (and which) same-named unmanaged object to take over: `--adopt` for all, or the
+/// resource's own adopt annotation.
+fn adoption(opts: &PlanOptions, annotation: Option<AdoptByName>) -> Option<AdoptByName> {
+    annotation.or(opts.adopt.then_some(AdoptByName::Unique))
+}
+
+/// Unmanaged active objects with the desired name: taken over when asked, a clash otherwise.
 fn by_name<'a, T: Live>(
     all: &[&'a T],
     key: &ResourceKey,
     kind: &'static str,
     name: &str,
-    adopt: bool,
+    adopt: Option<AdoptByName>,
     claimed: &BTreeSet<i64>,
 ) -> Result<Option<(Op, &'a T)>, PlanError> {
-    let same_name: Vec<&'a T> = all
+    let mut same_name: Vec<&'a T> = all
         .iter()
         .copied()
         .filter(|x| {
             !x.archived() && x.name() == name && read_marker(x.options()).is_none() && !claimed.contains(&x.id())
         })
         .collect();
+    same_name.sort_by_key(|x| x.id());
     let clash = |id| PlanError::NameCollision { key: key.clone(), kind, name: name.to_string(), id };
     match (same_name.as_slice(), adopt) {
         ([], _) => Ok(None),
-        ([x], true) => Ok(Some((Op::Adopt, *x))),
-        ([x, ..], false) => Err(clash(x.id())),
-        (many, true) => Err(PlanError::AmbiguousAdoption {
+        ([x, ..], None) => Err(clash(x.id())),
+        ([x], Some(AdoptByName::Unique)) => Ok(Some((Op::Adopt, *x))),
+        (many, Some(AdoptByName::Unique)) => Err(PlanError::AmbiguousAdoption {
             key: key.clone(),
             kind,
             name: name.to_string(),
             ids: many.iter().map(|x| x.id().to_string()).collect::<Vec<_>>().join(", "),
         }),
+        (many, Some(AdoptByName::Nth(n))) => Ok(many.get(n - 1).map(|x| (Op::Adopt, *x))),
     }
 }
 
@@ -736,6 +744,6 @@ impl<'a> DashboardIndex<'a> {
         if let Some(found) = by_adopt_id(&self.all, d.adopt_id, &d.name, claimed) {
             return Ok(Some(found));
         }
-        by_name(&self.all, &d.key, "dashboard", &d.name, opts.adopt, claimed)
+        by_name(&self.all, &d.key, "dashboard", &d.name, adoption(opts, d.adopt_by_name), claimed)
     }
 }

@@ -9,8 +9,8 @@ use serde_json::{Map, Value, json};
 use super::marker::sha256_hex;
 use super::normalize::{NormSchedule, normalize_parameter, normalize_tags};
 use crate::manifest::{
-    Diagnostic, Kind, Manifest, ManifestSet, MultiValues, ParameterType, Position, QuerySpec, REDASH_ID_ANNOTATION,
-    ResourceKey,
+    ADOPT_ANNOTATION, AdoptByName, Diagnostic, Kind, Manifest, ManifestSet, MultiValues, ParameterType, Position,
+    QuerySpec, REDASH_ID_ANNOTATION, ResourceKey, parse_adopt,
 };
 use crate::redash::types::DataSource;
 
@@ -79,6 +79,8 @@ pub struct DesiredQuery {
     #[serde(skip)]
     pub adopt_id: Option<i64>,
     #[serde(skip)]
+    pub adopt_by_name: Option<AdoptByName>,
+    #[serde(skip)]
     pub hash: String,
 }
 
@@ -127,6 +129,8 @@ pub struct DesiredWidget {
     pub key: String,
     pub content: WidgetContent,
     pub position: Position,
+    /// Other options, when the spec gives them; otherwise whatever the widget has is kept.
+    pub options: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -139,6 +143,8 @@ pub struct DesiredDashboard {
     pub widgets: Vec<DesiredWidget>,
     #[serde(skip)]
     pub adopt_id: Option<i64>,
+    #[serde(skip)]
+    pub adopt_by_name: Option<AdoptByName>,
     #[serde(skip)]
     pub hash: String,
 }
@@ -241,7 +247,7 @@ pub fn resolve(
                 let n = counts.entry(base.clone()).or_default();
                 let key = format!("{base}#{n}");
                 *n += 1;
-                DesiredWidget { key, content, position: w.position }
+                DesiredWidget { key, content, position: w.position, options: w.options.clone() }
             })
             .collect();
         let mut dashboard = DesiredDashboard {
@@ -252,6 +258,7 @@ pub fn resolve(
             draft: d.spec.draft,
             widgets,
             adopt_id: adopt_id(d),
+            adopt_by_name: adopt_by_name(d),
             hash: String::new(),
         };
         dashboard.hash = hash_of(&dashboard);
@@ -262,6 +269,10 @@ pub fn resolve(
 
 fn adopt_id<S>(m: &Manifest<S>) -> Option<i64> {
     m.metadata.annotations.get(REDASH_ID_ANNOTATION).and_then(|s| s.trim().parse().ok())
+}
+
+fn adopt_by_name<S>(m: &Manifest<S>) -> Option<AdoptByName> {
+    m.metadata.annotations.get(ADOPT_ANNOTATION).and_then(|s| parse_adopt(s))
 }
 
 fn resolve_query(q: &Manifest<QuerySpec>, data_source: &str, data_source_id: i64) -> Result<DesiredQuery, Diagnostic> {
@@ -317,6 +328,7 @@ fn resolve_query(q: &Manifest<QuerySpec>, data_source: &str, data_source_id: i64
         draft: spec.draft,
         visualizations,
         adopt_id: adopt_id(q),
+        adopt_by_name: adopt_by_name(q),
         hash: String::new(),
     };
     desired.hash = hash_of(&desired);

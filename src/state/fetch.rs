@@ -102,8 +102,16 @@ pub async fn fetch_actual(
 ) -> Result<Actual, RedashError> {
     let (queries, dashboards) = tokio::try_join!(client.queries(), client.dashboards())?;
     let owner = opts.owner.as_str();
-    let desired_query_names: BTreeSet<&str> = desired.queries.iter().map(|q| q.name.as_str()).collect();
-    let desired_dashboard_names: BTreeSet<&str> = desired.dashboards.iter().map(|d| d.name.as_str()).collect();
+    // Same-named unmanaged objects are candidates for adoption: with --adopt all desired names,
+    // otherwise those of resources whose adopt annotation asks for it.
+    let desired_query_names: BTreeSet<&str> =
+        desired.queries.iter().filter(|q| opts.adopt || q.adopt_by_name.is_some()).map(|q| q.name.as_str()).collect();
+    let desired_dashboard_names: BTreeSet<&str> = desired
+        .dashboards
+        .iter()
+        .filter(|d| opts.adopt || d.adopt_by_name.is_some())
+        .map(|d| d.name.as_str())
+        .collect();
     let query_adopt_ids: BTreeSet<i64> = desired.queries.iter().filter_map(|q| q.adopt_id).collect();
     let dashboard_adopt_ids: BTreeSet<i64> = desired.dashboards.iter().filter_map(|d| d.adopt_id).collect();
     let pending_tokens: BTreeMap<String, &ResourceKey> =
@@ -114,7 +122,7 @@ pub async fn fetch_actual(
         .filter(|q| {
             is_ours(&q.options, owner)
                 || query_adopt_ids.contains(&q.id)
-                || (opts.adopt && read_marker(&q.options).is_none() && desired_query_names.contains(q.name.as_str()))
+                || (read_marker(&q.options).is_none() && desired_query_names.contains(q.name.as_str()))
         })
         .map(|q| q.id)
         .collect();
@@ -124,9 +132,7 @@ pub async fn fetch_actual(
             is_ours(&d.options, owner)
                 || dashboard_adopt_ids.contains(&d.id)
                 || pending_token_of(&d.name).is_some_and(|t| pending_tokens.contains_key(t))
-                || (opts.adopt
-                    && read_marker(&d.options).is_none()
-                    && desired_dashboard_names.contains(d.name.as_str()))
+                || (read_marker(&d.options).is_none() && desired_dashboard_names.contains(d.name.as_str()))
         })
         .map(|d| d.id)
         .collect();

@@ -3,6 +3,7 @@
 mod crds_cmd;
 mod demo_cmd;
 mod emulator_cmd;
+mod export_cmd;
 mod operator_cmd;
 mod sync_cmd;
 
@@ -38,6 +39,11 @@ pub enum Command {
         after_help = "Examples:\n  redash-gitops sync manifests/ --dry-run\n  redash-gitops sync manifests/ --prune"
     )]
     Sync(sync_cmd::SyncArgs),
+    /// Write existing Redash content as manifests and .sql files (a sync then adopts it in place)
+    #[command(
+        after_help = "Examples:\n  redash-gitops export --out manifests/\n  redash-gitops export --out sales/ --tag sales\n  redash-gitops export --out board/ --dashboard 12"
+    )]
+    Export(export_cmd::ExportArgs),
     /// Check manifests without a server: schema, references, duplicates
     #[command(after_help = "Example:\n  redash-gitops validate manifests/")]
     Validate(sync_cmd::ValidateArgs),
@@ -62,6 +68,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Plan(args) => sync_cmd::run_plan(&args, false),
         Command::Sync(args) => sync_cmd::run_plan(&args.plan, !args.dry_run),
         Command::Validate(args) => sync_cmd::run_validate(&args),
+        Command::Export(args) => export_cmd::run(args),
         Command::Crds(args) => crds_cmd::run(args),
         Command::Demo(args) => demo_cmd::run(args),
         Command::Operator(args) => operator_cmd::run_operator(args),

@@ -678,26 +678,29 @@ fn by_name<'a, T: Live>(
     adopt: Option<AdoptByName>,
     claimed: &BTreeSet<i64>,
 ) -> Result<Option<(Op, &'a T)>, PlanError> {
-    let mut same_name: Vec<&'a T> = all
+    let mut all_same_name: Vec<&'a T> = all
         .iter()
         .copied()
-        .filter(|x| {
-            !x.archived() && x.name() == name && read_marker(x.options()).is_none() && !claimed.contains(&x.id())
-        })
+        .filter(|x| !x.archived() && x.name() == name && read_marker(x.options()).is_none())
         .collect();
-    same_name.sort_by_key(|x| x.id());
+    all_same_name.sort_by_key(|x| x.id());
+    // The N-th counts every same-named object, taken by another resource of this run or not,
+    // so that each resource of an export finds its own.
+    if let Some(AdoptByName::Nth(n)) = adopt {
+        return Ok(all_same_name.get(n - 1).filter(|x| !claimed.contains(&x.id())).map(|x| (Op::Adopt, *x)));
+    }
+    let same_name: Vec<&'a T> = all_same_name.into_iter().filter(|x| !claimed.contains(&x.id())).collect();
     let clash = |id| PlanError::NameCollision { key: key.clone(), kind, name: name.to_string(), id };
     match (same_name.as_slice(), adopt) {
         ([], _) => Ok(None),
         ([x, ..], None) => Err(clash(x.id())),
-        ([x], Some(AdoptByName::Unique)) => Ok(Some((Op::Adopt, *x))),
-        (many, Some(AdoptByName::Unique)) => Err(PlanError::AmbiguousAdoption {
+        ([x], Some(_)) => Ok(Some((Op::Adopt, *x))),
+        (many, Some(_)) => Err(PlanError::AmbiguousAdoption {
             key: key.clone(),
             kind,
             name: name.to_string(),
             ids: many.iter().map(|x| x.id().to_string()).collect::<Vec<_>>().join(", "),
         }),
-        (many, Some(AdoptByName::Nth(n))) => Ok(many.get(n - 1).map(|x| (Op::Adopt, *x))),
     }
 }
 

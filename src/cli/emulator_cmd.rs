@@ -19,6 +19,9 @@ pub struct EmulatorArgs {
     /// Seed for generated values (query API keys), for reproducible runs
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// How long a query execution takes, in milliseconds (queued for the first half, then started)
+    #[arg(long, default_value_t = crate::emulator::DEFAULT_JOB_DELAY_MS)]
+    job_delay_ms: i64,
 }
 
 pub fn run(args: EmulatorArgs) -> anyhow::Result<Outcome> {
@@ -28,7 +31,7 @@ pub fn run(args: EmulatorArgs) -> anyhow::Result<Outcome> {
         let addr = listener.local_addr()?;
         println!("redash emulator listening on http://{addr}");
         eprintln!("data sources: 1 \"Sample Postgres\", 2 \"Analytics\" (pg); stop with Ctrl-C");
-        let emulator = Emulator::new(&args.api_key, args.seed);
+        let emulator = Emulator::with_job_delay(&args.api_key, args.seed, args.job_delay_ms);
         emulator
             .serve(listener, async {
                 let _ = tokio::signal::ctrl_c().await;

@@ -3,10 +3,12 @@
 //! It answers like Redash 26.08 does (redash-api.md and the recorded transcripts): same
 //! paths, status codes, messages, JSON shapes, pagination and archive semantics.
 
+mod execution;
 pub mod model;
 mod paginate;
 mod reply;
 mod routes;
+mod sample;
 mod store;
 
 use std::net::SocketAddr;
@@ -17,10 +19,14 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 
+pub use execution::{placeholders, substitute};
 pub use model::{query_hash, slugify};
 pub use reply::{Body, Reply};
 pub use routes::Request;
 pub use store::{REDASH_VERSION, Store};
+
+/// How long a query execution takes unless told otherwise.
+pub const DEFAULT_JOB_DELAY_MS: i64 = 100;
 
 /// One request as the emulator saw it, for tests that count requests and writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,8 +68,16 @@ pub struct Emulator {
 
 impl Emulator {
     pub fn new(api_key: &str, seed: u64) -> Emulator {
+        Emulator::with_job_delay(api_key, seed, DEFAULT_JOB_DELAY_MS)
+    }
+
+    /// An emulator whose query executions take `job_delay_ms` to finish (queued for the first
+    /// half, started for the second).
+    pub fn with_job_delay(api_key: &str, seed: u64, job_delay_ms: i64) -> Emulator {
+        let mut store = Store::new(api_key, seed);
+        store.job_delay_ms = job_delay_ms;
         Emulator {
-            store: Arc::new(Mutex::new(Store::new(api_key, seed))),
+            store: Arc::new(Mutex::new(store)),
             log: Arc::new(Mutex::new(Vec::new())),
             hooks: Arc::new(Mutex::new(Vec::new())),
         }
@@ -169,6 +183,16 @@ fn to_response(reply: Reply) -> Response {
             r
         }
         Body::Empty => Response::new(AxumBody::empty()),
+        Body::Download { content_type, filename, text } => {
+            let mut r = Response::new(AxumBody::from(text));
+            if let Ok(v) = HeaderValue::from_str(&content_type) {
+                r.headers_mut().insert(header::CONTENT_TYPE, v);
+            }
+            if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+                r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+            }
+            r
+        }
     };
     *response.status_mut() = status;
     response
@@ -186,7 +210,11 @@ pub struct RunningEmulator {
 impl RunningEmulator {
     /// Starts a fresh emulator on 127.0.0.1 with an OS-assigned port.
     pub fn start(api_key: &str, seed: u64) -> std::io::Result<RunningEmulator> {
-        let emulator = Emulator::new(api_key, seed);
+        RunningEmulator::serve(Emulator::new(api_key, seed))
+    }
+
+    /// Serves `emulator` on 127.0.0.1 with an OS-assigned port.
+    pub fn serve(emulator: Emulator) -> std::io::Result<RunningEmulator> {
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         std_listener.set_nonblocking(true)?;
         let addr = std_listener.local_addr()?;

@@ -7,6 +7,12 @@ pub enum Body {
     Json(Value),
     Html(String),
     Empty,
+    /// A file to download (query results as CSV).
+    Download {
+        content_type: String,
+        filename: String,
+        text: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -41,9 +41,16 @@ impl Request {
     }
 }
 
-/// Who is calling: resolved from `?api_key=` (which wins, even empty) or the `Authorization`
-/// header with its first `"Key "` removed.
-fn authenticate<'a>(store: &'a Store, req: &Request) -> Option<&'a User> {
+/// Who is calling.
+enum Caller {
+    User(User),
+    /// A query's API key: valid only on routes naming that query.
+    QueryKey(i64),
+}
+
+/// Resolves the caller from `?api_key=` (which wins, even empty) or the `Authorization` header
+/// with its first `"Key "` removed.
+fn authenticate(store: &Store, req: &Request, segments: &[&str]) -> Option<Caller> {
     let key = match req.arg("api_key") {
         Some(k) => k.to_string(),
         None => req.authorization.as_deref()?.replacen("Key ", "", 1),
@@ -51,7 +58,16 @@ fn authenticate<'a>(store: &'a Store, req: &Request) -> Option<&'a User> {
     if key.is_empty() {
         return None;
     }
-    store.user_by_key(&key)
+    if let Some(user) = store.user_by_key(&key) {
+        return Some(Caller::User(user.clone()));
+    }
+    match segments {
+        ["api", "queries", id, ..] => {
+            let id = id.parse::<i64>().ok()?;
+            store.queries.get(&id).filter(|q| q.api_key == key).map(|_| Caller::QueryKey(id))
+        }
+        _ => None,
+    }
 }
 
 /// Ids in paths are strings that reach PostgreSQL: anything that is not an integer fails there.
@@ -65,11 +81,15 @@ pub fn handle(store: &mut Store, req: &Request) -> Reply {
     if is_api && segments.get(1) == Some(&"config") && req.method == "GET" {
         return Reply::ok(json!({ "org_slug": "default", "client_config": client_config() }));
     }
-    let Some(user) = authenticate(store, req).cloned() else {
-        if is_api {
-            return Reply::message(404, LOGIN_MESSAGE);
+    let user = match authenticate(store, req, &segments) {
+        Some(Caller::User(u)) => u,
+        Some(Caller::QueryKey(id)) => {
+            return match query_key_route(store, req, id, &segments[1..]) {
+                Ok(r) | Err(r) => r,
+            };
         }
-        return Reply { status: 302, body: super::reply::Body::Html("/login".into()) };
+        None if is_api => return Reply::message(404, LOGIN_MESSAGE),
+        None => return Reply { status: 302, body: super::reply::Body::Html("/login".into()) },
     };
     if !is_api {
         return fallback(req);
@@ -97,6 +117,18 @@ fn route(store: &mut Store, req: &Request, user: &User, seg: &[&str]) -> Outcome
         ("GET", ["queries", "tags"]) => Ok(tags(store.queries.values().filter(|q| !q.is_archived).map(|q| &q.tags))),
         ("POST", ["queries"]) => create_query(store, req, user),
         ("GET", ["queries", id]) => get_query(store, id),
+        ("POST", ["query_results"]) => store.adhoc(&req.body),
+        ("GET", ["query_results", file]) => {
+            let (id, format) = split_format(file)?;
+            store.result_download(id, format, &id.to_string(), false)
+        }
+        ("GET", ["jobs", job]) | ("GET", ["queries", _, "jobs", job]) => store.poll_job(job),
+        ("DELETE", ["jobs", job]) => store.cancel_job(job),
+        ("GET", ["queries", id, latest]) if latest.starts_with("results") => latest_result(store, id, latest, false),
+        ("GET", ["queries", id, "results", file]) => query_result(store, id, file, false),
+        ("POST", ["queries", id, "results"]) => store.execute_saved(parse_id(id)?, &req.body, false),
+        ("POST", ["queries", id, "refresh"]) => refresh(store, req, id),
+        ("POST", ["queries", id, "regenerate_api_key"]) => regenerate_api_key(store, id),
         ("POST", ["queries", id]) => update_query(store, req, user, id),
         ("DELETE", ["queries", id]) => archive_query(store, user, id),
         ("POST", ["visualizations"]) => create_visualization(store, req),
@@ -116,6 +148,75 @@ fn route(store: &mut Store, req: &Request, user: &User, seg: &[&str]) -> Outcome
         ("DELETE", ["dashboards", id]) => archive_dashboard(store, id),
         _ => Ok(fallback(req)),
     }
+}
+
+/// What a query API key may do: read its query and its results, and execute it when safe.
+fn query_key_route(store: &mut Store, req: &Request, qid: i64, seg: &[&str]) -> Outcome {
+    match (req.method.as_str(), seg) {
+        ("GET", ["queries", _]) => {
+            let mut v = store.query_json(&store.queries[&qid], QueryForm::Get);
+            v["can_edit"] = json!(false);
+            if let Some(o) = v.as_object_mut() {
+                o.remove("is_favorite");
+            }
+            Ok(Reply::ok(v))
+        }
+        ("GET", ["queries", id, latest]) if latest.starts_with("results") => latest_result(store, id, latest, true),
+        ("GET", ["queries", id, "results", file]) => query_result(store, id, file, true),
+        ("POST", ["queries", _, "results"]) => store.execute_saved(qid, &req.body, true),
+        ("GET", ["queries", _, "jobs", job]) => store.poll_job(job),
+        ("POST", ["queries", _, "refresh"]) => Err(Reply::message(403, "Please use a user API key.")),
+        _ => Err(Reply::status(403)),
+    }
+}
+
+/// `123`, `123.json`, `123.csv` → (123, format).
+fn split_format(file: &str) -> Result<(i64, &str), Reply> {
+    let (id, format) = file.split_once('.').unwrap_or((file, "json"));
+    Ok((parse_id(id)?, format))
+}
+
+fn latest_result(store: &Store, id: &str, segment: &str, api_user: bool) -> Outcome {
+    let format = segment.strip_prefix("results").and_then(|f| f.strip_prefix('.').or(f.is_empty().then_some("json")));
+    let Some(format) = format else { return Err(Reply::not_found()) };
+    let q = store.queries.get(&parse_id(id)?).ok_or_else(Reply::not_found)?;
+    let no_result = || Reply::message(404, "No cached result found for this query.");
+    let rid = q.latest_query_data_id.ok_or_else(no_result)?;
+    // API keys see only a result of the query as it is now.
+    if api_user && store.results.get(&rid).is_none_or(|r| r.query_hash != super::execution::hash_of_query(q)) {
+        return Err(no_result());
+    }
+    store.result_download(rid, format, &q.name, api_user)
+}
+
+fn query_result(store: &Store, id: &str, file: &str, api_user: bool) -> Outcome {
+    let q = store.queries.get(&parse_id(id)?).ok_or_else(Reply::not_found)?;
+    let (rid, format) = split_format(file)?;
+    store.result_download(rid, format, &q.name, api_user)
+}
+
+/// `POST /api/queries/<id>/refresh?p_name=value`: always executes.
+fn refresh(store: &mut Store, req: &Request, id: &str) -> Outcome {
+    let params: Map<String, Value> =
+        req.args.iter().filter_map(|(k, v)| k.strip_prefix("p_").map(|n| (n.to_string(), json!(v)))).collect();
+    let body = json!({"parameters": params, "max_age": 0}).to_string();
+    store.execute_saved(parse_id(id)?, body.as_bytes(), false)
+}
+
+fn regenerate_api_key(store: &mut Store, id: &str) -> Outcome {
+    let id = parse_id(id)?;
+    if !store.queries.contains_key(&id) {
+        return Err(Reply::not_found());
+    }
+    let key = store.rng.alphanumeric(40);
+    if let Some(q) = store.queries.get_mut(&id) {
+        q.api_key = key;
+    }
+    let mut v = store.query_json(&store.queries[&id], QueryForm::Write);
+    if let Some(o) = v.as_object_mut() {
+        o.remove("visualizations");
+    }
+    Ok(Reply::ok(v))
 }
 
 fn client_config() -> Value {

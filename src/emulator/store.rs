@@ -29,6 +29,12 @@ pub struct Store {
     pub widgets: BTreeMap<i64, Widget>,
     /// Every slug ever stored: Redash checks new slugs against all of them, archived or not.
     pub stored_slugs: BTreeSet<String>,
+    pub results: BTreeMap<i64, super::execution::QueryResult>,
+    pub jobs: BTreeMap<String, super::execution::Job>,
+    /// The sample database behind each data source.
+    pub databases: BTreeMap<i64, rusqlite::Connection>,
+    /// How long an execution takes before its result is there.
+    pub job_delay_ms: i64,
     next_ids: BTreeMap<&'static str, i64>,
     last_millis: i64,
     pub rng: SplitMix64,
@@ -46,6 +52,10 @@ impl Store {
             dashboards: BTreeMap::new(),
             widgets: BTreeMap::new(),
             stored_slugs: BTreeSet::new(),
+            results: BTreeMap::new(),
+            jobs: BTreeMap::new(),
+            databases: BTreeMap::new(),
+            job_delay_ms: 0,
             next_ids: BTreeMap::new(),
             last_millis: 0,
             rng: SplitMix64::new(seed),
@@ -70,6 +80,13 @@ impl Store {
             store
                 .data_sources
                 .insert(id, DataSource { id, name: name.into(), kind: "pg".into(), groups: vec![(2, false)] });
+            let db = if id == 1 { super::sample::sample_postgres() } else { super::sample::analytics() };
+            match db {
+                Ok(db) => {
+                    store.databases.insert(id, db);
+                }
+                Err(e) => eprintln!("emulator: the sample database of {name:?} could not be built: {e}"),
+            }
         }
         store
     }
@@ -192,7 +209,7 @@ impl Store {
             "name": q.name,
             "description": q.description,
             "query": q.sql,
-            "query_hash": super::model::query_hash(&q.sql),
+            "query_hash": super::execution::hash_of_query(q),
             "schedule": q.schedule,
             "api_key": q.api_key,
             "is_archived": q.is_archived,
@@ -208,9 +225,10 @@ impl Store {
         });
         match form {
             QueryForm::List => {
+                let latest = q.latest_query_data_id.and_then(|id| self.results.get(&id));
                 v["last_modified_by_id"] = json!(q.last_modified_by_id);
-                v["retrieved_at"] = Value::Null;
-                v["runtime"] = Value::Null;
+                v["retrieved_at"] = latest.map(|r| json!(iso_millis(r.retrieved_at))).unwrap_or(Value::Null);
+                v["runtime"] = latest.map(|r| json!(r.runtime)).unwrap_or(Value::Null);
                 v["is_favorite"] = json!(false);
             }
             QueryForm::Get | QueryForm::Write => {

@@ -11,4 +11,5 @@ pub mod plan;
 pub mod redash;
 pub mod render;
 pub mod state;
+pub mod template;
 pub mod util;

@@ -19,7 +19,6 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 
-pub use execution::{placeholders, substitute};
 pub use model::{query_hash, slugify};
 pub use reply::{Body, Reply};
 pub use routes::Request;

@@ -194,8 +194,11 @@ impl<'de> Deserialize<'de> for KeyText {
 }
 
 /// Parses every document of a YAML text. Empty documents (comments only) are left out.
+/// Booleans are YAML 1.2's `true`/`false` only: `NO` (Norway) and `y` stay strings.
 pub fn parse_documents(text: &str) -> Result<Vec<Node>, serde_saphyr::Error> {
-    let docs: Vec<Option<Node>> = serde_saphyr::from_multiple(text)?;
+    let mut options = serde_saphyr::Options::default();
+    options.strict_booleans = true;
+    let docs: Vec<Option<Node>> = serde_saphyr::from_multiple_with_options(text, options)?;
     Ok(docs.into_iter().flatten().filter(|n| n.value != NodeValue::Null).collect())
 }
 
@@ -223,6 +226,14 @@ mod tests {
         assert_eq!(docs[0].get("b").unwrap().value, NodeValue::Int(12));
         assert_eq!(docs[0].get("c").unwrap().value, NodeValue::Bool(true));
         assert_eq!(docs[0].get("d").unwrap().value, NodeValue::Null);
+    }
+
+    #[test]
+    fn only_true_and_false_are_booleans() {
+        let docs = parse_documents("a: [NO, y, yes, on, true, False]\n").unwrap();
+        let NodeValue::Seq(items) = &docs[0].get("a").unwrap().value else { panic!() };
+        let kinds: Vec<&str> = items.iter().map(Node::kind_name).collect();
+        assert_eq!(kinds, vec!["a string", "a string", "a string", "a string", "a boolean", "a boolean"]);
     }
 
     #[test]

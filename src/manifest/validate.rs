@@ -245,6 +245,7 @@ fn check_query(
             diags.push(q.diagnostic(k, &format!("{base}/regex"), "only text-pattern parameters take a regex"));
         }
     }
+    check_placeholders(q, diags);
     let mut viz_names = BTreeSet::new();
     for (i, v) in spec.visualizations.iter().enumerate() {
         let base = format!("/spec/visualizations/{i}");
@@ -268,6 +269,111 @@ fn check_query(
                 format!("`{MARKER_FIELD}` is reserved for the tool's ownership marker"),
             ));
         }
+    }
+}
+
+/// The SQL's `{{ }}` placeholders and the declared parameters must match both ways, and each
+/// default must be a value of its parameter's type.
+fn check_placeholders(q: &Manifest<QuerySpec>, diags: &mut Vec<Diagnostic>) {
+    let k = Kind::Query;
+    let Some(sql) = q.spec.query.as_deref().or(q.source.query_file_text.as_deref()) else { return };
+    let sql_field = if q.spec.query.is_some() { "/spec/query" } else { "/spec/queryFile" };
+    let used = crate::template::placeholders(sql);
+    let declared: BTreeSet<&str> = q.spec.parameters.iter().map(|p| p.name.as_str()).collect();
+    let undeclared: Vec<String> =
+        used.iter().filter(|u| !declared.contains(u.as_str())).map(|u| format!("{{{{ {u} }}}}")).collect();
+    if !undeclared.is_empty() {
+        diags.push(q.diagnostic(
+            k,
+            sql_field,
+            format!("the SQL uses {} but declares no such parameter", undeclared.join(", ")),
+        ));
+    }
+    for (i, p) in q.spec.parameters.iter().enumerate() {
+        let base = format!("/spec/parameters/{i}");
+        if !used.contains(&p.name) {
+            diags.push(q.diagnostic(
+                k,
+                &format!("{base}/name"),
+                format!("parameter {:?} is not used in the SQL (no {{{{ {} }}}})", p.name, p.name),
+            ));
+        }
+        if let Some(value) = &p.value
+            && let Err(why) = default_fits(p, value)
+        {
+            diags.push(q.diagnostic(k, &format!("{base}/value"), why));
+        }
+    }
+}
+
+fn is_dynamic_date(s: &str) -> bool {
+    s.starts_with("d_") || s.starts_with("d_now")
+}
+
+fn is_datetime(s: &str, seconds: bool) -> bool {
+    let (date, time) = match s.split_once([' ', 'T']) {
+        Some(parts) => parts,
+        None => return false,
+    };
+    let time_ok = if seconds {
+        time.len() == 8
+            && time.as_bytes()[5] == b':'
+            && is_valid_time_of_day(&time[..5])
+            && time[6..].parse::<u32>().is_ok_and(|s| s < 60)
+    } else {
+        is_valid_time_of_day(time)
+    };
+    is_valid_date(date) && time_ok
+}
+
+/// Whether a default value suits its parameter's type.
+fn default_fits(p: &super::types::Parameter, value: &serde_json::Value) -> Result<(), String> {
+    use serde_json::Value;
+    let single = |v: &Value| -> Result<(), String> {
+        let text = v.as_str();
+        let ok = match p.kind {
+            ParameterType::Number => v.is_number() || text.is_some_and(|t| t.trim().parse::<f64>().is_ok()),
+            ParameterType::Enum => text.is_some_and(|t| p.enum_options.iter().any(|o| o == t)),
+            ParameterType::Date => text.is_some_and(|t| is_valid_date(t) || is_dynamic_date(t)),
+            ParameterType::DatetimeLocal => text.is_some_and(|t| is_datetime(t, false) || is_dynamic_date(t)),
+            ParameterType::DatetimeWithSeconds => text.is_some_and(|t| is_datetime(t, true) || is_dynamic_date(t)),
+            _ => !v.is_object() && !v.is_array(),
+        };
+        if ok { Ok(()) } else { Err(format!("default {v} is not a valid {} value{}", p.kind.as_str(), expected(p))) }
+    };
+    match (p.kind, value) {
+        (ParameterType::DateRange | ParameterType::DatetimeRange | ParameterType::DatetimeRangeWithSeconds, v) => {
+            if v.as_str().is_some_and(is_dynamic_date) {
+                return Ok(());
+            }
+            let end_ok = |field: &str| {
+                v.get(field).and_then(Value::as_str).is_some_and(|t| match p.kind {
+                    ParameterType::DateRange => is_valid_date(t),
+                    ParameterType::DatetimeRange => is_datetime(t, false),
+                    _ => is_datetime(t, true),
+                })
+            };
+            if end_ok("start") && end_ok("end") {
+                Ok(())
+            } else {
+                Err(format!(
+                    "default {v} is not a valid {} value: give {{start, end}} or a dynamic range like d_last_7_days",
+                    p.kind.as_str()
+                ))
+            }
+        }
+        (_, Value::Array(items)) if p.multi_values.is_some() => items.iter().try_for_each(single),
+        (_, v) => single(v),
+    }
+}
+
+fn expected(p: &super::types::Parameter) -> String {
+    match p.kind {
+        ParameterType::Enum => format!(" (one of: {})", p.enum_options.join(", ")),
+        ParameterType::Date => " (YYYY-MM-DD)".into(),
+        ParameterType::DatetimeLocal => " (YYYY-MM-DD HH:MM)".into(),
+        ParameterType::DatetimeWithSeconds => " (YYYY-MM-DD HH:MM:SS)".into(),
+        _ => String::new(),
     }
 }
 
@@ -452,7 +558,7 @@ mod tests {
     fn parameter_cycles_are_errors() {
         let q = |name: &str, target: &str| {
             format!(
-                "{HEAD}kind: Query\nmetadata: {{name: {name}}}\nspec:\n  name: {name}\n  dataSource: DS\n  query: x\n  parameters: [{{name: p, type: query, query: {target}}}]\n"
+                "{HEAD}kind: Query\nmetadata: {{name: {name}}}\nspec:\n  name: {name}\n  dataSource: DS\n  query: 'select {{{{ p }}}}'\n  parameters: [{{name: p, type: query, query: {target}}}]\n"
             )
         };
         let text = format!("{}---\n{}", q("a", "b"), q("b", "a"));
@@ -471,6 +577,23 @@ mod tests {
         assert!(f.iter().any(|l| l.contains("spec.schedule.time: \"25:00\" is not a time of day")), "{f:?}");
         assert!(f.iter().any(|l| l.contains("spec.schedule.dayOfWeek: a day of the week needs")), "{f:?}");
         assert!(f.iter().any(|l| l.contains("spec.schedule.until")), "{f:?}");
+    }
+
+    #[test]
+    fn placeholders_and_parameters_must_match_and_defaults_fit() {
+        let text = format!(
+            "{HEAD}kind: Query\nmetadata: {{name: q}}\nspec:\n  name: Q\n  dataSource: DS\n  query: select {{{{ a }}}}, {{{{ r.start }}}}, {{{{ ghost }}}}\n  parameters:\n    - {{name: a, type: number, value: ten}}\n    - {{name: r, type: date-range, value: {{start: '2024-01-01', end: '2024-02-01'}}}}\n    - {{name: unused, type: enum, enumOptions: [x, y], value: z}}\n"
+        );
+        let f = findings(&text);
+        assert_eq!(
+            f,
+            vec![
+                "m.yaml:7: Query default/q: spec.query: the SQL uses {{ ghost }} but declares no such parameter",
+                "m.yaml:9: Query default/q: spec.parameters[0].value: default \"ten\" is not a valid number value",
+                "m.yaml:11: Query default/q: spec.parameters[2].name: parameter \"unused\" is not used in the SQL (no {{ unused }})",
+                "m.yaml:11: Query default/q: spec.parameters[2].value: default \"z\" is not a valid enum value (one of: x, y)",
+            ]
+        );
     }
 
     #[test]

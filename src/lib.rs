@@ -4,6 +4,7 @@ pub mod apply;
 pub mod cli;
 pub mod emulator;
 pub mod engine;
+pub mod execute;
 pub mod export;
 pub mod manifest;
 pub mod operator;

@@ -5,6 +5,7 @@ mod demo_cmd;
 mod emulator_cmd;
 mod export_cmd;
 mod operator_cmd;
+mod results_cmd;
 mod sync_cmd;
 
 use std::process::ExitCode;
@@ -44,8 +45,13 @@ pub enum Command {
         after_help = "Examples:\n  redash-gitops export --out manifests/\n  redash-gitops export --out sales/ --tag sales\n  redash-gitops export --out board/ --dashboard 12"
     )]
     Export(export_cmd::ExportArgs),
-    /// Check manifests without a server: schema, references, duplicates
-    #[command(after_help = "Example:\n  redash-gitops validate manifests/")]
+    /// Fetch a query's result (cached, or executed now) as CSV or JSON
+    #[command(
+        after_help = "Examples:\n  redash-gitops results daily-revenue --param start_date=2024-06-01 --out revenue.csv\n  redash-gitops results 42 --max-age 0 --format json"
+    )]
+    Results(results_cmd::ResultsArgs),
+    /// Check manifests: schema, references, placeholders; with a server also data sources and, with --execute, the SQL
+    #[command(after_help = "Examples:\n  redash-gitops validate manifests/ --offline\n  REDASH_URL=... redash-gitops validate manifests/ --execute --timeout 30s")]
     Validate(sync_cmd::ValidateArgs),
     /// Print the CustomResourceDefinitions of Query, Dashboard and RedashConnection
     #[command(after_help = "Examples:\n  redash-gitops crds | kubectl apply -f -\n  redash-gitops crds --out crds/")]
@@ -69,6 +75,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Sync(args) => sync_cmd::run_plan(&args.plan, !args.dry_run),
         Command::Validate(args) => sync_cmd::run_validate(&args),
         Command::Export(args) => export_cmd::run(args),
+        Command::Results(args) => results_cmd::run(args),
         Command::Crds(args) => crds_cmd::run(args),
         Command::Demo(args) => demo_cmd::run(args),
         Command::Operator(args) => operator_cmd::run_operator(args),

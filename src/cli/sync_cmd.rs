@@ -8,11 +8,14 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 
 use super::Outcome;
-use crate::apply::apply;
+use crate::apply::{Status, apply};
 use crate::engine::{EngineError, EngineOptions, load_and_validate, plan_against};
+use crate::execute::{changed_sql, check, refresh};
+use crate::manifest::Diagnostics;
 use crate::plan::{DriftPolicy, PlanOptions};
 use crate::redash::{ApiKey, RedashClient};
-use crate::render::{Style, plan_json, render_plan, render_report};
+use crate::render::{Style, plan_json, render_plan, render_report, render_runs};
+use crate::state::resolve;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
@@ -101,6 +104,16 @@ pub struct PlanArgs {
     /// Colour: auto (only on a terminal, never with NO_COLOR), always, never
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// Run the SQL of every new or changed query on its data source first (nothing is saved);
+    /// any failure fails the command, and a sync then changes nothing
+    #[arg(long)]
+    pub execute: bool,
+    /// After a sync, execute the queries whose SQL changed, so that dashboards show fresh data
+    #[arg(long)]
+    pub refresh: bool,
+    /// Time allowed to each query execution before its job is cancelled (e.g. 30s, 5m)
+    #[arg(long, default_value = "60s", value_parser = super::operator_cmd::parse_duration)]
+    pub timeout: std::time::Duration,
 }
 
 impl PlanArgs {
@@ -171,50 +184,77 @@ pub fn run_plan(args: &PlanArgs, apply_changes: bool) -> anyhow::Result<Outcome>
     let opts = args.engine_options()?;
     let client = args.connection.client()?.with_concurrency(opts.concurrency);
     let style = style(args.color);
+    let text = args.output == OutputFormat::Text;
     let rt = runtime()?;
     rt.block_on(async {
         let planned = plan_against(&client, &set, &opts).await.map_err(engine_error)?;
         let target = format!("{} (Redash {}, owner {:?})", client.base_url(), planned.redash_version, opts.plan.owner);
         let plan = &planned.plan;
-        if !apply_changes {
-            match args.output {
-                OutputFormat::Text => print!("{}", render_plan(plan, &target, style)),
-                OutputFormat::Json => println!(
-                    "{}",
-                    serde_json::to_string_pretty(&plan_json(plan, client.base_url(), &opts.plan.owner, None))?
-                ),
-            }
-            return Ok(if plan.has_changes() { Outcome::Changes } else { Outcome::Clean });
-        }
-        if args.output == OutputFormat::Text {
+        let mut doc = plan_json(plan, client.base_url(), &opts.plan.owner, None);
+        if text {
             print!("{}", render_plan(plan, &target, style));
         }
-        if !plan.has_changes() {
-            if args.output == OutputFormat::Json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&plan_json(plan, client.base_url(), &opts.plan.owner, None))?
+        // Broken SQL is found before anything is written.
+        let mut failures = 0;
+        if args.execute {
+            let queries: Vec<_> = changed_sql(plan).into_iter().map(|(q, _)| q.clone()).collect();
+            let reports = check(&client, queries, args.timeout, opts.concurrency).await;
+            failures += reports.iter().filter(|r| !r.outcome.is_ok()).count();
+            if text {
+                print!("\n{}", render_runs("Checked the SQL of new and changed queries", &reports, style));
+            }
+            doc["executions"] = serde_json::to_value(&reports)?;
+        }
+        if !apply_changes || !plan.has_changes() || failures > 0 {
+            if !text {
+                println!("{}", serde_json::to_string_pretty(&doc)?);
+            }
+            if failures > 0 {
+                bail!(
+                    "{failures} quer{} failed to run (see above){}",
+                    if failures == 1 { "y" } else { "ies" },
+                    if apply_changes { "; nothing was changed" } else { "" }
                 );
             }
-            return Ok(Outcome::Clean);
+            return Ok(if plan.has_changes() && !apply_changes { Outcome::Changes } else { Outcome::Clean });
         }
         let report = apply(&client, plan, &opts.plan.owner, opts.concurrency).await;
-        match args.output {
-            OutputFormat::Text => print!("\n{}", render_report(&report, style)),
-            OutputFormat::Json => println!(
-                "{}",
-                serde_json::to_string_pretty(&plan_json(plan, client.base_url(), &opts.plan.owner, Some(&report)))?
-            ),
+        doc["apply"] = serde_json::json!({ "success": report.is_success(), "outcomes": report.outcomes });
+        if text {
+            print!("\n{}", render_report(&report, style));
         }
-        if report.is_success() {
-            Ok(Outcome::Clean)
-        } else {
+        if args.refresh {
+            let ids: std::collections::BTreeMap<String, i64> = report
+                .outcomes
+                .iter()
+                .filter(|o| o.status == Status::Done)
+                .filter_map(|o| Some((o.resource.clone(), o.id?)))
+                .collect();
+            let targets: Vec<_> = changed_sql(plan)
+                .into_iter()
+                .filter_map(|(q, _)| ids.get(&q.key.to_string()).map(|id| (q.clone(), *id)))
+                .collect();
+            let reports = refresh(&client, targets, args.timeout, opts.concurrency).await;
+            failures += reports.iter().filter(|r| !r.outcome.is_ok()).count();
+            if text {
+                print!("\n{}", render_runs("Refreshed the queries whose SQL changed", &reports, style));
+            }
+            doc["refresh"] = serde_json::to_value(&reports)?;
+        }
+        if !text {
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
+        if !report.is_success() {
             let n = report.failures().count();
             bail!(
                 "{n} change{} could not be applied (see above); run sync again once the cause is fixed",
                 if n == 1 { "" } else { "s" }
             )
         }
+        if failures > 0 {
+            bail!("{failures} refreshed quer{} failed (see above)", if failures == 1 { "y" } else { "ies" });
+        }
+        Ok(Outcome::Clean)
     })
 }
 
@@ -223,10 +263,69 @@ pub struct ValidateArgs {
     /// Manifest files or directories
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Check nothing that needs Redash, even when a URL is configured
+    #[arg(long, conflicts_with = "execute")]
+    pub offline: bool,
+    /// Also run the SQL of every new or changed query on Redash (nothing is saved)
+    #[arg(long)]
+    pub execute: bool,
+    /// Time allowed to each query execution before its job is cancelled
+    #[arg(long, default_value = "60s", value_parser = super::operator_cmd::parse_duration)]
+    pub timeout: std::time::Duration,
+    /// Ownership scope (to tell new and changed queries from the others)
+    #[arg(long, env = "REDASH_GITOPS_OWNER", default_value = "default")]
+    pub owner: String,
+    /// Use data source NEW on this server where manifests say OLD (repeatable)
+    #[arg(long, value_name = "OLD=NEW")]
+    pub map_data_source: Vec<String>,
+    /// Colour: auto, always, never
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
 }
 
+/// Offline checks always; with a Redash URL also the data sources, and with `--execute` the
+/// SQL of new and changed queries.
 pub fn run_validate(args: &ValidateArgs) -> anyhow::Result<Outcome> {
     let set = load_and_validate(&args.paths).map_err(engine_error)?;
-    println!("{} queries and {} dashboards: valid.", set.queries.len(), set.dashboards.len());
-    Ok(Outcome::Clean)
+    let counts = format!("{} queries and {} dashboards", set.queries.len(), set.dashboards.len());
+    if args.offline || (args.connection.url.is_none() && !args.execute) {
+        println!("{counts}: valid (offline checks; set REDASH_URL to check data sources too).");
+        return Ok(Outcome::Clean);
+    }
+    if args.connection.url.is_none() {
+        bail!("--execute needs a Redash server: pass --url or set REDASH_URL");
+    }
+    let mut map = BTreeMap::new();
+    for m in &args.map_data_source {
+        let (old, new) = m.split_once('=').with_context(|| format!("--map-data-source {m:?}: expected OLD=NEW"))?;
+        map.insert(old.trim().to_string(), new.trim().to_string());
+    }
+    let opts = EngineOptions {
+        plan: PlanOptions { owner: args.owner.clone(), ..PlanOptions::default() },
+        concurrency: 8,
+        data_source_map: map,
+    };
+    let client = args.connection.client()?;
+    let style = style(args.color);
+    runtime()?.block_on(async {
+        if !args.execute {
+            let data_sources = client.data_sources().await?;
+            resolve(&set, &data_sources, &opts.data_source_map)
+                .map_err(|d| engine_error(EngineError::Invalid(Diagnostics(d))))?;
+            println!("{counts}: valid, and every data source exists on {}.", client.base_url());
+            return Ok(Outcome::Clean);
+        }
+        let planned = plan_against(&client, &set, &opts).await.map_err(engine_error)?;
+        let queries: Vec<_> = changed_sql(&planned.plan).into_iter().map(|(q, _)| q.clone()).collect();
+        let reports = check(&client, queries, args.timeout, opts.concurrency).await;
+        print!("{}", render_runs("Checked the SQL of new and changed queries", &reports, style));
+        let failures = reports.iter().filter(|r| !r.outcome.is_ok()).count();
+        if failures > 0 {
+            bail!("{failures} quer{} failed to run (see above)", if failures == 1 { "y" } else { "ies" });
+        }
+        println!("{counts}: valid.");
+        Ok(Outcome::Clean)
+    })
 }

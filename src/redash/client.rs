@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::error::RedashError;
-use super::types::{Dashboard, DataSource, Page, Query, Session, Visualization, Widget};
+use super::types::{Dashboard, DataSource, Execution, Job, Page, Query, Session, Visualization, Widget};
 
 /// A Redash user API key. It is never printed: Debug shows a placeholder and there is no
 /// Display.
@@ -230,7 +230,13 @@ impl RedashClient {
         if status.is_success() {
             return Ok(json);
         }
-        let message = json.get("message").and_then(Value::as_str).unwrap_or("").to_string();
+        // Execution endpoints answer errors as `{"job": {"status": 4, "error": ...}}`.
+        let message = json
+            .get("message")
+            .and_then(Value::as_str)
+            .or_else(|| json.get("job").and_then(|j| j.get("error")).and_then(Value::as_str))
+            .unwrap_or("")
+            .to_string();
         Err(match status.as_u16() {
             404 if message.starts_with("Couldn't find resource. Please login") => {
                 RedashError::Auth { url: self.base.clone() }
@@ -238,14 +244,7 @@ impl RedashClient {
             404 => RedashError::NotFound { request },
             403 => RedashError::Forbidden { request, message },
             409 => RedashError::Conflict { request },
-            code => {
-                let message = if message.is_empty() {
-                    json.get("job").and_then(|j| j.get("error")).and_then(Value::as_str).unwrap_or("").to_string()
-                } else {
-                    message
-                };
-                RedashError::Status { request, status: code, message }
-            }
+            code => RedashError::Status { request, status: code, message },
         })
     }
 
@@ -376,8 +375,72 @@ impl RedashClient {
         self.post_as(&format!("/api/widgets/{id}"), body).await
     }
 
+    /// Runs SQL on a data source without saving it (`POST /api/query_results`).
+    pub async fn execute_adhoc(
+        &self,
+        sql: &str,
+        data_source_id: i64,
+        parameters: &Value,
+        max_age: i64,
+    ) -> Result<Execution, RedashError> {
+        let body =
+            json!({"query": sql, "data_source_id": data_source_id, "parameters": parameters, "max_age": max_age});
+        let v = self.request(Method::POST, "/api/query_results", Some(&body)).await?;
+        execution("/api/query_results", v)
+    }
+
+    /// Executes a saved query (`POST /api/queries/<id>/results`).
+    pub async fn execute_query(&self, id: i64, parameters: &Value, max_age: i64) -> Result<Execution, RedashError> {
+        let path = format!("/api/queries/{id}/results");
+        let v = self.request(Method::POST, &path, Some(&json!({"parameters": parameters, "max_age": max_age}))).await?;
+        execution(&path, v)
+    }
+
+    /// A job's state; through the query's route when `query_id` is given (query API keys).
+    pub async fn job(&self, id: &str, query_id: Option<i64>) -> Result<Job, RedashError> {
+        let path = match query_id {
+            Some(q) => format!("/api/queries/{q}/jobs/{id}"),
+            None => format!("/api/jobs/{id}"),
+        };
+        let v = self.request(Method::GET, &path, None).await?;
+        decode(&path, v.get("job").cloned().unwrap_or(Value::Null))
+    }
+
+    pub async fn cancel_job(&self, id: &str) -> Result<(), RedashError> {
+        self.request(Method::DELETE, &format!("/api/jobs/{id}"), None).await.map(|_| ())
+    }
+
+    /// A result as JSON (`{"query_result": ...}` unwrapped).
+    pub async fn query_result(&self, id: i64) -> Result<Value, RedashError> {
+        let v = self.request(Method::GET, &format!("/api/query_results/{id}"), None).await?;
+        Ok(v.get("query_result").cloned().unwrap_or(v))
+    }
+
+    /// A file Redash serves as is (a result as CSV): the text of a successful answer.
+    pub async fn download(&self, path: &str) -> Result<String, RedashError> {
+        let (status, content_type, bytes) =
+            self.send_once(&Method::GET, path, None).await.map_err(|e| self.transport_error(&e))?;
+        self.stats.record(&Method::GET, status.as_u16());
+        if status.is_success() && !content_type.starts_with("application/json") {
+            return String::from_utf8(bytes)
+                .map_err(|e| RedashError::Decode { request: path.into(), detail: e.to_string() });
+        }
+        let v = self.interpret(&Method::GET, path, status, &content_type, &bytes)?;
+        Ok(v.to_string())
+    }
+
     pub async fn delete_widget(&self, id: i64) -> Result<(), RedashError> {
         self.request(Method::DELETE, &format!("/api/widgets/{id}"), None).await.map(|_| ())
+    }
+}
+
+fn execution(path: &str, v: Value) -> Result<Execution, RedashError> {
+    if let Some(job) = v.get("job") {
+        return decode(path, job.clone()).map(Execution::Job);
+    }
+    match v.get("query_result") {
+        Some(r) => Ok(Execution::Result(r.clone())),
+        None => Err(RedashError::Decode { request: path.into(), detail: "neither a job nor a result".into() }),
     }
 }
 

@@ -119,3 +119,37 @@ pub struct Session {
     #[serde(default)]
     pub org_slug: Option<String>,
 }
+
+/// A query execution job (`{"job": {...}}`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Job {
+    pub id: String,
+    /// 1 queued, 2 started, 3 finished, 4 failed or cancelled, 5 cancelled.
+    pub status: i64,
+    #[serde(default)]
+    pub error: String,
+    #[serde(default)]
+    pub query_result_id: Option<i64>,
+}
+
+impl Job {
+    pub fn is_done(&self) -> bool {
+        self.status >= 3
+    }
+}
+
+/// What an execute request answers: a job to wait for, or a cached result at once.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Execution {
+    Job(Job),
+    Result(Value),
+}
+
+/// A result's data.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ResultData {
+    #[serde(default)]
+    pub columns: Vec<Value>,
+    #[serde(default)]
+    pub rows: Vec<Value>,
+}

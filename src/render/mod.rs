@@ -4,4 +4,4 @@ mod json;
 mod text;
 
 pub use json::{FORMAT_VERSION, plan_json};
-pub use text::{Style, render_plan, render_report, summary_line};
+pub use text::{Style, render_plan, render_report, render_runs, summary_line};

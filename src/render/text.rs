@@ -243,3 +243,34 @@ pub fn render_report(report: &Report, style: Style) -> String {
         writeln!(out, "{}", style.bold(&format!("Applied: {} done, {failed} not done.", report.count(Status::Done))));
     out
 }
+
+/// Renders query executions, one line each, and a summary.
+pub fn render_runs(title: &str, reports: &[crate::execute::RunReport], style: Style) -> String {
+    use crate::execute::RunOutcome;
+    let mut out = String::new();
+    if reports.is_empty() {
+        let _ = writeln!(out, "{title}: none to run.");
+        return out;
+    }
+    let _ = writeln!(out, "{title}:");
+    for r in reports {
+        let line = match &r.outcome {
+            RunOutcome::Ok { rows, runtime } => {
+                format!(
+                    "{} {}: {rows} row{} in {runtime:.2} s",
+                    style.green("ok     "),
+                    r.resource,
+                    if *rows == 1 { "" } else { "s" }
+                )
+            }
+            RunOutcome::Failed { error } => format!("{} {}: {}", style.red("FAILED "), r.resource, error.trim_end()),
+            RunOutcome::TimedOut { seconds } => {
+                format!("{} {}: no result after {seconds} s; the job was cancelled", style.red("TIMEOUT"), r.resource)
+            }
+        };
+        let _ = writeln!(out, "  {line}");
+    }
+    let failed = reports.iter().filter(|r| !r.outcome.is_ok()).count();
+    let _ = writeln!(out, "{}", style.bold(&format!("{} run, {failed} failed.", reports.len())));
+    out
+}

@@ -110,9 +110,14 @@ pub struct World {
 
 impl World {
     pub fn new(tag: &str) -> World {
+        World::with_job_delay(tag, redash_gitops::emulator::DEFAULT_JOB_DELAY_MS)
+    }
+
+    /// A world whose query executions take `ms` milliseconds.
+    pub fn with_job_delay(tag: &str, ms: i64) -> World {
         let key = format!("k3y-{tag}-{}", std::process::id());
         let key: String = key.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
-        let emu = RunningEmulator::start(&key, 7).unwrap();
+        let emu = RunningEmulator::serve(redash_gitops::emulator::Emulator::with_job_delay(&key, 7, ms)).unwrap();
         World {
             emu,
             key,

@@ -51,7 +51,9 @@ pub enum Command {
     )]
     Results(results_cmd::ResultsArgs),
     /// Check manifests: schema, references, placeholders; with a server also data sources and, with --execute, the SQL
-    #[command(after_help = "Examples:\n  redash-gitops validate manifests/ --offline\n  REDASH_URL=... redash-gitops validate manifests/ --execute --timeout 30s")]
+    #[command(
+        after_help = "Examples:\n  redash-gitops validate manifests/ --offline\n  REDASH_URL=... redash-gitops validate manifests/ --execute --timeout 30s"
+    )]
     Validate(sync_cmd::ValidateArgs),
     /// Print the CustomResourceDefinitions of Query, Dashboard and RedashConnection
     #[command(after_help = "Examples:\n  redash-gitops crds | kubectl apply -f -\n  redash-gitops crds --out crds/")]

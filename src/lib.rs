@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod cli;
+pub mod config;
 pub mod emulator;
 pub mod engine;
 pub mod execute;

@@ -172,14 +172,16 @@ fn missing_configuration_is_explained() {
     cmd.args(["plan", "."]).current_dir(w.dir.path()).env_remove("REDASH_URL").env("REDASH_API_KEY", "x");
     let out = cmd.output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no Redash URL: pass --url or set REDASH_URL"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("no Redash URL: pass --url, set REDASH_URL, or set `url` in redash-gitops.yaml")
+    );
 }
 
 #[test]
 fn usage_errors_exit_1_never_2() {
     let w = World::new("usage");
-    let run = w.run(&["plan"]).expect(1);
-    run.err_has("required");
+    w.run(&["plan"]).expect(1).err_has("no manifests to read: give PATH..., or `paths` in redash-gitops.yaml");
     w.run(&["sync", ".", "--no-such-flag"]).expect(1);
     w.run(&["frobnicate"]).expect(1);
     w.run(&["--help"]).expect(0).out_has("Usage:");

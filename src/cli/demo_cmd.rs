@@ -6,7 +6,7 @@ use anyhow::bail;
 use clap::Args;
 
 use super::Outcome;
-use super::sync_cmd::{ColorChoice, runtime, style};
+use super::common::{ColorChoice, runtime, style};
 use crate::apply::apply;
 use crate::emulator::RunningEmulator;
 use crate::engine::{EngineOptions, load_and_validate, plan_against};

@@ -1,13 +1,12 @@
 //! `redash-gitops export`: existing Redash content as manifests, ready to commit.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::Args;
 
 use super::Outcome;
-use super::sync_cmd::{ConnectionArgs, runtime};
+use super::common::{ConnectionArgs, data_source_map, runtime};
 use crate::export::{Selection, convert, read};
 
 #[derive(Args, Debug)]
@@ -59,18 +58,15 @@ fn existing(dir: &Path, sub: &str) -> Vec<String> {
 }
 
 pub fn run(args: ExportArgs) -> anyhow::Result<Outcome> {
-    let mut map = BTreeMap::new();
-    for m in &args.map_data_source {
-        let (old, new) = m.split_once('=').with_context(|| format!("--map-data-source {m:?}: expected OLD=NEW"))?;
-        map.insert(old.trim().to_string(), new.trim().to_string());
-    }
+    let cfg = args.connection.config()?;
+    let map = data_source_map(&args.map_data_source, &cfg)?;
     let selection = Selection {
         tags: args.tags.clone(),
         queries: args.queries.clone(),
         dashboards: args.dashboards.clone(),
         include_archived: args.include_archived,
     };
-    let client = args.connection.client()?.with_concurrency(args.concurrency as usize);
+    let client = args.connection.client(&cfg)?.with_concurrency(args.concurrency as usize);
     let (input, mut notes) = runtime()?.block_on(read(&client, &selection, args.concurrency as usize, true))?;
     let output = convert(&input, &map);
     notes.extend(output.notes.iter().cloned());

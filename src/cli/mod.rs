@@ -1,5 +1,6 @@
 //! The command line: parsing, dispatch, and the one place where outcomes become exit codes.
 
+mod common;
 mod crds_cmd;
 mod demo_cmd;
 mod emulator_cmd;
@@ -7,6 +8,7 @@ mod export_cmd;
 mod operator_cmd;
 mod results_cmd;
 mod sync_cmd;
+mod validate_cmd;
 
 use std::process::ExitCode;
 
@@ -54,7 +56,7 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  redash-gitops validate manifests/ --offline\n  REDASH_URL=... redash-gitops validate manifests/ --execute --timeout 30s"
     )]
-    Validate(sync_cmd::ValidateArgs),
+    Validate(validate_cmd::ValidateArgs),
     /// Print the CustomResourceDefinitions of Query, Dashboard and RedashConnection
     #[command(after_help = "Examples:\n  redash-gitops crds | kubectl apply -f -\n  redash-gitops crds --out crds/")]
     Crds(crds_cmd::CrdsArgs),
@@ -75,7 +77,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Plan(args) => sync_cmd::run_plan(&args, false),
         Command::Sync(args) => sync_cmd::run_plan(&args.plan, !args.dry_run),
-        Command::Validate(args) => sync_cmd::run_validate(&args),
+        Command::Validate(args) => validate_cmd::run(&args),
         Command::Export(args) => export_cmd::run(args),
         Command::Results(args) => results_cmd::run(args),
         Command::Crds(args) => crds_cmd::run(args),

@@ -7,7 +7,7 @@ use clap::{Args, ValueEnum};
 use serde_json::{Map, Value};
 
 use super::Outcome;
-use super::sync_cmd::{ConnectionArgs, runtime};
+use super::common::{ConnectionArgs, runtime};
 use crate::execute::{ResultError, fetch_result};
 use crate::manifest::{Kind, ResourceKey};
 use crate::redash::{RedashClient, RedashError};
@@ -44,9 +44,9 @@ pub struct ResultsArgs {
     /// Namespace of the manifest name
     #[arg(long, default_value = "default")]
     namespace: String,
-    /// Ownership scope the manifest name belongs to
-    #[arg(long, env = "REDASH_GITOPS_OWNER", default_value = "default")]
-    owner: String,
+    /// Ownership scope the manifest name belongs to (default: `default`)
+    #[arg(long, env = "REDASH_GITOPS_OWNER")]
+    owner: Option<String>,
 }
 
 fn explain(e: RedashError) -> anyhow::Error {
@@ -58,7 +58,7 @@ fn explain(e: RedashError) -> anyhow::Error {
     }
 }
 
-async fn find_id(client: &RedashClient, args: &ResultsArgs) -> anyhow::Result<i64> {
+async fn find_id(client: &RedashClient, args: &ResultsArgs, owner: &str) -> anyhow::Result<i64> {
     if let Ok(id) = args.query.parse::<i64>() {
         return Ok(id);
     }
@@ -66,13 +66,10 @@ async fn find_id(client: &RedashClient, args: &ResultsArgs) -> anyhow::Result<i6
     let queries = client.queries().await.map_err(explain)?;
     queries
         .iter()
-        .find(|q| read_marker(&q.options).is_some_and(|m| m.owner == args.owner && m.key == key))
+        .find(|q| read_marker(&q.options).is_some_and(|m| m.owner == owner && m.key == key))
         .map(|q| q.id)
         .ok_or_else(|| {
-            anyhow!(
-                "no query of owner {:?} is named {key} in Redash (sync it first, or give its Redash id)",
-                args.owner
-            )
+            anyhow!("no query of owner {owner:?} is named {key} in Redash (sync it first, or give its Redash id)")
         })
 }
 
@@ -107,9 +104,11 @@ fn parameters(definitions: &[Value], given: &[String]) -> anyhow::Result<Value> 
 }
 
 pub fn run(args: ResultsArgs) -> anyhow::Result<Outcome> {
-    let client = args.connection.client()?;
+    let cfg = args.connection.config()?;
+    let client = args.connection.client(&cfg)?;
+    let owner = args.connection.owner(&args.owner, &cfg);
     let text = runtime()?.block_on(async {
-        let id = find_id(&client, &args).await?;
+        let id = find_id(&client, &args, &owner).await?;
         let query = client.query(id).await.map_err(explain)?;
         let definitions: Vec<Value> =
             query.options.get("parameters").and_then(Value::as_array).cloned().unwrap_or_default();

@@ -1,33 +1,25 @@
-//! `plan`, `sync` and `validate`.
+//! `plan` and `sync`.
 
-use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::{Args, ValueEnum};
 
 use super::Outcome;
-use crate::apply::{Status, apply};
-use crate::engine::{EngineError, EngineOptions, load_and_validate, plan_against};
-use crate::execute::{changed_sql, check, refresh};
-use crate::manifest::Diagnostics;
-use crate::plan::{DriftPolicy, PlanOptions};
-use crate::redash::{ApiKey, RedashClient};
-use crate::render::{Style, plan_json, render_plan, render_report, render_runs};
-use crate::state::resolve;
+use super::common::{ColorChoice, ConnectionArgs, data_source_map, engine_error, paths, runtime, style};
+use crate::apply::{Report, Status, apply};
+use crate::engine::{EngineOptions, load_and_validate, plan_against};
+use crate::execute::{RunReport, changed_sql, check, refresh};
+use crate::plan::{DriftPolicy, Plan, PlanOptions};
+use crate::redash::{DEFAULT_CONCURRENCY, RedashClient};
+use crate::render::{Style, plan_json, render_markdown, render_plan, render_report, render_runs};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     Text,
     Json,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ColorChoice {
-    Auto,
-    Always,
-    Never,
+    /// A summary for a pull-request comment
+    Markdown,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -37,52 +29,27 @@ pub enum DriftArg {
     Ignore,
 }
 
-/// Where Redash is and how to authenticate.
-#[derive(Args, Debug, Clone)]
-pub struct ConnectionArgs {
-    /// Redash base URL, e.g. https://redash.example.com
-    #[arg(long, env = "REDASH_URL")]
-    pub url: Option<String>,
-    /// File holding the API key (a user's key); otherwise REDASH_API_KEY is read
-    #[arg(long, value_name = "FILE")]
-    pub api_key_file: Option<PathBuf>,
-}
-
-impl ConnectionArgs {
-    pub fn client(&self) -> anyhow::Result<RedashClient> {
-        let url = self.url.clone().context("no Redash URL: pass --url or set REDASH_URL")?;
-        let key = match &self.api_key_file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read the API key file {}", path.display()))?;
-                ApiKey::new(text)
-            }
-            None => ApiKey::new(std::env::var("REDASH_API_KEY").unwrap_or_default()),
-        };
-        if key.is_empty() {
-            bail!("no API key: set REDASH_API_KEY or pass --api-key-file");
-        }
-        Ok(RedashClient::new(&url, key)?)
-    }
-}
-
 /// Options shared by `plan` and `sync`.
 #[derive(Args, Debug, Clone)]
 pub struct PlanArgs {
-    /// Manifest files or directories (searched recursively for .yaml and .yml files)
-    #[arg(required = true, value_name = "PATH")]
+    /// Manifest files or directories (searched recursively for .yaml and .yml files); default:
+    /// `paths` of redash-gitops.yaml
+    #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
     pub connection: ConnectionArgs,
-    /// Ownership scope: objects marked by another owner are never changed
-    #[arg(long, env = "REDASH_GITOPS_OWNER", default_value = "default")]
-    pub owner: String,
+    /// Ownership scope: objects marked by another owner are never changed (default: `default`)
+    #[arg(long, env = "REDASH_GITOPS_OWNER")]
+    pub owner: Option<String>,
     /// Take over unmanaged Redash objects whose names match resources
     #[arg(long)]
     pub adopt: bool,
     /// Archive managed objects that are no longer in the manifests
-    #[arg(long)]
+    #[arg(long, overrides_with = "no_prune")]
     pub prune: bool,
+    /// Do not archive, whatever the configuration says
+    #[arg(long, overrides_with = "prune")]
+    pub no_prune: bool,
     /// Most objects one run may archive (default: at most half of the managed ones)
     #[arg(long, value_name = "N")]
     pub max_archive: Option<usize>,
@@ -92,9 +59,9 @@ pub struct PlanArgs {
     /// What to do with changes made in Redash: overwrite them, fail, or ignore them
     #[arg(long, value_enum, default_value_t = DriftArg::Overwrite)]
     pub drift: DriftArg,
-    /// Requests in flight at once
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub concurrency: u16,
+    /// Requests in flight at once (default 8)
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: Option<u16>,
     /// Use data source NEW on this server where manifests say OLD (repeatable)
     #[arg(long, value_name = "OLD=NEW")]
     pub map_data_source: Vec<String>,
@@ -116,19 +83,25 @@ pub struct PlanArgs {
     pub timeout: std::time::Duration,
 }
 
+/// Everything a plan or sync needs, with flags, environment and configuration file resolved.
+pub struct Resolved {
+    pub paths: Vec<PathBuf>,
+    pub client: RedashClient,
+    pub opts: EngineOptions,
+    pub style: Style,
+}
+
 impl PlanArgs {
-    fn engine_options(&self) -> anyhow::Result<EngineOptions> {
-        let mut map = BTreeMap::new();
-        for m in &self.map_data_source {
-            let (old, new) = m.split_once('=').with_context(|| format!("--map-data-source {m:?}: expected OLD=NEW"))?;
-            map.insert(old.trim().to_string(), new.trim().to_string());
-        }
-        Ok(EngineOptions {
+    pub fn resolve(&self) -> anyhow::Result<Resolved> {
+        let cfg = self.connection.config()?;
+        let concurrency = self.concurrency.or(cfg.settings.concurrency).map(usize::from).unwrap_or(DEFAULT_CONCURRENCY);
+        let prune = if self.no_prune { false } else { self.prune || cfg.settings.prune.unwrap_or(false) };
+        let opts = EngineOptions {
             plan: PlanOptions {
-                owner: self.owner.clone(),
+                owner: self.connection.owner(&self.owner, &cfg),
                 adopt: self.adopt,
-                prune: self.prune,
-                max_archive: self.max_archive,
+                prune,
+                max_archive: self.max_archive.or(cfg.settings.max_archive),
                 force: self.force,
                 drift: match self.drift {
                     DriftArg::Overwrite => DriftPolicy::Overwrite,
@@ -136,21 +109,13 @@ impl PlanArgs {
                     DriftArg::Ignore => DriftPolicy::Ignore,
                 },
             },
-            concurrency: self.concurrency as usize,
-            data_source_map: map,
-        })
+            concurrency,
+            data_source_map: data_source_map(&self.map_data_source, &cfg)?,
+        };
+        let paths = paths(&self.paths, &cfg)?;
+        let client = self.connection.client(&cfg)?.with_concurrency(concurrency);
+        Ok(Resolved { paths, client, opts, style: style(self.color) })
     }
-}
-
-pub fn style(choice: ColorChoice) -> Style {
-    let color = match choice {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        }
-    };
-    Style { color }
 }
 
 #[derive(Args, Debug)]
@@ -162,35 +127,58 @@ pub struct SyncArgs {
     pub dry_run: bool,
 }
 
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
+/// What a run produced, for the output formats that print it all at the end.
+#[derive(Default)]
+struct Produced {
+    executions: Option<Vec<RunReport>>,
+    report: Option<Report>,
+    refreshed: Option<Vec<RunReport>>,
 }
 
-/// Turns engine errors into one error whose text lists every finding.
-fn engine_error(e: EngineError) -> anyhow::Error {
-    match e {
-        EngineError::Invalid(d) => anyhow::anyhow!(
-            "{} problem{} in the manifests; nothing was changed:\n{d}",
-            d.len(),
-            if d.len() == 1 { "" } else { "s" }
+fn print_document(
+    args: &PlanArgs,
+    plan: &Plan,
+    client: &RedashClient,
+    owner: &str,
+    produced: &Produced,
+) -> anyhow::Result<()> {
+    match args.output {
+        OutputFormat::Text => {}
+        OutputFormat::Json => {
+            let mut doc = plan_json(plan, client.base_url(), owner, produced.report.as_ref());
+            if let Some(e) = &produced.executions {
+                doc["executions"] = serde_json::to_value(e)?;
+            }
+            if let Some(r) = &produced.refreshed {
+                doc["refresh"] = serde_json::to_value(r)?;
+            }
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
+        OutputFormat::Markdown => print!(
+            "{}",
+            render_markdown(
+                plan,
+                client.base_url(),
+                owner,
+                produced.executions.as_deref(),
+                produced.report.as_ref(),
+                produced.refreshed.as_deref()
+            )
         ),
-        EngineError::Plan(p) => anyhow::anyhow!("cannot plan; nothing was changed:\n{p}"),
-        EngineError::Redash(r) => anyhow::anyhow!("{r}"),
     }
+    Ok(())
 }
 
 pub fn run_plan(args: &PlanArgs, apply_changes: bool) -> anyhow::Result<Outcome> {
-    let set = load_and_validate(&args.paths).map_err(engine_error)?;
-    let opts = args.engine_options()?;
-    let client = args.connection.client()?.with_concurrency(opts.concurrency);
-    let style = style(args.color);
+    let Resolved { paths, client, opts, style } = args.resolve()?;
+    let set = load_and_validate(&paths).map_err(engine_error)?;
     let text = args.output == OutputFormat::Text;
-    let rt = runtime()?;
-    rt.block_on(async {
+    let owner = opts.plan.owner.clone();
+    runtime()?.block_on(async {
         let planned = plan_against(&client, &set, &opts).await.map_err(engine_error)?;
-        let target = format!("{} (Redash {}, owner {:?})", client.base_url(), planned.redash_version, opts.plan.owner);
+        let target = format!("{} (Redash {}, owner {owner:?})", client.base_url(), planned.redash_version);
         let plan = &planned.plan;
-        let mut doc = plan_json(plan, client.base_url(), &opts.plan.owner, None);
+        let mut produced = Produced::default();
         if text {
             print!("{}", render_plan(plan, &target, style));
         }
@@ -203,12 +191,10 @@ pub fn run_plan(args: &PlanArgs, apply_changes: bool) -> anyhow::Result<Outcome>
             if text {
                 print!("\n{}", render_runs("Checked the SQL of new and changed queries", &reports, style));
             }
-            doc["executions"] = serde_json::to_value(&reports)?;
+            produced.executions = Some(reports);
         }
         if !apply_changes || !plan.has_changes() || failures > 0 {
-            if !text {
-                println!("{}", serde_json::to_string_pretty(&doc)?);
-            }
+            print_document(args, plan, &client, &owner, &produced)?;
             if failures > 0 {
                 bail!(
                     "{failures} quer{} failed to run (see above){}",
@@ -218,8 +204,7 @@ pub fn run_plan(args: &PlanArgs, apply_changes: bool) -> anyhow::Result<Outcome>
             }
             return Ok(if plan.has_changes() && !apply_changes { Outcome::Changes } else { Outcome::Clean });
         }
-        let report = apply(&client, plan, &opts.plan.owner, opts.concurrency).await;
-        doc["apply"] = serde_json::json!({ "success": report.is_success(), "outcomes": report.outcomes });
+        let report = apply(&client, plan, &owner, opts.concurrency).await;
         if text {
             print!("\n{}", render_report(&report, style));
         }
@@ -239,93 +224,21 @@ pub fn run_plan(args: &PlanArgs, apply_changes: bool) -> anyhow::Result<Outcome>
             if text {
                 print!("\n{}", render_runs("Refreshed the queries whose SQL changed", &reports, style));
             }
-            doc["refresh"] = serde_json::to_value(&reports)?;
+            produced.refreshed = Some(reports);
         }
-        if !text {
-            println!("{}", serde_json::to_string_pretty(&doc)?);
-        }
-        if !report.is_success() {
-            let n = report.failures().count();
+        let success = report.is_success();
+        let not_applied = report.failures().count();
+        produced.report = Some(report);
+        print_document(args, plan, &client, &owner, &produced)?;
+        if !success {
             bail!(
-                "{n} change{} could not be applied (see above); run sync again once the cause is fixed",
-                if n == 1 { "" } else { "s" }
+                "{not_applied} change{} could not be applied (see above); run sync again once the cause is fixed",
+                if not_applied == 1 { "" } else { "s" }
             )
         }
         if failures > 0 {
             bail!("{failures} refreshed quer{} failed (see above)", if failures == 1 { "y" } else { "ies" });
         }
-        Ok(Outcome::Clean)
-    })
-}
-
-#[derive(Args, Debug)]
-pub struct ValidateArgs {
-    /// Manifest files or directories
-    #[arg(required = true, value_name = "PATH")]
-    pub paths: Vec<PathBuf>,
-    #[command(flatten)]
-    pub connection: ConnectionArgs,
-    /// Check nothing that needs Redash, even when a URL is configured
-    #[arg(long, conflicts_with = "execute")]
-    pub offline: bool,
-    /// Also run the SQL of every new or changed query on Redash (nothing is saved)
-    #[arg(long)]
-    pub execute: bool,
-    /// Time allowed to each query execution before its job is cancelled
-    #[arg(long, default_value = "60s", value_parser = super::operator_cmd::parse_duration)]
-    pub timeout: std::time::Duration,
-    /// Ownership scope (to tell new and changed queries from the others)
-    #[arg(long, env = "REDASH_GITOPS_OWNER", default_value = "default")]
-    pub owner: String,
-    /// Use data source NEW on this server where manifests say OLD (repeatable)
-    #[arg(long, value_name = "OLD=NEW")]
-    pub map_data_source: Vec<String>,
-    /// Colour: auto, always, never
-    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
-    pub color: ColorChoice,
-}
-
-/// Offline checks always; with a Redash URL also the data sources, and with `--execute` the
-/// SQL of new and changed queries.
-pub fn run_validate(args: &ValidateArgs) -> anyhow::Result<Outcome> {
-    let set = load_and_validate(&args.paths).map_err(engine_error)?;
-    let counts = format!("{} queries and {} dashboards", set.queries.len(), set.dashboards.len());
-    if args.offline || (args.connection.url.is_none() && !args.execute) {
-        println!("{counts}: valid (offline checks; set REDASH_URL to check data sources too).");
-        return Ok(Outcome::Clean);
-    }
-    if args.connection.url.is_none() {
-        bail!("--execute needs a Redash server: pass --url or set REDASH_URL");
-    }
-    let mut map = BTreeMap::new();
-    for m in &args.map_data_source {
-        let (old, new) = m.split_once('=').with_context(|| format!("--map-data-source {m:?}: expected OLD=NEW"))?;
-        map.insert(old.trim().to_string(), new.trim().to_string());
-    }
-    let opts = EngineOptions {
-        plan: PlanOptions { owner: args.owner.clone(), ..PlanOptions::default() },
-        concurrency: 8,
-        data_source_map: map,
-    };
-    let client = args.connection.client()?;
-    let style = style(args.color);
-    runtime()?.block_on(async {
-        if !args.execute {
-            let data_sources = client.data_sources().await?;
-            resolve(&set, &data_sources, &opts.data_source_map)
-                .map_err(|d| engine_error(EngineError::Invalid(Diagnostics(d))))?;
-            println!("{counts}: valid, and every data source exists on {}.", client.base_url());
-            return Ok(Outcome::Clean);
-        }
-        let planned = plan_against(&client, &set, &opts).await.map_err(engine_error)?;
-        let queries: Vec<_> = changed_sql(&planned.plan).into_iter().map(|(q, _)| q.clone()).collect();
-        let reports = check(&client, queries, args.timeout, opts.concurrency).await;
-        print!("{}", render_runs("Checked the SQL of new and changed queries", &reports, style));
-        let failures = reports.iter().filter(|r| !r.outcome.is_ok()).count();
-        if failures > 0 {
-            bail!("{failures} quer{} failed to run (see above)", if failures == 1 { "y" } else { "ies" });
-        }
-        println!("{counts}: valid.");
         Ok(Outcome::Clean)
     })
 }

@@ -1,0 +1,133 @@
+//! What several commands share: where Redash is, the configuration file, output style.
+//! Precedence everywhere: flag, then environment variable, then `redash-gitops.yaml`, then the
+//! built-in default.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+
+use crate::config::{self, Resolved};
+use crate::engine::EngineError;
+use crate::redash::{ApiKey, DEFAULT_CONCURRENCY, RedashClient};
+use crate::render::Style;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Where Redash is, how to authenticate, and which configuration to read.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ConnectionArgs {
+    /// Redash base URL, e.g. https://redash.example.com
+    #[arg(long, env = "REDASH_URL")]
+    pub url: Option<String>,
+    /// File holding the API key (a user's key); otherwise REDASH_API_KEY is read
+    #[arg(long, value_name = "FILE")]
+    pub api_key_file: Option<PathBuf>,
+    /// Configuration file (default: redash-gitops.yaml here or in a parent, up to the repository root)
+    #[arg(long, value_name = "FILE", env = "REDASH_GITOPS_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Environment of the configuration file to use (its URL, owner, data sources, key)
+    #[arg(long = "env", value_name = "NAME", env = "REDASH_GITOPS_ENV")]
+    pub environment: Option<String>,
+}
+
+impl ConnectionArgs {
+    /// The configuration file's settings, with `--env` applied.
+    pub fn config(&self) -> anyhow::Result<Resolved> {
+        let cwd = std::env::current_dir().context("cannot read the current directory")?;
+        Ok(config::load(self.config.as_deref(), self.environment.as_deref(), &cwd)?)
+    }
+
+    pub fn url(&self, cfg: &Resolved) -> Option<String> {
+        self.url.clone().filter(|u| !u.is_empty()).or_else(|| cfg.settings.url.clone())
+    }
+
+    /// A client for the configured Redash: the key from `--api-key-file`, REDASH_API_KEY, the
+    /// configuration's `apiKeyEnv` variable, or its `apiKeyFile`, in that order.
+    pub fn client(&self, cfg: &Resolved) -> anyhow::Result<RedashClient> {
+        let url =
+            self.url(cfg).context("no Redash URL: pass --url, set REDASH_URL, or set `url` in redash-gitops.yaml")?;
+        let read_file = |path: &PathBuf| {
+            std::fs::read_to_string(path).with_context(|| format!("cannot read the API key file {}", path.display()))
+        };
+        let from_env = |name: &str| std::env::var(name).ok().filter(|k| !k.trim().is_empty());
+        let key = match &self.api_key_file {
+            Some(path) => read_file(path)?,
+            None => match from_env("REDASH_API_KEY") {
+                Some(k) => k,
+                None => match (&cfg.settings.api_key_env, &cfg.settings.api_key_file) {
+                    (Some(var), _) if from_env(var).is_some() => from_env(var).unwrap_or_default(),
+                    (_, Some(path)) => read_file(path)?,
+                    (Some(var), None) => bail!("no API key: {var} (named by apiKeyEnv) is not set, nor REDASH_API_KEY"),
+                    (None, None) => String::new(),
+                },
+            },
+        };
+        let key = ApiKey::new(key);
+        if key.is_empty() {
+            bail!("no API key: set REDASH_API_KEY or pass --api-key-file");
+        }
+        let concurrency = cfg.settings.concurrency.map(usize::from).unwrap_or(DEFAULT_CONCURRENCY);
+        Ok(RedashClient::new(&url, key)?.with_concurrency(concurrency))
+    }
+
+    pub fn owner(&self, flag: &Option<String>, cfg: &Resolved) -> String {
+        flag.clone().or_else(|| cfg.settings.owner.clone()).unwrap_or_else(|| "default".into())
+    }
+}
+
+/// `OLD=NEW` pairs over the configuration's `dataSources`.
+pub fn data_source_map(pairs: &[String], cfg: &Resolved) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut map = cfg.settings.data_sources.clone();
+    for m in pairs {
+        let (old, new) = m.split_once('=').with_context(|| format!("--map-data-source {m:?}: expected OLD=NEW"))?;
+        map.insert(old.trim().to_string(), new.trim().to_string());
+    }
+    Ok(map)
+}
+
+/// Manifest paths: the command line's, else the configuration's.
+pub fn paths(given: &[PathBuf], cfg: &Resolved) -> anyhow::Result<Vec<PathBuf>> {
+    if !given.is_empty() {
+        return Ok(given.to_vec());
+    }
+    if !cfg.paths.is_empty() {
+        return Ok(cfg.paths.clone());
+    }
+    bail!("no manifests to read: give PATH..., or `paths` in redash-gitops.yaml")
+}
+
+pub fn style(choice: ColorChoice) -> Style {
+    let color = match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    };
+    Style { color }
+}
+
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
+}
+
+/// Turns engine errors into one error whose text lists every finding.
+pub fn engine_error(e: EngineError) -> anyhow::Error {
+    match e {
+        EngineError::Invalid(d) => anyhow::anyhow!(
+            "{} problem{} in the manifests; nothing was changed:\n{d}",
+            d.len(),
+            if d.len() == 1 { "" } else { "s" }
+        ),
+        EngineError::Plan(p) => anyhow::anyhow!("cannot plan; nothing was changed:\n{p}"),
+        EngineError::Redash(r) => anyhow::anyhow!("{r}"),
+    }
+}

@@ -62,7 +62,8 @@ pub async fn data_sources(client: &RedashClient) -> Result<Vec<DataSource>, Reda
     client.data_sources().await
 }
 
-/// Runs `f` over `items` with at most `limit` in flight; results in input order.
+/// Runs `f` over `items` with at most `limit` in flight; results in input order. A limit of 1
+/// runs them in order.
 pub async fn concurrently<I, T, F, Fut>(items: Vec<I>, limit: usize, f: F) -> Vec<T>
 where
     I: Send + 'static,
@@ -70,7 +71,15 @@ where
     F: Fn(I) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = T> + Send + 'static,
 {
-    let semaphore = Arc::new(tokio::sync::Semaphore::new(limit.max(1)));
+    if limit <= 1 {
+        // One at a time, in order: reproducible ids and request sequences.
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            out.push(f(item).await);
+        }
+        return out;
+    }
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(limit));
     let f = Arc::new(f);
     let mut set = tokio::task::JoinSet::new();
     for (i, item) in items.into_iter().enumerate() {

@@ -12,6 +12,7 @@ pub mod operator;
 pub mod plan;
 pub mod redash;
 pub mod render;
+pub mod schema;
 pub mod state;
 pub mod template;
 pub mod util;

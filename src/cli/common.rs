@@ -42,7 +42,10 @@ impl ConnectionArgs {
     /// The configuration file's settings, with `--env` applied.
     pub fn config(&self) -> anyhow::Result<Resolved> {
         let cwd = std::env::current_dir().context("cannot read the current directory")?;
-        Ok(config::load(self.config.as_deref(), self.environment.as_deref(), &cwd)?)
+        // An empty variable counts as unset.
+        let environment = self.environment.as_deref().filter(|e| !e.is_empty());
+        let file = self.config.as_deref().filter(|f| !f.as_os_str().is_empty());
+        Ok(config::load(file, environment, &cwd)?)
     }
 
     pub fn url(&self, cfg: &Resolved) -> Option<String> {
@@ -79,7 +82,10 @@ impl ConnectionArgs {
     }
 
     pub fn owner(&self, flag: &Option<String>, cfg: &Resolved) -> String {
-        flag.clone().or_else(|| cfg.settings.owner.clone()).unwrap_or_else(|| "default".into())
+        flag.clone()
+            .filter(|o| !o.is_empty())
+            .or_else(|| cfg.settings.owner.clone())
+            .unwrap_or_else(|| "default".into())
     }
 }
 

@@ -1,14 +1,17 @@
 //! The command line: parsing, dispatch, and the one place where outcomes become exit codes.
 
 mod common;
+mod completions_cmd;
 mod crds_cmd;
 mod demo_cmd;
 mod emulator_cmd;
 mod export_cmd;
 mod operator_cmd;
 mod results_cmd;
+mod schema_cmd;
 mod sync_cmd;
 mod validate_cmd;
+mod watch_cmd;
 
 use std::process::ExitCode;
 
@@ -42,6 +45,9 @@ pub enum Command {
         after_help = "Examples:\n  redash-gitops sync manifests/ --dry-run\n  redash-gitops sync manifests/ --prune"
     )]
     Sync(sync_cmd::SyncArgs),
+    /// Sync on every save: re-validate and apply to a development Redash until Ctrl-C
+    #[command(after_help = "Example:\n  REDASH_URL=http://localhost:5000 redash-gitops watch manifests/ --owner $USER")]
+    Watch(watch_cmd::WatchArgs),
     /// Write existing Redash content as manifests and .sql files (a sync then adopts it in place)
     #[command(
         after_help = "Examples:\n  redash-gitops export --out manifests/\n  redash-gitops export --out sales/ --tag sales\n  redash-gitops export --out board/ --dashboard 12"
@@ -60,6 +66,16 @@ pub enum Command {
     /// Print the CustomResourceDefinitions of Query, Dashboard and RedashConnection
     #[command(after_help = "Examples:\n  redash-gitops crds | kubectl apply -f -\n  redash-gitops crds --out crds/")]
     Crds(crds_cmd::CrdsArgs),
+    /// Print the JSON Schemas of the manifests and of redash-gitops.yaml (for editors)
+    #[command(
+        after_help = "Examples:\n  redash-gitops schema query > query.schema.json\n  redash-gitops schema --out schemas/"
+    )]
+    Schema(schema_cmd::SchemaArgs),
+    /// Print a shell completion script
+    #[command(
+        after_help = "Examples:\n  redash-gitops completions bash > /etc/bash_completion.d/redash-gitops\n  redash-gitops completions zsh > ~/.zfunc/_redash-gitops"
+    )]
+    Completions(completions_cmd::CompletionsArgs),
     /// Start the built-in emulator, sync the examples into it, and show both plans
     #[command(after_help = "Example:\n  redash-gitops demo")]
     Demo(demo_cmd::DemoArgs),
@@ -79,8 +95,11 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Sync(args) => sync_cmd::run_plan(&args.plan, !args.dry_run),
         Command::Validate(args) => validate_cmd::run(&args),
         Command::Export(args) => export_cmd::run(args),
+        Command::Watch(args) => watch_cmd::run(args),
         Command::Results(args) => results_cmd::run(args),
         Command::Crds(args) => crds_cmd::run(args),
+        Command::Schema(args) => schema_cmd::run(args),
+        Command::Completions(args) => completions_cmd::run(args),
         Command::Demo(args) => demo_cmd::run(args),
         Command::Operator(args) => operator_cmd::run_operator(args),
         Command::Emulator(args) => emulator_cmd::run(args),

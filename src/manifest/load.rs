@@ -138,7 +138,9 @@ fn io_reason(e: &std::io::Error) -> String {
 }
 
 fn is_manifest_file(path: &Path) -> bool {
-    matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+    // The configuration file is not a manifest, wherever the paths start.
+    let config = path.file_name().and_then(|n| n.to_str()) == Some(crate::config::FILE_NAME);
+    !config && matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
 }
 
 fn collect_files(dir: &Path, files: &mut Vec<PathBuf>, visited: &mut BTreeSet<PathBuf>, diags: &mut Vec<Diagnostic>) {

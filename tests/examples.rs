@@ -101,3 +101,17 @@ fn the_kubernetes_example_is_the_files_example() {
     assert_eq!(files.queries.len(), 6);
     assert_eq!(files, k8s, "examples/k8s/analytics must say what examples/analytics says");
 }
+
+#[test]
+fn the_example_configuration_and_ci_files_parse() {
+    let cfg = redash_gitops::config::load(Some(&root().join("examples/redash-gitops.yaml")), Some("staging"), &root())
+        .unwrap();
+    assert_eq!(cfg.settings.url.as_deref(), Some("https://redash-staging.example.com"));
+    assert_eq!(cfg.settings.owner.as_deref(), Some("analytics-team"));
+    for file in ["examples/ci/github-actions.yml", "examples/ci/gitlab-ci.yml"] {
+        let text = std::fs::read_to_string(root().join(file)).unwrap();
+        let doc: Value = serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert!(doc.is_object(), "{file}");
+        assert!(text.contains("--dry-run --execute --output markdown"), "{file} posts the plan");
+    }
+}

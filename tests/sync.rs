@@ -435,3 +435,36 @@ fn lists_are_read_page_by_page_at_the_250_maximum() {
         "601 queries are 3 pages of 250"
     );
 }
+
+#[test]
+fn colour_only_when_asked_or_on_a_terminal_and_never_with_no_color() {
+    let w = World::with_examples("colour");
+    let plain = w.run(&["plan", "."]).expect(2);
+    assert!(!plain.stdout.contains('\x1b'), "piped output has no colour");
+    let coloured = w.run(&["plan", ".", "--color", "always"]).expect(2);
+    assert!(coloured.stdout.contains("\x1b[32m+\x1b[0m"), "{}", coloured.stdout);
+    let piped_with_no_color = w.run_with_env(&["plan", ".", "--color", "auto"], &[("NO_COLOR", "1")]).expect(2);
+    assert!(!piped_with_no_color.stdout.contains('\x1b'));
+}
+
+#[test]
+fn every_command_has_an_example_in_its_help() {
+    let w = World::new("help");
+    for command in [
+        "plan",
+        "sync",
+        "validate",
+        "export",
+        "results",
+        "watch",
+        "operator",
+        "crds",
+        "schema",
+        "completions",
+        "demo",
+        "emulator",
+    ] {
+        let help = w.run(&[command, "--help"]).expect(0);
+        assert!(help.stdout.contains("Example"), "{command} --help has no example:\n{}", help.stdout);
+    }
+}

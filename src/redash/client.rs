@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -69,13 +69,47 @@ impl RequestStats {
 }
 
 pub const MAX_PAGE_SIZE: u64 = 250;
-const READ_ATTEMPTS: u32 = 3;
+
+/// Whether a request may be sent again after a failure that leaves its effect unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Reads, updates and deletes: doing them twice is doing them once.
+    Safe,
+    /// Creates: the caller first looks for the object, then creates again if it is not there.
+    Never,
+}
+
+/// Timeouts and retries of a client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientConfig {
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    /// Attempts after the first for `Retry::Safe` requests.
+    pub retries: u32,
+    /// First backoff delay; it doubles each attempt, with jitter.
+    pub backoff: Duration,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            retries: 3,
+            backoff: Duration::from_millis(200),
+        }
+    }
+}
+
+/// Longest wait a Retry-After header can impose.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
 
 #[derive(Clone)]
 pub struct RedashClient {
     base: String,
     key: ApiKey,
     http: reqwest::Client,
+    config: ClientConfig,
     stats: Arc<RequestStats>,
     /// Bounds the requests in flight across everything sharing this client.
     in_flight: Arc<tokio::sync::Semaphore>,
@@ -95,6 +129,15 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+fn http_client(base: &str, config: &ClientConfig) -> Result<reqwest::Client, RedashError> {
+    reqwest::Client::builder()
+        .connect_timeout(config.connect_timeout)
+        .timeout(config.request_timeout)
+        .user_agent(concat!("redash-gitops/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| RedashError::Unreachable { url: base.to_string(), reason: e.to_string() })
+}
+
 impl RedashClient {
     pub fn new(url: &str, key: ApiKey) -> Result<RedashClient, RedashError> {
         install_crypto_provider();
@@ -102,19 +145,23 @@ impl RedashClient {
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(RedashError::BadUrl { url: base });
         }
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(120))
-            .user_agent(concat!("redash-gitops/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| RedashError::Unreachable { url: base.clone(), reason: e.to_string() })?;
+        let config = ClientConfig::default();
+        let http = http_client(&base, &config)?;
         Ok(RedashClient {
             base,
             key,
             http,
+            config,
             stats: Arc::new(RequestStats::default()),
             in_flight: Arc::new(tokio::sync::Semaphore::new(DEFAULT_CONCURRENCY)),
         })
+    }
+
+    /// The same client with other timeouts and retries.
+    pub fn with_config(mut self, config: ClientConfig) -> Result<RedashClient, RedashError> {
+        self.http = http_client(&self.base, &config)?;
+        self.config = config;
+        Ok(self)
     }
 
     /// The same client, counting its requests into `stats` (shared with other clients).
@@ -137,12 +184,8 @@ impl RedashClient {
         &self.stats
     }
 
-    async fn send_once(
-        &self,
-        method: &Method,
-        path: &str,
-        body: Option<&Value>,
-    ) -> Result<(StatusCode, String, Vec<u8>), reqwest::Error> {
+    /// One attempt: status, content type, Retry-After (seconds) and body.
+    async fn send_once(&self, method: &Method, path: &str, body: Option<&Value>) -> Result<Answer, reqwest::Error> {
         let _permit = self.in_flight.acquire().await;
         let mut auth =
             HeaderValue::from_str(&format!("Key {}", self.key.expose())).unwrap_or(HeaderValue::from_static(""));
@@ -153,38 +196,55 @@ impl RedashClient {
         }
         let resp = req.send().await?;
         let status = resp.status();
-        let content_type = resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let header = |name| resp.headers().get(name).and_then(|v: &HeaderValue| v.to_str().ok()).map(str::to_string);
+        let content_type = header(CONTENT_TYPE).unwrap_or_default();
+        let retry_after = header(RETRY_AFTER).and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs);
         let bytes = resp.bytes().await?;
-        Ok((status, content_type, bytes.to_vec()))
+        Ok(Answer { status, content_type, retry_after, bytes: bytes.to_vec() })
     }
 
-    /// Sends a request and returns the JSON answer. Reads are retried on connection errors,
-    /// 429 and 502–504 with backoff; writes are not (see DESIGN §5).
-    pub async fn request(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, RedashError> {
-        let retryable = method == Method::GET;
+    /// Sends a request and returns the JSON answer. `Retry::Safe` requests are sent again on
+    /// connection errors, timeouts, 429 and 5xx, after Retry-After or an exponential backoff
+    /// with jitter; `Retry::Never` requests (creates) are sent once.
+    pub async fn request_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        retry: Retry,
+    ) -> Result<Value, RedashError> {
+        let attempts = if retry == Retry::Safe { self.config.retries + 1 } else { 1 };
         let mut attempt = 0;
         loop {
             attempt += 1;
             let outcome = self.send_once(&method, path, body).await;
-            let retry_after = match &outcome {
-                Err(e) if retryable && attempt < READ_ATTEMPTS && (e.is_connect() || e.is_timeout()) => {
-                    Some(backoff(attempt))
-                }
-                Ok((s, _, _))
-                    if retryable && attempt < READ_ATTEMPTS && matches!(s.as_u16(), 429 | 502 | 503 | 504) =>
-                {
-                    Some(backoff(attempt))
-                }
-                _ => None,
-            };
-            self.stats.record(&method, outcome.as_ref().map(|(s, _, _)| s.as_u16()).unwrap_or(0));
-            if let Some(delay) = retry_after {
+            self.stats.record(&method, outcome.as_ref().map(|a| a.status.as_u16()).unwrap_or(0));
+            let again = attempt < attempts
+                && match &outcome {
+                    Err(_) => true,
+                    Ok(a) => a.status.as_u16() == 429 || a.status.is_server_error(),
+                };
+            if again {
+                let delay = outcome
+                    .as_ref()
+                    .ok()
+                    .and_then(|a| a.retry_after)
+                    .map(|d| d.min(MAX_RETRY_AFTER))
+                    .unwrap_or_else(|| backoff(self.config.backoff, attempt));
+                tracing::debug!(%method, path, attempt, ?delay, "retrying");
                 tokio::time::sleep(delay).await;
                 continue;
             }
-            let (status, content_type, bytes) = outcome.map_err(|e| self.transport_error(&e))?;
-            return self.interpret(&method, path, status, &content_type, &bytes);
+            let a = outcome.map_err(|e| self.transport_error(&e))?;
+            return self.interpret(&method, path, a.status, &a.content_type, &a.bytes);
         }
+    }
+
+    /// A request with the retry policy its method implies: creates (POST to a collection)
+    /// are sent once, everything else is safe to repeat.
+    pub async fn request(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, RedashError> {
+        let retry = if method == Method::POST && is_collection(path) { Retry::Never } else { Retry::Safe };
+        self.request_with(method, path, body, retry).await
     }
 
     fn transport_error(&self, e: &reqwest::Error) -> RedashError {
@@ -418,14 +478,13 @@ impl RedashClient {
 
     /// A file Redash serves as is (a result as CSV): the text of a successful answer.
     pub async fn download(&self, path: &str) -> Result<String, RedashError> {
-        let (status, content_type, bytes) =
-            self.send_once(&Method::GET, path, None).await.map_err(|e| self.transport_error(&e))?;
-        self.stats.record(&Method::GET, status.as_u16());
-        if status.is_success() && !content_type.starts_with("application/json") {
-            return String::from_utf8(bytes)
+        let a = self.send_once(&Method::GET, path, None).await.map_err(|e| self.transport_error(&e))?;
+        self.stats.record(&Method::GET, a.status.as_u16());
+        if a.status.is_success() && !a.content_type.starts_with("application/json") {
+            return String::from_utf8(a.bytes)
                 .map_err(|e| RedashError::Decode { request: path.into(), detail: e.to_string() });
         }
-        let v = self.interpret(&Method::GET, path, status, &content_type, &bytes)?;
+        let v = self.interpret(&Method::GET, path, a.status, &a.content_type, &a.bytes)?;
         Ok(v.to_string())
     }
 
@@ -448,8 +507,31 @@ fn decode<T: DeserializeOwned>(path: &str, v: Value) -> Result<T, RedashError> {
     serde_json::from_value(v).map_err(|e| RedashError::Decode { request: path.to_string(), detail: e.to_string() })
 }
 
-fn backoff(attempt: u32) -> Duration {
-    Duration::from_millis(200 * 2u64.pow(attempt.saturating_sub(1)))
+/// `base` doubled per attempt, times a random factor in [0.5, 1.5) so that clients spread out.
+fn backoff(base: Duration, attempt: u32) -> Duration {
+    let exp = base.saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1).min(10)));
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let jitter =
+        0.5 + (crate::util::SplitMix64::new(u64::from(nanos) ^ u64::from(attempt)).next_u64() % 1000) as f64 / 1000.0;
+    exp.mul_f64(jitter).min(Duration::from_secs(30))
+}
+
+/// POST to `/api/queries`, `/api/dashboards`, `/api/visualizations`, `/api/widgets`,
+/// `/api/query_results` (a path with no id): a create.
+fn is_collection(path: &str) -> bool {
+    let path = path.split('?').next().unwrap_or(path);
+    !path.trim_end_matches('/').rsplit('/').next().is_some_and(|last| last.chars().all(|c| c.is_ascii_digit()))
+        && !path.ends_with("/results")
+        && !path.ends_with("/refresh")
+}
+
+/// One answer from Redash.
+struct Answer {
+    status: StatusCode,
+    content_type: String,
+    retry_after: Option<Duration>,
+    bytes: Vec<u8>,
 }
 
 #[cfg(test)]

@@ -203,7 +203,7 @@ _redash__gitops() {
             return 0
             ;;
         redash__subcmd__gitops__subcmd__export)
-            opts="-h --out --url --api-key-file --config --env --tag --query --dashboard --include-archived --map-data-source --clean --concurrency --help"
+            opts="-h --out --url --api-key-file --config --env --request-timeout --connect-timeout --retries --tag --query --dashboard --include-archived --map-data-source --clean --concurrency --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -226,6 +226,18 @@ _redash__gitops() {
                     return 0
                     ;;
                 --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retries)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -511,7 +523,7 @@ _redash__gitops() {
             return 0
             ;;
         redash__subcmd__gitops__subcmd__plan)
-            opts="-h --url --api-key-file --config --env --owner --adopt --prune --no-prune --max-archive --force --drift --concurrency --map-data-source --output --color --execute --refresh --timeout --help"
+            opts="-h --url --api-key-file --config --env --request-timeout --connect-timeout --retries --owner --adopt --prune --no-prune --max-archive --force --drift --concurrency --map-data-source --output --color --execute --refresh --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -530,6 +542,18 @@ _redash__gitops() {
                     return 0
                     ;;
                 --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retries)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -573,7 +597,7 @@ _redash__gitops() {
             return 0
             ;;
         redash__subcmd__gitops__subcmd__results)
-            opts="-h --url --api-key-file --config --env --param --max-age --format --out --timeout --namespace --owner --help"
+            opts="-h --url --api-key-file --config --env --request-timeout --connect-timeout --retries --param --max-age --format --out --timeout --namespace --owner --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -592,6 +616,18 @@ _redash__gitops() {
                     return 0
                     ;;
                 --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retries)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -649,7 +685,7 @@ _redash__gitops() {
             return 0
             ;;
         redash__subcmd__gitops__subcmd__sync)
-            opts="-h --url --api-key-file --config --env --owner --adopt --prune --no-prune --max-archive --force --drift --concurrency --map-data-source --output --color --execute --refresh --timeout --dry-run --help"
+            opts="-h --url --api-key-file --config --env --request-timeout --connect-timeout --retries --owner --adopt --prune --no-prune --max-archive --force --drift --concurrency --map-data-source --output --color --execute --refresh --timeout --dry-run --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -668,6 +704,18 @@ _redash__gitops() {
                     return 0
                     ;;
                 --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retries)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -711,7 +759,7 @@ _redash__gitops() {
             return 0
             ;;
         redash__subcmd__gitops__subcmd__validate)
-            opts="-h --url --api-key-file --config --env --offline --execute --timeout --owner --map-data-source --color --help"
+            opts="-h --url --api-key-file --config --env --request-timeout --connect-timeout --retries --offline --execute --timeout --owner --map-data-source --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -730,6 +778,18 @@ _redash__gitops() {
                     return 0
                     ;;
                 --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retries)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -757,7 +817,7 @@ _redash__gitops() {
             return 0
             ;;
         redash__subcmd__gitops__subcmd__watch)
-            opts="-h --url --api-key-file --config --env --owner --adopt --prune --no-prune --max-archive --force --drift --concurrency --map-data-source --output --color --execute --refresh --timeout --debounce --help"
+            opts="-h --url --api-key-file --config --env --request-timeout --connect-timeout --retries --owner --adopt --prune --no-prune --max-archive --force --drift --concurrency --map-data-source --output --color --execute --refresh --timeout --debounce --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -776,6 +836,18 @@ _redash__gitops() {
                     return 0
                     ;;
                 --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retries)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

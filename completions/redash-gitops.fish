@@ -43,6 +43,9 @@ complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l url
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l api-key-file -d 'File holding the API key (a user\'s key); otherwise REDASH_API_KEY is read' -r -F
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l config -d 'Configuration file (default: redash-gitops.yaml here or in a parent, up to the repository root)' -r -F
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l env -d 'Environment of the configuration file to use (its URL, owner, data sources, key)' -r
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l request-timeout -d 'Longest wait for one answer from Redash' -r
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l connect-timeout -d 'Longest wait to open a connection to Redash' -r
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l retries -d 'Times a failed read or update is tried again (lost connection, timeout, 429, 5xx); a create is tried again only once a look-up shows it did not happen' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l owner -d 'Ownership scope: objects marked by another owner are never changed (default: `default`)' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l max-archive -d 'Most objects one run may archive (default: at most half of the managed ones)' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l drift -d 'What to do with changes made in Redash: overwrite them, fail, or ignore them' -r -f -a "overwrite\t''
@@ -68,6 +71,9 @@ complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l url
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l api-key-file -d 'File holding the API key (a user\'s key); otherwise REDASH_API_KEY is read' -r -F
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l config -d 'Configuration file (default: redash-gitops.yaml here or in a parent, up to the repository root)' -r -F
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l env -d 'Environment of the configuration file to use (its URL, owner, data sources, key)' -r
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l request-timeout -d 'Longest wait for one answer from Redash' -r
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l connect-timeout -d 'Longest wait to open a connection to Redash' -r
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l retries -d 'Times a failed read or update is tried again (lost connection, timeout, 429, 5xx); a create is tried again only once a look-up shows it did not happen' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l owner -d 'Ownership scope: objects marked by another owner are never changed (default: `default`)' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l max-archive -d 'Most objects one run may archive (default: at most half of the managed ones)' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l drift -d 'What to do with changes made in Redash: overwrite them, fail, or ignore them' -r -f -a "overwrite\t''
@@ -94,6 +100,9 @@ complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l ur
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l api-key-file -d 'File holding the API key (a user\'s key); otherwise REDASH_API_KEY is read' -r -F
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l config -d 'Configuration file (default: redash-gitops.yaml here or in a parent, up to the repository root)' -r -F
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l env -d 'Environment of the configuration file to use (its URL, owner, data sources, key)' -r
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l request-timeout -d 'Longest wait for one answer from Redash' -r
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l connect-timeout -d 'Longest wait to open a connection to Redash' -r
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l retries -d 'Times a failed read or update is tried again (lost connection, timeout, 429, 5xx); a create is tried again only once a look-up shows it did not happen' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l owner -d 'Ownership scope: objects marked by another owner are never changed (default: `default`)' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l max-archive -d 'Most objects one run may archive (default: at most half of the managed ones)' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l drift -d 'What to do with changes made in Redash: overwrite them, fail, or ignore them' -r -f -a "overwrite\t''
@@ -121,6 +130,9 @@ complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand export" -l u
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand export" -l api-key-file -d 'File holding the API key (a user\'s key); otherwise REDASH_API_KEY is read' -r -F
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand export" -l config -d 'Configuration file (default: redash-gitops.yaml here or in a parent, up to the repository root)' -r -F
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand export" -l env -d 'Environment of the configuration file to use (its URL, owner, data sources, key)' -r
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand export" -l request-timeout -d 'Longest wait for one answer from Redash' -r
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand export" -l connect-timeout -d 'Longest wait to open a connection to Redash' -r
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand export" -l retries -d 'Times a failed read or update is tried again (lost connection, timeout, 429, 5xx); a create is tried again only once a look-up shows it did not happen' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand export" -l tag -d 'Only objects with this tag (repeatable: all of them)' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand export" -l query -d 'Only this query (repeatable), by Redash id' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand export" -l dashboard -d 'Only this dashboard (repeatable), by Redash id, with the queries its widgets show' -r
@@ -133,6 +145,9 @@ complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand results" -l 
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand results" -l api-key-file -d 'File holding the API key (a user\'s key); otherwise REDASH_API_KEY is read' -r -F
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand results" -l config -d 'Configuration file (default: redash-gitops.yaml here or in a parent, up to the repository root)' -r -F
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand results" -l env -d 'Environment of the configuration file to use (its URL, owner, data sources, key)' -r
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand results" -l request-timeout -d 'Longest wait for one answer from Redash' -r
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand results" -l connect-timeout -d 'Longest wait to open a connection to Redash' -r
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand results" -l retries -d 'Times a failed read or update is tried again (lost connection, timeout, 429, 5xx); a create is tried again only once a look-up shows it did not happen' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand results" -l param -d 'A parameter value (repeatable); parameters not given take their defaults' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand results" -l max-age -d 'Accept a cached result at most this many seconds old; 0 always executes, -1 takes any' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand results" -l format -d 'Output format' -r -f -a "csv\t''
@@ -146,6 +161,9 @@ complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand validate" -l
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand validate" -l api-key-file -d 'File holding the API key (a user\'s key); otherwise REDASH_API_KEY is read' -r -F
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand validate" -l config -d 'Configuration file (default: redash-gitops.yaml here or in a parent, up to the repository root)' -r -F
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand validate" -l env -d 'Environment of the configuration file to use (its URL, owner, data sources, key)' -r
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand validate" -l request-timeout -d 'Longest wait for one answer from Redash' -r
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand validate" -l connect-timeout -d 'Longest wait to open a connection to Redash' -r
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand validate" -l retries -d 'Times a failed read or update is tried again (lost connection, timeout, 429, 5xx); a create is tried again only once a look-up shows it did not happen' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand validate" -l timeout -d 'Time allowed to each query execution before its job is cancelled' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand validate" -l owner -d 'Ownership scope (to tell new and changed queries from the others)' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand validate" -l map-data-source -d 'Use data source NEW on this server where manifests say OLD (repeatable)' -r

@@ -389,14 +389,15 @@ fn drift_made_in_redash_is_reported_as_such_and_the_policy_decides() {
 #[test]
 fn a_half_finished_dashboard_create_is_completed_not_duplicated() {
     let w = World::with_examples("half-create");
-    // The dashboard create succeeds, then a widget create fails.
+    // The dashboard create succeeds, then widget creates keep failing.
     w.emu.emulator.before_request(|req, _| {
         if req.method == "POST" && req.path == "/api/widgets" {
-            return HookOutcome::Answer(Reply::internal_error());
+            return HookOutcome::AnswerAndKeep(Reply::internal_error());
         }
         HookOutcome::Keep
     });
-    let first = w.run(&["sync", "."]);
+    let first = w.run(&["sync", ".", "--retries", "0"]);
+    w.emu.emulator.clear_hooks();
     assert_ne!(first.code, 0, "{}", first.describe());
     let pending: Vec<Value> =
         w.dashboards().into_iter().filter(|d| d["name"].as_str().unwrap().starts_with("redash-gitops ")).collect();

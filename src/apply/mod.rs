@@ -3,6 +3,7 @@
 //! on it, and every failure is reported with the resource and Redash's answer.
 
 mod bodies;
+mod recover;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -17,6 +18,10 @@ use crate::state::fetch::concurrently;
 use crate::state::marker::pending_dashboard_name;
 
 pub use bodies::*;
+pub use recover::Stop;
+use recover::{
+    accept_if_written, create_once, find_pending_dashboard, find_query, find_visualization, find_widget, gone_is_done,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -94,6 +99,7 @@ struct Ctx {
     client: RedashClient,
     owner: String,
     ids: Shared,
+    stop: Stop,
 }
 
 /// Runs `task` over `items`, `concurrency` at a time, with the shared context.
@@ -109,6 +115,12 @@ where
 
 /// Applies `plan`. Never panics on Redash errors: each ends up in the report.
 pub async fn apply(client: &RedashClient, plan: &Plan, owner: &str, concurrency: usize) -> Report {
+    apply_until(client, plan, owner, concurrency, &Stop::new()).await
+}
+
+/// Applies `plan` until `stop` is set: then the requests in flight finish, no other write is
+/// sent, and what was not done is reported as skipped.
+pub async fn apply_until(client: &RedashClient, plan: &Plan, owner: &str, concurrency: usize, stop: &Stop) -> Report {
     let ids: Shared = Arc::new(Mutex::new(Ids::default()));
     {
         let mut i = lock(&ids);
@@ -119,7 +131,7 @@ pub async fn apply(client: &RedashClient, plan: &Plan, owner: &str, concurrency:
         }
         i.visualizations.extend(plan.known_visualizations.clone());
     }
-    let ctx = Arc::new(Ctx { client: client.clone(), owner: owner.to_string(), ids });
+    let ctx = Arc::new(Ctx { client: client.clone(), owner: owner.to_string(), ids, stop: stop.clone() });
     let mut report = Report::default();
     let max_level = plan.queries.iter().map(|q| q.level).max().unwrap_or(0);
     for level in 0..=max_level {
@@ -139,37 +151,39 @@ pub async fn apply(client: &RedashClient, plan: &Plan, owner: &str, concurrency:
         let archives: Vec<ArchiveAction> = plan.archives.iter().filter(|a| a.kind == kind).cloned().collect();
         report
             .outcomes
-            .extend(each(&ctx, archives, concurrency, |ctx, a| async move { archive(&ctx.client, &a).await }).await);
+            .extend(each(&ctx, archives, concurrency, |ctx, a| async move { archive(&ctx, &a).await }).await);
     }
     report
 }
 
-async fn archive(client: &RedashClient, a: &ArchiveAction) -> Outcome {
-    let result = match a.kind {
-        Kind::Query => client.archive_query(a.id).await,
-        Kind::Dashboard => client.archive_dashboard(a.id).await,
+async fn archive(ctx: &Ctx, a: &ArchiveAction) -> Outcome {
+    let result = match (ctx.stop.check(), a.kind) {
+        (Err(e), _) => Err(e),
+        (Ok(()), Kind::Query) => ctx.client.archive_query(a.id).await,
+        (Ok(()), Kind::Dashboard) => ctx.client.archive_dashboard(a.id).await,
     };
     let resource = format!("{} {:?}", a.kind, a.name);
     match result {
         Ok(()) => Outcome { resource, action: "archive".into(), status: Status::Done, id: Some(a.id), message: None },
-        Err(e) => Outcome {
-            resource,
-            action: "archive".into(),
-            status: Status::Failed,
-            id: Some(a.id),
-            message: Some(e.to_string()),
-        },
+        Err(e) => failed(resource, "archive", Some(a.id), &e),
     }
 }
 
-fn failed(resource: &ResourceKey, action: &str, id: Option<i64>, e: &RedashError) -> Outcome {
-    let status = if e.is_conflict() { Status::Conflict } else { Status::Failed };
+fn failed(resource: impl ToString, action: &str, id: Option<i64>, e: &RedashError) -> Outcome {
+    let status = match e {
+        RedashError::Conflict { .. } => Status::Conflict,
+        RedashError::Interrupted => Status::Skipped,
+        _ => Status::Failed,
+    };
     Outcome { resource: resource.to_string(), action: action.into(), status, id, message: Some(e.to_string()) }
 }
 
 async fn apply_query(ctx: &Ctx, a: &QueryAction) -> Outcome {
-    let (client, owner, ids) = (&ctx.client, ctx.owner.as_str(), &ctx.ids);
+    let ids = &ctx.ids;
     let action = op_word(a.op);
+    if let Err(e) = ctx.stop.check() {
+        return failed(&a.key, action, a.id, &e);
+    }
     let blocked: Vec<String> = {
         let i = lock(ids);
         a.desired.dependencies().into_iter().filter(|d| i.failed.contains(*d)).map(ToString::to_string).collect()
@@ -184,7 +198,7 @@ async fn apply_query(ctx: &Ctx, a: &QueryAction) -> Outcome {
             message: Some(format!("skipped: depends on {}, which failed", blocked.join(", "))),
         };
     }
-    match write_query(client, a, owner, ids).await {
+    match write_query(ctx, a).await {
         Ok(id) => Outcome::new(&a.key, action, Status::Done, Some(id), None),
         Err((id, e)) => {
             lock(ids).failed.insert(a.key.clone());
@@ -193,22 +207,28 @@ async fn apply_query(ctx: &Ctx, a: &QueryAction) -> Outcome {
     }
 }
 
-async fn write_query(
-    client: &RedashClient,
-    a: &QueryAction,
-    owner: &str,
-    ids: &Shared,
-) -> Result<i64, (Option<i64>, RedashError)> {
+async fn write_query(ctx: &Ctx, a: &QueryAction) -> Result<i64, (Option<i64>, RedashError)> {
+    let (client, owner, ids, stop) = (&ctx.client, ctx.owner.as_str(), &ctx.ids, &ctx.stop);
     let resolve = |ids: &Shared| {
         let snapshot = lock(ids).queries.clone();
         move |k: &ResourceKey| snapshot.get(k).copied()
     };
+    let marker_key = a.key.marker_key();
     let (id, vis_ops, base_options) = match a.id {
         None => {
             // The marker goes in with the create, so a crash right after leaves an object the
             // next run finds; the hash is written last, once the visualizations are done.
             let options = query_options(&a.desired, &serde_json::json!({}), owner, None, &resolve(ids));
-            let created = client.create_query(&query_body(&a.desired, options)).await.map_err(|e| (None, e))?;
+            let body = query_body(&a.desired, options);
+            let created = create_once(
+                client,
+                stop,
+                &marker_key,
+                || client.create_query(&body),
+                || find_query(client, owner, &marker_key),
+            )
+            .await
+            .map_err(|e| (None, e))?;
             lock(ids).queries.insert(a.key.clone(), created.id);
             let ops =
                 plan_visualizations(&a.desired.visualizations, created.visualizations.as_deref().unwrap_or(&[]), owner)
@@ -216,6 +236,7 @@ async fn write_query(
             (created.id, ops, created.options)
         }
         Some(id) => {
+            stop.check().map_err(|e| (Some(id), e))?;
             let current = client.query(id).await.map_err(|e| (Some(id), e))?;
             if a.expected_updated_at.as_deref().is_some_and(|t| t != current.updated_at) {
                 let request = format!(
@@ -228,23 +249,29 @@ async fn write_query(
             (id, a.visualizations.clone(), a.live_options.clone())
         }
     };
+    let fail = |e| (Some(id), e);
     for op in &vis_ops {
+        stop.check().map_err(fail)?;
         match op {
             VisOp::Create { desired, .. } => {
-                let v = client
-                    .create_visualization(&visualization_body(Some(id), desired, owner))
-                    .await
-                    .map_err(|e| (Some(id), e))?;
+                let body = visualization_body(Some(id), desired, owner);
+                let v = create_once(
+                    client,
+                    stop,
+                    &desired.name,
+                    || client.create_visualization(&body),
+                    || find_visualization(client, id, owner, &desired.name),
+                )
+                .await
+                .map_err(fail)?;
                 lock(ids).visualizations.insert((a.key.clone(), desired.name.clone()), v.id);
             }
             VisOp::Update { id: vid, desired, .. } => {
-                let v = client
-                    .update_visualization(*vid, &visualization_body(None, desired, owner))
-                    .await
-                    .map_err(|e| (Some(id), e))?;
+                let v =
+                    client.update_visualization(*vid, &visualization_body(None, desired, owner)).await.map_err(fail)?;
                 lock(ids).visualizations.insert((a.key.clone(), desired.name.clone()), v.id);
             }
-            VisOp::Delete { id: vid, .. } => client.delete_visualization(*vid).await.map_err(|e| (Some(id), e))?,
+            VisOp::Delete { id: vid, .. } => gone_is_done(client.delete_visualization(*vid).await).map_err(fail)?,
         }
     }
     let parent_changed = a.id.is_none()
@@ -252,20 +279,24 @@ async fn write_query(
         || a.op != Op::Update
         || a.live_hash.as_deref() != Some(a.desired.hash.as_str());
     if parent_changed {
+        stop.check().map_err(fail)?;
         let options = query_options(&a.desired, &base_options, owner, Some(&a.desired.hash), &resolve(ids));
         let mut body = query_body(&a.desired, options);
         body["is_draft"] = serde_json::json!(a.desired.draft);
         if a.op == Op::Unarchive {
             body["is_archived"] = serde_json::json!(false);
         }
-        client.update_query(id, &body).await.map_err(|e| (Some(id), e))?;
+        client.update_query(id, &body).await.map_err(fail)?;
     }
     Ok(id)
 }
 
 async fn apply_dashboard(ctx: &Ctx, a: &DashboardAction) -> Outcome {
-    let (client, owner, ids) = (&ctx.client, ctx.owner.as_str(), &ctx.ids);
+    let ids = &ctx.ids;
     let action = op_word(a.op);
+    if let Err(e) = ctx.stop.check() {
+        return failed(&a.key, action, a.id, &e);
+    }
     let blocked: BTreeSet<String> = {
         let i = lock(ids);
         a.desired
@@ -289,7 +320,7 @@ async fn apply_dashboard(ctx: &Ctx, a: &DashboardAction) -> Outcome {
             )),
         };
     }
-    match write_dashboard(client, a, owner, ids).await {
+    match write_dashboard(ctx, a).await {
         Ok(id) => Outcome::new(&a.key, action, Status::Done, Some(id), None),
         Err((id, e)) => failed(&a.key, action, id, &e),
     }
@@ -309,38 +340,38 @@ fn visualization_id(ids: &Shared, w: &DesiredWidget) -> Result<Option<i64>, Reda
     }
 }
 
-async fn write_dashboard(
-    client: &RedashClient,
-    a: &DashboardAction,
-    owner: &str,
-    ids: &Shared,
-) -> Result<i64, (Option<i64>, RedashError)> {
+async fn write_dashboard(ctx: &Ctx, a: &DashboardAction) -> Result<i64, (Option<i64>, RedashError)> {
+    let (client, owner, stop) = (&ctx.client, ctx.owner.as_str(), &ctx.stop);
+    let marker_key = a.key.marker_key();
     let (id, version) = match a.id {
         None => {
-            let created = client
-                .create_dashboard(&pending_dashboard_name(owner, &a.key.marker_key()))
-                .await
-                .map_err(|e| (None, e))?;
+            let name = pending_dashboard_name(owner, &marker_key);
+            let created = create_once(
+                client,
+                stop,
+                &marker_key,
+                || client.create_dashboard(&name),
+                || find_pending_dashboard(client, owner, &marker_key),
+            )
+            .await
+            .map_err(|e| (None, e))?;
             (created.id, Some(created.version))
         }
         Some(id) => (id, a.expected_version),
     };
     let fail = |e| (Some(id), e);
     for op in &a.widgets {
+        stop.check().map_err(fail)?;
         match op {
-            WidgetOp::Delete { id: wid, .. } => client.delete_widget(*wid).await.map_err(fail)?,
+            WidgetOp::Delete { id: wid, .. } => gone_is_done(client.delete_widget(*wid).await).map_err(fail)?,
             WidgetOp::Replace { id: wid, desired, .. } => {
-                client.delete_widget(*wid).await.map_err(fail)?;
-                let viz = visualization_id(ids, desired).map_err(fail)?;
-                client.create_widget(&widget_create_body(id, viz, desired, owner)).await.map_err(fail)?;
+                gone_is_done(client.delete_widget(*wid).await).map_err(fail)?;
+                create_widget(ctx, id, desired).await.map_err(fail)?;
             }
             WidgetOp::Update { id: wid, desired, live_options, .. } => {
                 client.update_widget(*wid, &widget_update_body(desired, live_options, owner)).await.map_err(fail)?;
             }
-            WidgetOp::Create { desired, .. } => {
-                let viz = visualization_id(ids, desired).map_err(fail)?;
-                client.create_widget(&widget_create_body(id, viz, desired, owner)).await.map_err(fail)?;
-            }
+            WidgetOp::Create { desired, .. } => create_widget(ctx, id, desired).await.map_err(fail)?,
         }
     }
     let parent_changed = a.id.is_none()
@@ -348,6 +379,7 @@ async fn write_dashboard(
         || a.op != Op::Update
         || a.live_hash.as_deref() != Some(a.desired.hash.as_str());
     if parent_changed {
+        stop.check().map_err(fail)?;
         let mut body = dashboard_body(&a.desired, &a.live_options, owner, Some(&a.desired.hash));
         if let Some(v) = version {
             body["version"] = serde_json::json!(v);
@@ -355,7 +387,27 @@ async fn write_dashboard(
         if a.op == Op::Unarchive {
             body["is_archived"] = serde_json::json!(false);
         }
-        client.update_dashboard(id, &body).await.map_err(fail)?;
+        match client.update_dashboard(id, &body).await {
+            Ok(_) => {}
+            // A retried update whose first attempt went through finds the version moved on.
+            Err(e) if e.is_conflict() => accept_if_written(client, id, &body, e).await.map_err(fail)?,
+            Err(e) => return Err(fail(e)),
+        }
     }
     Ok(id)
+}
+
+async fn create_widget(ctx: &Ctx, dashboard_id: i64, desired: &DesiredWidget) -> Result<(), RedashError> {
+    let (client, owner) = (&ctx.client, ctx.owner.as_str());
+    let viz = visualization_id(&ctx.ids, desired)?;
+    let body = widget_create_body(dashboard_id, viz, desired, owner);
+    create_once(
+        client,
+        &ctx.stop,
+        &desired.key,
+        || client.create_widget(&body),
+        || find_widget(client, dashboard_id, owner, &desired.key),
+    )
+    .await
+    .map(|_| ())
 }

@@ -5,13 +5,15 @@
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 
+use crate::apply::Stop;
 use crate::config::{self, Resolved};
 use crate::engine::EngineError;
-use crate::redash::{ApiKey, DEFAULT_CONCURRENCY, RedashClient};
+use crate::redash::{ApiKey, ClientConfig, DEFAULT_CONCURRENCY, RedashClient};
 use crate::render::Style;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -21,8 +23,9 @@ pub enum ColorChoice {
     Never,
 }
 
-/// Where Redash is, how to authenticate, and which configuration to read.
-#[derive(Args, Debug, Clone, Default)]
+/// Where Redash is, how to authenticate, how patiently to talk to it, and which
+/// configuration to read.
+#[derive(Args, Debug, Clone)]
 pub struct ConnectionArgs {
     /// Redash base URL, e.g. https://redash.example.com
     #[arg(long, env = "REDASH_URL")]
@@ -36,6 +39,16 @@ pub struct ConnectionArgs {
     /// Environment of the configuration file to use (its URL, owner, data sources, key)
     #[arg(long = "env", value_name = "NAME", env = "REDASH_GITOPS_ENV")]
     pub environment: Option<String>,
+    /// Longest wait for one answer from Redash
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+    /// Longest wait to open a connection to Redash
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+    /// Times a failed read or update is tried again (lost connection, timeout, 429, 5xx);
+    /// a create is tried again only once a look-up shows it did not happen
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub retries: u32,
 }
 
 impl ConnectionArgs {
@@ -78,7 +91,13 @@ impl ConnectionArgs {
             bail!("no API key: set REDASH_API_KEY or pass --api-key-file");
         }
         let concurrency = cfg.settings.concurrency.map(usize::from).unwrap_or(DEFAULT_CONCURRENCY);
-        Ok(RedashClient::new(&url, key)?.with_concurrency(concurrency))
+        let config = ClientConfig {
+            connect_timeout: self.connect_timeout,
+            request_timeout: self.request_timeout,
+            retries: self.retries,
+            ..ClientConfig::default()
+        };
+        Ok(RedashClient::new(&url, key)?.with_config(config)?.with_concurrency(concurrency))
     }
 
     pub fn owner(&self, flag: &Option<String>, cfg: &Resolved) -> String {
@@ -87,6 +106,27 @@ impl ConnectionArgs {
             .or_else(|| cfg.settings.owner.clone())
             .unwrap_or_else(|| "default".into())
     }
+}
+
+/// `500ms`, `30s`, `5m`, `1h`, or plain seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (number, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: u64 = number.parse().map_err(|_| format!("{s:?} is not a duration like 30s, 5m or 1h"))?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n * 60),
+        "h" => Duration::from_secs(n * 3600),
+        _ => return Err(format!("{s:?}: the unit must be ms, s, m or h")),
+    };
+    if d.is_zero() {
+        return Err("the duration must be positive".into());
+    }
+    Ok(d)
 }
 
 /// `OLD=NEW` pairs over the configuration's `dataSources`.
@@ -119,6 +159,43 @@ pub fn style(choice: ColorChoice) -> Style {
         }
     };
     Style { color }
+}
+
+/// Sets `stop` at the first Ctrl-C or SIGTERM, so that the requests in flight finish and no new
+/// write starts; a second one ends the process at once. Call inside the runtime.
+pub fn stop_on_signal(stop: Stop) {
+    tokio::spawn(async move {
+        signal().await;
+        eprintln!(
+            "interrupted: finishing the requests in flight and sending no new ones (interrupt again to quit at once)"
+        );
+        stop.stop();
+        signal().await;
+        eprintln!("interrupted again: quitting now; run the command again to finish");
+        std::process::exit(130);
+    });
+}
+
+async fn signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -24,6 +24,8 @@ pub enum Outcome {
     Clean,
     /// Success, and the plan has changes (exit 2; only `plan` and `sync --dry-run`).
     Changes,
+    /// Stopped by Ctrl-C or SIGTERM before the end, after saying what was left undone (exit 130).
+    Interrupted,
 }
 
 #[derive(Parser, Debug)]
@@ -120,6 +122,7 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,
         Ok(Outcome::Changes) => ExitCode::from(2),
+        Ok(Outcome::Interrupted) => ExitCode::from(130),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(1)

@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 
 use super::Outcome;
+use super::common::parse_duration;
 use crate::operator::leader::LeaseConfig;
 use crate::operator::metrics::Metrics;
 use crate::operator::{OperatorConfig, run};
@@ -54,26 +55,6 @@ pub struct OperatorArgs {
     /// Log filter, e.g. info or redash_gitops=debug
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     log_level: String,
-}
-
-/// `30s`, `5m`, `1h`, or plain seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (number, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => s.split_at(i),
-        None => (s, "s"),
-    };
-    let n: u64 = number.parse().map_err(|_| format!("{s:?} is not a duration like 30s, 5m or 1h"))?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => return Err(format!("{s:?}: the unit must be s, m or h")),
-    };
-    if secs == 0 {
-        return Err("the duration must be positive".into());
-    }
-    Ok(Duration::from_secs(secs))
 }
 
 fn init_logging(format: LogFormat, filter: &str) -> anyhow::Result<()> {

@@ -39,7 +39,7 @@ pub struct ResultsArgs {
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
     /// Time allowed to an execution before its job is cancelled (e.g. 30s, 5m)
-    #[arg(long, default_value = "60s", value_parser = super::operator_cmd::parse_duration)]
+    #[arg(long, default_value = "60s", value_parser = super::common::parse_duration)]
     timeout: std::time::Duration,
     /// Namespace of the manifest name
     #[arg(long, default_value = "default")]

@@ -6,8 +6,10 @@ use anyhow::bail;
 use clap::{Args, ValueEnum};
 
 use super::Outcome;
-use super::common::{ColorChoice, ConnectionArgs, data_source_map, engine_error, paths, runtime, style};
-use crate::apply::{Report, Status, apply};
+use super::common::{
+    ColorChoice, ConnectionArgs, data_source_map, engine_error, paths, runtime, stop_on_signal, style,
+};
+use crate::apply::{Report, Status, Stop, apply_until};
 use crate::engine::{EngineOptions, load_and_validate, plan_against};
 use crate::execute::{RunReport, changed_sql, check, refresh};
 use crate::plan::{DriftPolicy, Plan, PlanOptions};
@@ -79,7 +81,7 @@ pub struct PlanArgs {
     #[arg(long)]
     pub refresh: bool,
     /// Time allowed to each query execution before its job is cancelled (e.g. 30s, 5m)
-    #[arg(long, default_value = "60s", value_parser = super::operator_cmd::parse_duration)]
+    #[arg(long, default_value = "60s", value_parser = super::common::parse_duration)]
     pub timeout: std::time::Duration,
 }
 
@@ -204,9 +206,21 @@ pub fn run_plan(args: &PlanArgs, apply_changes: bool) -> anyhow::Result<Outcome>
             }
             return Ok(if plan.has_changes() && !apply_changes { Outcome::Changes } else { Outcome::Clean });
         }
-        let report = apply(&client, plan, &owner, opts.concurrency).await;
+        let stop = Stop::new();
+        stop_on_signal(stop.clone());
+        let report = apply_until(&client, plan, &owner, opts.concurrency, &stop).await;
         if text {
             print!("\n{}", render_report(&report, style));
+        }
+        if stop.is_stopped() {
+            let (done, left) = (report.count(Status::Done), report.failures().count());
+            produced.report = Some(report);
+            print_document(args, plan, &client, &owner, &produced)?;
+            eprintln!(
+                "error: interrupted: {done} change{} applied, {left} not; run sync again to finish",
+                if done == 1 { "" } else { "s" }
+            );
+            return Ok(Outcome::Interrupted);
         }
         if args.refresh {
             let ids: std::collections::BTreeMap<String, i64> = report

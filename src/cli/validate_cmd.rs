@@ -29,7 +29,7 @@ pub struct ValidateArgs {
     #[arg(long)]
     pub execute: bool,
     /// Time allowed to each query execution before its job is cancelled
-    #[arg(long, default_value = "60s", value_parser = super::operator_cmd::parse_duration)]
+    #[arg(long, default_value = "60s", value_parser = super::common::parse_duration)]
     pub timeout: std::time::Duration,
     /// Ownership scope (to tell new and changed queries from the others)
     #[arg(long, env = "REDASH_GITOPS_OWNER")]

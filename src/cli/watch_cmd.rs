@@ -26,7 +26,7 @@ pub struct WatchArgs {
 fn parse_millis(s: &str) -> Result<Duration, String> {
     match s.strip_suffix("ms") {
         Some(ms) => ms.trim().parse::<u64>().map(Duration::from_millis).map_err(|_| format!("{s:?} is not a duration")),
-        None => super::operator_cmd::parse_duration(s),
+        None => super::common::parse_duration(s),
     }
 }
 

@@ -51,6 +51,8 @@ pub enum HookOutcome {
     Remove,
     /// Answer this instead of handling the request (nothing changes); the hook is done.
     Answer(Reply),
+    /// Answer this instead of handling the request, and keep the hook: a lasting failure.
+    AnswerAndKeep(Reply),
 }
 
 /// Runs before a request is handled, with the database. Tests use hooks to act "between a
@@ -91,6 +93,11 @@ impl Emulator {
         self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// Removes every hook: the failures a test set up are over.
+    pub fn clear_hooks(&self) {
+        self.hooks.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
     pub fn clear_requests(&self) {
         self.log.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
@@ -118,6 +125,10 @@ impl Emulator {
                 HookOutcome::Answer(r) => {
                     answer = Some(r);
                     false
+                }
+                HookOutcome::AnswerAndKeep(r) => {
+                    answer = Some(r);
+                    true
                 }
             }
         });

@@ -176,6 +176,15 @@ impl RedashClient {
         self
     }
 
+    pub fn config(&self) -> ClientConfig {
+        self.config
+    }
+
+    /// How long to wait before attempt `attempt + 1` when no Retry-After says otherwise.
+    pub fn backoff_delay(&self, attempt: u32) -> Duration {
+        backoff(self.config.backoff, attempt)
+    }
+
     pub fn base_url(&self) -> &str {
         &self.base
     }
@@ -230,7 +239,7 @@ impl RedashClient {
                     .ok()
                     .and_then(|a| a.retry_after)
                     .map(|d| d.min(MAX_RETRY_AFTER))
-                    .unwrap_or_else(|| backoff(self.config.backoff, attempt));
+                    .unwrap_or_else(|| self.backoff_delay(attempt));
                 tracing::debug!(%method, path, attempt, ?delay, "retrying");
                 tokio::time::sleep(delay).await;
                 continue;

@@ -30,10 +30,23 @@ pub enum RedashError {
     NotAUserKey,
     #[error("invalid Redash URL {url:?}: it must start with http:// or https://")]
     BadUrl { url: String },
+    #[error("not sent: the run was interrupted")]
+    Interrupted,
 }
 
 impl RedashError {
     pub fn is_conflict(&self) -> bool {
         matches!(self, RedashError::Conflict { .. })
+    }
+
+    /// Whether Redash certainly did not carry the request out: it refused it (4xx other than
+    /// timeouts and rate limits) or it was never sent. After any other failure (a lost
+    /// connection, a timeout, a 5xx, a garbled answer) a write may have happened.
+    pub fn is_definite(&self) -> bool {
+        match self {
+            RedashError::Status { status, .. } => (400..500).contains(status) && *status != 408 && *status != 429,
+            RedashError::Unreachable { .. } | RedashError::NotRedash { .. } | RedashError::Decode { .. } => false,
+            _ => true,
+        }
     }
 }

@@ -4,5 +4,8 @@ mod client;
 mod error;
 pub mod types;
 
-pub use client::{ApiKey, DEFAULT_CONCURRENCY, MAX_PAGE_SIZE, RedashClient, RequestStats, install_crypto_provider};
+pub use client::{
+    ApiKey, ClientConfig, DEFAULT_CONCURRENCY, MAX_PAGE_SIZE, RedashClient, RequestStats, Retry,
+    install_crypto_provider,
+};
 pub use error::RedashError;

@@ -4,6 +4,7 @@
 //! paths, status codes, messages, JSON shapes, pagination and archive semantics.
 
 mod execution;
+mod faults;
 pub mod model;
 mod paginate;
 mod reply;
@@ -19,10 +20,11 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 
+pub use faults::{Fault, FaultPlan, FaultRule, Fired};
 pub use model::{query_hash, slugify};
 pub use reply::{Body, Reply};
 pub use routes::Request;
-pub use store::{REDASH_VERSION, Store};
+pub use store::{Checkpoint, REDASH_VERSION, Store};
 
 /// How long a query execution takes unless told otherwise.
 pub const DEFAULT_JOB_DELAY_MS: i64 = 100;
@@ -65,6 +67,7 @@ pub struct Emulator {
     store: Arc<Mutex<Store>>,
     log: Arc<Mutex<Vec<LoggedRequest>>>,
     hooks: Arc<Mutex<Vec<Hook>>>,
+    faults: Arc<Mutex<faults::Faults>>,
 }
 
 impl Emulator {
@@ -81,6 +84,7 @@ impl Emulator {
             store: Arc::new(Mutex::new(store)),
             log: Arc::new(Mutex::new(Vec::new())),
             hooks: Arc::new(Mutex::new(Vec::new())),
+            faults: Arc::new(Mutex::new(faults::Faults::default())),
         }
     }
 
@@ -91,6 +95,40 @@ impl Emulator {
 
     pub fn requests(&self) -> Vec<LoggedRequest> {
         self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Puts `plan` in force for the requests served over HTTP from now on, numbered from 1.
+    pub fn set_faults(&self, plan: FaultPlan) {
+        *self.faults.lock().unwrap_or_else(|e| e.into_inner()) = faults::Faults::new(plan);
+    }
+
+    /// No more faults; the request numbering starts again.
+    pub fn clear_faults(&self) {
+        self.set_faults(FaultPlan::default());
+    }
+
+    /// The faults that fired since they were set.
+    pub fn fired_faults(&self) -> Vec<Fired> {
+        self.faults.lock().unwrap_or_else(|e| e.into_inner()).fired()
+    }
+
+    /// Requests served over HTTP since the faults were set.
+    pub fn served(&self) -> u64 {
+        self.faults.lock().unwrap_or_else(|e| e.into_inner()).served()
+    }
+
+    fn pick_fault(&self, method: &str, path: &str) -> Option<Fault> {
+        self.faults.lock().unwrap_or_else(|e| e.into_inner()).pick(method, path)
+    }
+
+    /// Logs a request answered by a fault without being handled.
+    fn log_unhandled(&self, req: &Request, status: u16) {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).push(LoggedRequest {
+            method: req.method.clone(),
+            path: req.path.clone(),
+            query: query_string(req),
+            status,
+        });
     }
 
     /// Removes every hook: the failures a test set up are over.
@@ -137,7 +175,7 @@ impl Emulator {
         self.log.lock().unwrap_or_else(|e| e.into_inner()).push(LoggedRequest {
             method: req.method.clone(),
             path: req.path.clone(),
-            query: req.args.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&"),
+            query: query_string(req),
             status: reply.status,
         });
         reply
@@ -169,7 +207,64 @@ async fn serve_request(State(emu): State<Emulator>, req: axum::extract::Request)
         authorization: parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string),
         body: body.to_vec(),
     };
-    to_response(emu.handle(&request))
+    let Some(fault) = emu.pick_fault(&request.method, &request.path) else {
+        return to_response(emu.handle(&request));
+    };
+    let sleep = |ms| tokio::time::sleep(std::time::Duration::from_millis(ms));
+    match fault {
+        Fault::Latency { ms } | Fault::Hang { ms } => {
+            let reply = emu.handle(&request);
+            sleep(ms).await;
+            to_response(reply)
+        }
+        Fault::Error { status } => {
+            emu.log_unhandled(&request, status);
+            to_response(Reply::status(status))
+        }
+        Fault::ErrorAfter { status } => {
+            emu.handle(&request);
+            to_response(Reply::status(status))
+        }
+        Fault::TooManyRequests { retry_after } => {
+            emu.log_unhandled(&request, 429);
+            let mut r = to_response(Reply::message(429, "Rate limit exceeded"));
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            r
+        }
+        Fault::Reset { handled } => {
+            if handled {
+                emu.handle(&request);
+            } else {
+                emu.log_unhandled(&request, 0);
+            }
+            broken_response()
+        }
+        Fault::ConcurrentEdit => {
+            let reply = emu.handle(&request);
+            let segments: Vec<&str> = request.path.trim_matches('/').split('/').collect();
+            if let ["api", table, id] = segments.as_slice()
+                && let Ok(id) = id.parse::<i64>()
+            {
+                emu.store().edit_as_another_user(table, id);
+            }
+            to_response(reply)
+        }
+    }
+}
+
+fn query_string(req: &Request) -> String {
+    req.args.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
+}
+
+/// An answer that starts, then breaks off: the connection is dropped mid-body.
+fn broken_response() -> Response {
+    let chunks: Vec<Result<axum::body::Bytes, std::io::Error>> = vec![
+        Ok(axum::body::Bytes::from_static(b"{\"id\": ")),
+        Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "fault: connection reset")),
+    ];
+    let mut r = Response::new(AxumBody::from_stream(futures_util::stream::iter(chunks)));
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
 }
 
 fn to_response(reply: Reply) -> Response {

@@ -19,6 +19,19 @@ pub enum QueryForm {
     Embedded,
 }
 
+/// A copy of a store's content; see `Store::checkpoint`.
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    users: BTreeMap<i64, User>,
+    queries: BTreeMap<i64, Query>,
+    visualizations: BTreeMap<i64, Visualization>,
+    dashboards: BTreeMap<i64, Dashboard>,
+    widgets: BTreeMap<i64, Widget>,
+    stored_slugs: BTreeSet<String>,
+    next_ids: BTreeMap<&'static str, i64>,
+    rng: SplitMix64,
+}
+
 #[derive(Debug)]
 pub struct Store {
     pub users: BTreeMap<i64, User>,
@@ -89,6 +102,61 @@ impl Store {
             }
         }
         store
+    }
+
+    /// The content (users, queries, visualizations, dashboards, widgets, slugs, id counters),
+    /// to go back to with `restore`: one setup shared by many test cases.
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            users: self.users.clone(),
+            queries: self.queries.clone(),
+            visualizations: self.visualizations.clone(),
+            dashboards: self.dashboards.clone(),
+            widgets: self.widgets.clone(),
+            stored_slugs: self.stored_slugs.clone(),
+            next_ids: self.next_ids.clone(),
+            rng: self.rng.clone(),
+        }
+    }
+
+    /// Puts back the content of a checkpoint. The clock keeps going forward.
+    pub fn restore(&mut self, c: &Checkpoint) {
+        self.users = c.users.clone();
+        self.queries = c.queries.clone();
+        self.visualizations = c.visualizations.clone();
+        self.dashboards = c.dashboards.clone();
+        self.widgets = c.widgets.clone();
+        self.stored_slugs = c.stored_slugs.clone();
+        self.next_ids = c.next_ids.clone();
+        self.rng = c.rng.clone();
+    }
+
+    /// Another user's edit of query `id` or dashboard `id` (for the concurrent-edit fault):
+    /// the description or name changes, and the object's `updated_at` (and a dashboard's
+    /// `version`) move on. False when there is no such object.
+    pub fn edit_as_another_user(&mut self, table: &str, id: i64) -> bool {
+        let now = self.tick();
+        match table {
+            "queries" => match self.queries.get_mut(&id) {
+                Some(q) => {
+                    q.description =
+                        Some(format!("{} (edited by someone else)", q.description.clone().unwrap_or_default()));
+                    q.updated_at = now;
+                    true
+                }
+                None => false,
+            },
+            "dashboards" => match self.dashboards.get_mut(&id) {
+                Some(d) => {
+                    d.name = format!("{} (edited by someone else)", d.name);
+                    d.version += 1;
+                    d.updated_at = now;
+                    true
+                }
+                None => false,
+            },
+            _ => false,
+        }
     }
 
     /// The current time in milliseconds, strictly increasing so that every write gets its own

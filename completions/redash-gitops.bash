@@ -169,7 +169,7 @@ _redash__gitops() {
             return 0
             ;;
         redash__subcmd__gitops__subcmd__emulator)
-            opts="-h --port --bind --api-key --seed --job-delay-ms --help"
+            opts="-h --port --bind --api-key --seed --job-delay-ms --faults --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -195,6 +195,10 @@ _redash__gitops() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --faults)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -203,7 +207,7 @@ _redash__gitops() {
             return 0
             ;;
         redash__subcmd__gitops__subcmd__export)
-            opts="-h --out --url --api-key-file --config --env --request-timeout --connect-timeout --retries --tag --query --dashboard --include-archived --map-data-source --clean --concurrency --help"
+            opts="-h --out --url --api-key-file --config --env --request-timeout --connect-timeout --retries --retry-delay --tag --query --dashboard --include-archived --map-data-source --clean --concurrency --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -238,6 +242,10 @@ _redash__gitops() {
                     return 0
                     ;;
                 --retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retry-delay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -523,7 +531,7 @@ _redash__gitops() {
             return 0
             ;;
         redash__subcmd__gitops__subcmd__plan)
-            opts="-h --url --api-key-file --config --env --request-timeout --connect-timeout --retries --owner --adopt --prune --no-prune --max-archive --force --drift --concurrency --map-data-source --output --color --execute --refresh --timeout --help"
+            opts="-h --url --api-key-file --config --env --request-timeout --connect-timeout --retries --retry-delay --owner --adopt --prune --no-prune --max-archive --force --drift --concurrency --map-data-source --output --color --execute --refresh --timeout --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -554,6 +562,10 @@ _redash__gitops() {
                     return 0
                     ;;
                 --retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retry-delay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -597,7 +609,7 @@ _redash__gitops() {
             return 0
             ;;
         redash__subcmd__gitops__subcmd__results)
-            opts="-h --url --api-key-file --config --env --request-timeout --connect-timeout --retries --param --max-age --format --out --timeout --namespace --owner --help"
+            opts="-h --url --api-key-file --config --env --request-timeout --connect-timeout --retries --retry-delay --param --max-age --format --out --timeout --namespace --owner --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -628,6 +640,10 @@ _redash__gitops() {
                     return 0
                     ;;
                 --retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retry-delay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -685,7 +701,7 @@ _redash__gitops() {
             return 0
             ;;
         redash__subcmd__gitops__subcmd__sync)
-            opts="-h --url --api-key-file --config --env --request-timeout --connect-timeout --retries --owner --adopt --prune --no-prune --max-archive --force --drift --concurrency --map-data-source --output --color --execute --refresh --timeout --dry-run --help"
+            opts="-h --url --api-key-file --config --env --request-timeout --connect-timeout --retries --retry-delay --owner --adopt --prune --no-prune --max-archive --force --drift --concurrency --map-data-source --output --color --execute --refresh --timeout --dry-run --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -716,6 +732,10 @@ _redash__gitops() {
                     return 0
                     ;;
                 --retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retry-delay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -759,7 +779,7 @@ _redash__gitops() {
             return 0
             ;;
         redash__subcmd__gitops__subcmd__validate)
-            opts="-h --url --api-key-file --config --env --request-timeout --connect-timeout --retries --offline --execute --timeout --owner --map-data-source --color --help"
+            opts="-h --url --api-key-file --config --env --request-timeout --connect-timeout --retries --retry-delay --offline --execute --timeout --owner --map-data-source --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -790,6 +810,10 @@ _redash__gitops() {
                     return 0
                     ;;
                 --retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retry-delay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -817,7 +841,7 @@ _redash__gitops() {
             return 0
             ;;
         redash__subcmd__gitops__subcmd__watch)
-            opts="-h --url --api-key-file --config --env --request-timeout --connect-timeout --retries --owner --adopt --prune --no-prune --max-archive --force --drift --concurrency --map-data-source --output --color --execute --refresh --timeout --debounce --help"
+            opts="-h --url --api-key-file --config --env --request-timeout --connect-timeout --retries --retry-delay --owner --adopt --prune --no-prune --max-archive --force --drift --concurrency --map-data-source --output --color --execute --refresh --timeout --debounce --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -848,6 +872,10 @@ _redash__gitops() {
                     return 0
                     ;;
                 --retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retry-delay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -46,6 +46,7 @@ complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l env
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l request-timeout -d 'Longest wait for one answer from Redash' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l connect-timeout -d 'Longest wait to open a connection to Redash' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l retries -d 'Times a failed read or update is tried again (lost connection, timeout, 429, 5xx); a create is tried again only once a look-up shows it did not happen' -r
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l retry-delay -d 'Wait before the first retry; it doubles with each attempt, with jitter, unless Redash says how long to wait (Retry-After)' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l owner -d 'Ownership scope: objects marked by another owner are never changed (default: `default`)' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l max-archive -d 'Most objects one run may archive (default: at most half of the managed ones)' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l drift -d 'What to do with changes made in Redash: overwrite them, fail, or ignore them' -r -f -a "overwrite\t''
@@ -74,6 +75,7 @@ complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l env
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l request-timeout -d 'Longest wait for one answer from Redash' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l connect-timeout -d 'Longest wait to open a connection to Redash' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l retries -d 'Times a failed read or update is tried again (lost connection, timeout, 429, 5xx); a create is tried again only once a look-up shows it did not happen' -r
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l retry-delay -d 'Wait before the first retry; it doubles with each attempt, with jitter, unless Redash says how long to wait (Retry-After)' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l owner -d 'Ownership scope: objects marked by another owner are never changed (default: `default`)' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l max-archive -d 'Most objects one run may archive (default: at most half of the managed ones)' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l drift -d 'What to do with changes made in Redash: overwrite them, fail, or ignore them' -r -f -a "overwrite\t''
@@ -103,6 +105,7 @@ complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l en
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l request-timeout -d 'Longest wait for one answer from Redash' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l connect-timeout -d 'Longest wait to open a connection to Redash' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l retries -d 'Times a failed read or update is tried again (lost connection, timeout, 429, 5xx); a create is tried again only once a look-up shows it did not happen' -r
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l retry-delay -d 'Wait before the first retry; it doubles with each attempt, with jitter, unless Redash says how long to wait (Retry-After)' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l owner -d 'Ownership scope: objects marked by another owner are never changed (default: `default`)' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l max-archive -d 'Most objects one run may archive (default: at most half of the managed ones)' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l drift -d 'What to do with changes made in Redash: overwrite them, fail, or ignore them' -r -f -a "overwrite\t''
@@ -133,6 +136,7 @@ complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand export" -l e
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand export" -l request-timeout -d 'Longest wait for one answer from Redash' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand export" -l connect-timeout -d 'Longest wait to open a connection to Redash' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand export" -l retries -d 'Times a failed read or update is tried again (lost connection, timeout, 429, 5xx); a create is tried again only once a look-up shows it did not happen' -r
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand export" -l retry-delay -d 'Wait before the first retry; it doubles with each attempt, with jitter, unless Redash says how long to wait (Retry-After)' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand export" -l tag -d 'Only objects with this tag (repeatable: all of them)' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand export" -l query -d 'Only this query (repeatable), by Redash id' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand export" -l dashboard -d 'Only this dashboard (repeatable), by Redash id, with the queries its widgets show' -r
@@ -148,6 +152,7 @@ complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand results" -l 
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand results" -l request-timeout -d 'Longest wait for one answer from Redash' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand results" -l connect-timeout -d 'Longest wait to open a connection to Redash' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand results" -l retries -d 'Times a failed read or update is tried again (lost connection, timeout, 429, 5xx); a create is tried again only once a look-up shows it did not happen' -r
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand results" -l retry-delay -d 'Wait before the first retry; it doubles with each attempt, with jitter, unless Redash says how long to wait (Retry-After)' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand results" -l param -d 'A parameter value (repeatable); parameters not given take their defaults' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand results" -l max-age -d 'Accept a cached result at most this many seconds old; 0 always executes, -1 takes any' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand results" -l format -d 'Output format' -r -f -a "csv\t''
@@ -164,6 +169,7 @@ complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand validate" -l
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand validate" -l request-timeout -d 'Longest wait for one answer from Redash' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand validate" -l connect-timeout -d 'Longest wait to open a connection to Redash' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand validate" -l retries -d 'Times a failed read or update is tried again (lost connection, timeout, 429, 5xx); a create is tried again only once a look-up shows it did not happen' -r
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand validate" -l retry-delay -d 'Wait before the first retry; it doubles with each attempt, with jitter, unless Redash says how long to wait (Retry-After)' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand validate" -l timeout -d 'Time allowed to each query execution before its job is cancelled' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand validate" -l owner -d 'Ownership scope (to tell new and changed queries from the others)' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand validate" -l map-data-source -d 'Use data source NEW on this server where manifests say OLD (repeatable)' -r
@@ -202,6 +208,7 @@ complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand emulator" -l
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand emulator" -l api-key -d 'The admin user\'s API key' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand emulator" -l seed -d 'Seed for generated values (query API keys), for reproducible runs' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand emulator" -l job-delay-ms -d 'How long a query execution takes, in milliseconds (queued for the first half, then started)' -r
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand emulator" -l faults -d 'Faults to inject (YAML: `seed` and `rules`, each rule `nth` or `method`/`path`, with `probability`, `times` and a `fault` such as `{kind: error, status: 503}`)' -r -F
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand emulator" -s h -l help -d 'Print help'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand help; and not __fish_seen_subcommand_from plan sync watch export results validate crds schema completions demo operator emulator help" -f -a "plan" -d 'Show what a sync would change in Redash (exit 0: no changes, 2: changes, 1: error)'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand help; and not __fish_seen_subcommand_from plan sync watch export results validate crds schema completions demo operator emulator help" -f -a "sync" -d 'Make Redash match the manifests'

@@ -20,7 +20,8 @@ use crate::state::marker::pending_dashboard_name;
 pub use bodies::*;
 pub use recover::Stop;
 use recover::{
-    accept_if_written, create_once, find_pending_dashboard, find_query, find_visualization, find_widget, gone_is_done,
+    accept_if_written, create_once, delete_widget, find_pending_dashboard, find_query, find_visualization, find_widget,
+    gone_is_done,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -363,9 +364,9 @@ async fn write_dashboard(ctx: &Ctx, a: &DashboardAction) -> Result<i64, (Option<
     for op in &a.widgets {
         stop.check().map_err(fail)?;
         match op {
-            WidgetOp::Delete { id: wid, .. } => gone_is_done(client.delete_widget(*wid).await).map_err(fail)?,
+            WidgetOp::Delete { id: wid, .. } => delete_widget(client, id, *wid).await.map_err(fail)?,
             WidgetOp::Replace { id: wid, desired, .. } => {
-                gone_is_done(client.delete_widget(*wid).await).map_err(fail)?;
+                delete_widget(client, id, *wid).await.map_err(fail)?;
                 create_widget(ctx, id, desired).await.map_err(fail)?;
             }
             WidgetOp::Update { id: wid, desired, live_options, .. } => {

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::manifest::MANAGED_TAG;
 use crate::redash::types::{Dashboard, Query, Visualization, Widget};
-use crate::redash::{RedashClient, RedashError};
+use crate::redash::{RedashClient, RedashError, Retry};
 use crate::state::marker::{pending_dashboard_name, pending_dashboard_slug, read_marker};
 
 /// Set when the run is asked to stop (Ctrl-C, SIGTERM): requests in flight finish, and no new
@@ -131,6 +131,23 @@ pub fn gone_is_done(result: Result<(), RedashError>) -> Result<(), RedashError> 
     match result {
         Err(RedashError::NotFound { .. }) => Ok(()),
         other => other,
+    }
+}
+
+/// Deletes a widget of dashboard `dashboard_id`. Redash answers 500 for a widget that is not
+/// there, as for a real failure, so a failed delete (an earlier attempt may have gone through)
+/// is checked against the dashboard before it is tried again.
+pub async fn delete_widget(client: &RedashClient, dashboard_id: i64, id: i64) -> Result<(), RedashError> {
+    let path = format!("/api/widgets/{id}");
+    let error = match client.request_with(reqwest::Method::DELETE, &path, None, Retry::Never).await {
+        Ok(_) => return Ok(()),
+        Err(e @ (RedashError::Auth { .. } | RedashError::Forbidden { .. })) => return Err(e),
+        Err(e) => e,
+    };
+    match client.dashboard(dashboard_id).await {
+        Ok(d) if !d.widgets.iter().flatten().any(|w| w.id == id) => Ok(()),
+        Ok(_) => gone_is_done(client.delete_widget(id).await),
+        Err(_) => Err(error),
     }
 }
 

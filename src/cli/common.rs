@@ -49,6 +49,10 @@ pub struct ConnectionArgs {
     /// a create is tried again only once a look-up shows it did not happen
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub retries: u32,
+    /// Wait before the first retry; it doubles with each attempt, with jitter, unless Redash
+    /// says how long to wait (Retry-After)
+    #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = parse_duration)]
+    pub retry_delay: Duration,
 }
 
 impl ConnectionArgs {
@@ -95,7 +99,7 @@ impl ConnectionArgs {
             connect_timeout: self.connect_timeout,
             request_timeout: self.request_timeout,
             retries: self.retries,
-            ..ClientConfig::default()
+            backoff: self.retry_delay,
         };
         Ok(RedashClient::new(&url, key)?.with_config(config)?.with_concurrency(concurrency))
     }

@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 
 use super::children::{VizTarget, plan_visualizations, plan_widgets};
 use super::types::{
-    ArchiveAction, ArchiveReason, Cause, Change, DashboardAction, Op, Plan, PlanError, QueryAction, VisOp, WidgetOp,
+    ArchiveAction, ArchiveReason, Cause, Change, DashboardAction, MARKER_HASH_FIELD, Op, Plan, PlanError, QueryAction,
+    VisOp, WidgetOp,
 };
 use crate::manifest::{AdoptByName, Kind, ResourceKey};
 use crate::redash::types::{Dashboard, DataSource, Query};
@@ -142,6 +143,9 @@ pub fn plan(
                 }
                 let marker = read_marker(&live.options);
                 let cause = cause_of(*op, marker.as_ref(), &d.hash);
+                if changes.is_empty() && vis.ops.is_empty() {
+                    changes.extend(unfinished_apply(marker.as_ref(), &d.hash));
+                }
                 let op = if changes.is_empty() && vis.ops.is_empty() && *op == Op::Update { Op::Noop } else { *op };
                 QueryAction {
                     op,
@@ -238,6 +242,9 @@ pub fn plan(
                 plan.notes.extend(notes.into_iter().map(|n| format!("{}: {n}", d.key)));
                 let marker = read_marker(&live.options);
                 let cause = cause_of(op, marker.as_ref(), &d.hash);
+                if changes.is_empty() && widgets.is_empty() {
+                    changes.extend(unfinished_apply(marker.as_ref(), &d.hash));
+                }
                 let op = if changes.is_empty() && widgets.is_empty() && op == Op::Update { Op::Noop } else { op };
                 DashboardAction {
                     op,
@@ -374,6 +381,17 @@ pub fn plan(
     }
     apply_drift_policy(&mut plan, opts.drift, &mut errors);
     if errors.is_empty() { Ok(plan) } else { Err(errors) }
+}
+
+/// An object whose content is as desired but whose marker does not record it: an apply that
+/// stopped before its last write. The marker is written so that later plans tell manifest
+/// changes from edits made in Redash.
+fn unfinished_apply(marker: Option<&Marker>, desired_hash: &str) -> Option<Change> {
+    let live = marker?.hash.as_deref();
+    (live != Some(desired_hash)).then(|| {
+        let short = |h: &str| h.chars().take(12).collect::<String>();
+        Change::new(MARKER_HASH_FIELD, live.map(|h| json!(short(h))).unwrap_or(Value::Null), json!(short(desired_hash)))
+    })
 }
 
 fn cause_of(op: Op, marker: Option<&Marker>, desired_hash: &str) -> Cause {

@@ -424,3 +424,21 @@ fn a_dashboard_conflict_check_carries_the_version_read() {
     assert_eq!(p.dashboards[0].expected_version, Some(2));
     assert_eq!(p.queries.iter().filter(|q| q.op != Op::Noop).count(), 0);
 }
+
+#[test]
+fn content_as_desired_under_an_out_of_date_marker_gets_its_marker_written() {
+    let d = desired();
+    let mut actual = applied(&d);
+    // An apply that stopped before its last write: the content is there, the hash is not.
+    actual.queries[1].options["gitops"].as_object_mut().unwrap().remove("hash");
+    actual.dashboards[0].options["gitops"]["hash"] = json!("0123456789abcdef-old");
+    let p = plan_ok(&d, &actual, &opts());
+    assert_eq!(p.summary(), Summary { update: 2, ..Summary::default() });
+    let q = p.queries.iter().find(|q| q.key.name == "orders").unwrap();
+    assert_eq!(q.op, Op::Update);
+    assert_eq!(q.changes, vec![Change::new(MARKER_HASH_FIELD, Value::Null, json!(d.queries[1].hash[..12]))]);
+    assert_eq!(q.cause, Cause::Manifest, "not drift: nobody edited the object");
+    let b = &p.dashboards[0];
+    assert_eq!(b.changes[0].old, json!("0123456789ab"));
+    assert!(b.widgets.is_empty());
+}

@@ -11,6 +11,10 @@ use crate::manifest::{Kind, ResourceKey};
 use crate::state::desired::{DesiredDashboard, DesiredQuery, DesiredVisualization, DesiredWidget};
 
 /// One changed field: old → new (`Value::Null` when absent).
+/// The field a change names when only the marker is out of date: an apply stopped before its
+/// last write, and the next one records that the content is as the manifest says.
+pub const MARKER_HASH_FIELD: &str = "lastApplied";
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Change {
     pub field: String,

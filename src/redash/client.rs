@@ -257,18 +257,22 @@ impl RedashClient {
     }
 
     fn transport_error(&self, e: &reqwest::Error) -> RedashError {
+        let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
+        let mut deepest = None;
+        while let Some(s) = source {
+            deepest = Some(s.to_string());
+            source = s.source();
+        }
         let reason = if e.is_timeout() {
-            "timed out".to_string()
+            format!("no answer within {:?} (--request-timeout)", self.config.request_timeout)
         } else if e.is_connect() {
-            let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
-            let mut deepest = "connection failed".to_string();
-            while let Some(s) = source {
-                deepest = s.to_string();
-                source = s.source();
-            }
-            deepest
+            deepest.unwrap_or_else(|| "connection failed".to_string())
         } else {
-            e.to_string()
+            let path = e.url().map(|u| u.path().to_string()).unwrap_or_default();
+            format!(
+                "the connection broke during {path} before the answer was complete ({})",
+                deepest.unwrap_or_else(|| e.to_string())
+            )
         };
         RedashError::Unreachable { url: self.base.clone(), reason }
     }

@@ -247,3 +247,111 @@ impl World {
         }
     }
 }
+
+/// Keys whose values differ between two runs reaching the same state: ids, clocks, counters.
+const VOLATILE: &[&str] = &[
+    "id",
+    "created_at",
+    "updated_at",
+    "version",
+    "api_key",
+    "latest_query_data_id",
+    "retrieved_at",
+    "runtime",
+    "query_id",
+    "dashboard_id",
+    "user_id",
+    "user",
+    "last_modified_by",
+    "last_modified_by_id",
+];
+
+/// The emulator's whole state (a `snapshot()`) without what differs between runs that reach
+/// the same content: one canonical line per query and per dashboard, sorted, so duplicates and
+/// losses show. Query ids in parameters become query names.
+pub fn normalized(snapshot: &Value) -> Vec<String> {
+    let names: std::collections::BTreeMap<i64, String> = snapshot["queries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| (q["id"].as_i64().unwrap(), q["name"].as_str().unwrap().to_string()))
+        .collect();
+    fn strip(v: &mut Value, names: &std::collections::BTreeMap<i64, String>) {
+        match v {
+            Value::Object(m) => {
+                for k in VOLATILE {
+                    m.remove(*k);
+                }
+                if let Some(id) = m.get("queryId").and_then(Value::as_i64) {
+                    m.insert(
+                        "queryId".into(),
+                        Value::String(names.get(&id).cloned().unwrap_or(format!("missing {id}"))),
+                    );
+                }
+                m.values_mut().for_each(|v| strip(v, names));
+            }
+            Value::Array(items) => {
+                items.iter_mut().for_each(|v| strip(v, names));
+                // Children (visualizations, widgets) compare as sets.
+                if items.iter().all(Value::is_object) {
+                    items.sort_by_key(|v| v.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for kind in ["queries", "dashboards"] {
+        for item in snapshot[kind].as_array().unwrap() {
+            let mut v = item.clone();
+            strip(&mut v, &names);
+            out.push(format!("{kind} {v}"));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The queries and dashboards (by kind and id) that carry no marker of `owner`, as they are.
+pub fn foreign(snapshot: &Value, owner: &str) -> std::collections::BTreeMap<String, Value> {
+    let mut out = std::collections::BTreeMap::new();
+    for kind in ["queries", "dashboards"] {
+        for item in snapshot[kind].as_array().unwrap() {
+            if item["options"]["gitops"]["owner"] != owner {
+                out.insert(format!("{kind}/{}", item["id"]), item.clone());
+            }
+        }
+    }
+    out
+}
+
+impl World {
+    /// Hand-made content the tool must never touch: a query with a chart, an archived query,
+    /// and a dashboard with a text widget and the chart.
+    pub fn seed_foreign_content(&self) {
+        let q = self.ok(
+            "POST",
+            "/api/queries",
+            Some(serde_json::json!({"name": "Hand-made revenue", "query": "SELECT 1 AS n", "data_source_id": 1, "tags": ["finance"]})),
+        );
+        let viz = self.ok(
+            "POST",
+            "/api/visualizations",
+            Some(serde_json::json!({"query_id": q["id"], "type": "CHART", "name": "Hand-made chart", "options": {"globalSeriesType": "line"}})),
+        );
+        let old = self.ok(
+            "POST",
+            "/api/queries",
+            Some(serde_json::json!({"name": "Old report", "query": "SELECT 2", "data_source_id": 2})),
+        );
+        self.ok("DELETE", &format!("/api/queries/{}", old["id"]), None);
+        let d = self.ok("POST", "/api/dashboards", Some(serde_json::json!({"name": "Finance board"})));
+        for (viz_id, text) in [(Value::Null, "Numbers by hand"), (viz["id"].clone(), "")] {
+            self.ok(
+                "POST",
+                "/api/widgets",
+                Some(serde_json::json!({"dashboard_id": d["id"], "visualization_id": viz_id, "text": text, "width": 1, "options": {}})),
+            );
+        }
+    }
+}

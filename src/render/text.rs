@@ -7,7 +7,7 @@ use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
 use crate::apply::{Report, Status};
-use crate::plan::{ArchiveReason, Cause, Change, Op, Plan, VisOp, WidgetOp};
+use crate::plan::{ArchiveReason, Cause, Change, MARKER_HASH_FIELD, Op, Plan, VisOp, WidgetOp};
 
 /// ANSI colours, or none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +48,15 @@ fn is_multiline(v: &Value) -> bool {
 }
 
 fn write_change(out: &mut String, c: &Change, indent: &str, style: Style) {
-    if is_multiline(&c.old) || is_multiline(&c.new) || c.field == "query" {
+    if c.field == MARKER_HASH_FIELD {
+        let _ = writeln!(
+            out,
+            "{indent}{}: {} -> {} (the content already matches; this records the manifest as applied)",
+            c.field,
+            show(&c.old),
+            show(&c.new)
+        );
+    } else if is_multiline(&c.old) || is_multiline(&c.new) || c.field == "query" {
         let old = c.old.as_str().unwrap_or("");
         let new = c.new.as_str().unwrap_or("");
         let _ = writeln!(out, "{indent}{}:", c.field);

@@ -177,6 +177,11 @@ pub fn run_plan(args: &PlanArgs, apply_changes: bool) -> anyhow::Result<Outcome>
     let text = args.output == OutputFormat::Text;
     let owner = opts.plan.owner.clone();
     runtime()?.block_on(async {
+        // A sync stops between writes; a plan, which writes nothing, stops at once.
+        let stop = Stop::new();
+        if apply_changes {
+            stop_on_signal(stop.clone());
+        }
         let planned = plan_against(&client, &set, &opts).await.map_err(engine_error)?;
         let target = format!("{} (Redash {}, owner {owner:?})", client.base_url(), planned.redash_version);
         let plan = &planned.plan;
@@ -206,8 +211,6 @@ pub fn run_plan(args: &PlanArgs, apply_changes: bool) -> anyhow::Result<Outcome>
             }
             return Ok(if plan.has_changes() && !apply_changes { Outcome::Changes } else { Outcome::Clean });
         }
-        let stop = Stop::new();
-        stop_on_signal(stop.clone());
         let report = apply_until(&client, plan, &owner, opts.concurrency, &stop).await;
         if text {
             print!("\n{}", render_report(&report, style));

@@ -108,7 +108,7 @@ fn kill_everywhere(w: &World, args: &[&str]) -> usize {
     for _ in 0..10 {
         let n = 1 + rng.next_u64() % requests;
         w.emu.emulator.store().restore(&baseline);
-        kill_and_converge(w, args, n, rng.next_u64() % 2 == 0, &expected);
+        kill_and_converge(w, args, n, rng.next_u64().is_multiple_of(2), &expected);
         cases += 1;
     }
     eprintln!("{args:?}: killed at {cases} points of a {requests}-request run; every clean run converged");

@@ -152,7 +152,11 @@ fn collect_files(dir: &Path, files: &mut Vec<PathBuf>, visited: &mut BTreeSet<Pa
         }
     };
     if !visited.insert(canonical) {
-        diags.push(Diagnostic::in_file(dir, None, "directory reached twice (symlink loop?); skipped"));
+        let message = format!(
+            "directory already read as {} (a symlink loop, or two links to one directory); remove the link",
+            dir.canonicalize().map(|c| c.display().to_string()).unwrap_or_default()
+        );
+        diags.push(Diagnostic::in_file(dir, None, message));
         return;
     }
     let entries = match std::fs::read_dir(dir) {
@@ -178,8 +182,20 @@ fn collect_files(dir: &Path, files: &mut Vec<PathBuf>, visited: &mut BTreeSet<Pa
     }
 }
 
-/// The text of a file, which must be UTF-8.
+/// The largest manifest or SQL file read. Redash has no limit of its own, but a file this big is
+/// a wrong path or a generated dump, and reading it whole would only waste memory.
+pub const MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
+
+/// The text of a file, which must be UTF-8 and at most `MAX_FILE_BYTES` long.
 pub fn read_text(path: &Path) -> Result<String, String> {
+    let size = std::fs::metadata(path).map_err(|e| format!("cannot read: {}", io_reason(&e)))?.len();
+    if size > MAX_FILE_BYTES {
+        return Err(format!(
+            "file too large: {:.1} MB, the limit is {} MB (is this the right file?)",
+            size as f64 / (1024.0 * 1024.0),
+            MAX_FILE_BYTES / (1024 * 1024)
+        ));
+    }
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {}", io_reason(&e)))?;
     String::from_utf8(bytes).map_err(|e| {
         format!("not UTF-8 text (invalid byte at offset {}); save the file as UTF-8", e.utf8_error().valid_up_to())
@@ -214,6 +230,15 @@ fn load_file(file: &Path, set: &mut ManifestSet, diags: &mut Vec<Diagnostic>) {
             return;
         }
     };
+    // An empty file is a mistake (a save gone wrong, a bad merge), not "no resources wanted":
+    // with pruning on, taking it at its word would archive everything.
+    if docs.is_empty() {
+        diags.push(Diagnostic::in_file(
+            file,
+            None,
+            "no resources in this file: it is empty (delete it, or add a manifest)",
+        ));
+    }
     for doc in docs {
         load_document(file, &doc, set, diags);
     }

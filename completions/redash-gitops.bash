@@ -101,7 +101,7 @@ _redash__gitops() {
 
     case "${cmd}" in
         redash__gitops)
-            opts="-h -V --help --version plan sync watch export results validate crds schema completions demo operator emulator help"
+            opts="-v -h -V --verbose --help --version plan sync watch export results validate crds schema completions demo operator emulator help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -115,7 +115,7 @@ _redash__gitops() {
             return 0
             ;;
         redash__subcmd__gitops__subcmd__completions)
-            opts="-h --out --help bash zsh fish"
+            opts="-v -h --out --verbose --help bash zsh fish"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -133,7 +133,7 @@ _redash__gitops() {
             return 0
             ;;
         redash__subcmd__gitops__subcmd__crds)
-            opts="-h --out --help"
+            opts="-v -h --out --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -151,7 +151,7 @@ _redash__gitops() {
             return 0
             ;;
         redash__subcmd__gitops__subcmd__demo)
-            opts="-h --color --help"
+            opts="-v -h --color --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -169,7 +169,7 @@ _redash__gitops() {
             return 0
             ;;
         redash__subcmd__gitops__subcmd__emulator)
-            opts="-h --port --bind --api-key --seed --job-delay-ms --faults --help"
+            opts="-v -h --port --bind --api-key --seed --job-delay-ms --faults --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -207,7 +207,7 @@ _redash__gitops() {
             return 0
             ;;
         redash__subcmd__gitops__subcmd__export)
-            opts="-h --out --url --api-key-file --config --env --request-timeout --connect-timeout --retries --retry-delay --tag --query --dashboard --include-archived --map-data-source --clean --concurrency --help"
+            opts="-v -h --out --url --api-key-file --config --env --request-timeout --connect-timeout --retries --retry-delay --tag --query --dashboard --include-archived --map-data-source --clean --concurrency --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -473,7 +473,7 @@ _redash__gitops() {
             return 0
             ;;
         redash__subcmd__gitops__subcmd__operator)
-            opts="-h --namespace --resync-period --concurrency --reconcile-concurrency --metrics-addr --leader-election --lease-name --lease-namespace --identity --log-format --log-level --help"
+            opts="-v -h --namespace --resync-period --concurrency --reconcile-concurrency --metrics-addr --leader-election --lease-name --lease-namespace --identity --log-format --log-level --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -531,7 +531,7 @@ _redash__gitops() {
             return 0
             ;;
         redash__subcmd__gitops__subcmd__plan)
-            opts="-h --url --api-key-file --config --env --request-timeout --connect-timeout --retries --retry-delay --owner --adopt --prune --no-prune --max-archive --force --drift --concurrency --map-data-source --output --color --execute --refresh --timeout --help"
+            opts="-v -h --url --api-key-file --config --env --request-timeout --connect-timeout --retries --retry-delay --owner --adopt --prune --no-prune --max-archive --force --drift --concurrency --map-data-source --output --color --execute --refresh --timeout --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -609,7 +609,7 @@ _redash__gitops() {
             return 0
             ;;
         redash__subcmd__gitops__subcmd__results)
-            opts="-h --url --api-key-file --config --env --request-timeout --connect-timeout --retries --retry-delay --param --max-age --format --out --timeout --namespace --owner --help"
+            opts="-v -h --url --api-key-file --config --env --request-timeout --connect-timeout --retries --retry-delay --param --max-age --format --out --timeout --namespace --owner --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -683,7 +683,7 @@ _redash__gitops() {
             return 0
             ;;
         redash__subcmd__gitops__subcmd__schema)
-            opts="-h --out --help"
+            opts="-v -h --out --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -701,7 +701,7 @@ _redash__gitops() {
             return 0
             ;;
         redash__subcmd__gitops__subcmd__sync)
-            opts="-h --url --api-key-file --config --env --request-timeout --connect-timeout --retries --retry-delay --owner --adopt --prune --no-prune --max-archive --force --drift --concurrency --map-data-source --output --color --execute --refresh --timeout --dry-run --help"
+            opts="-v -h --url --api-key-file --config --env --request-timeout --connect-timeout --retries --retry-delay --owner --adopt --prune --no-prune --max-archive --force --drift --concurrency --map-data-source --output --color --execute --refresh --timeout --dry-run --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -779,7 +779,7 @@ _redash__gitops() {
             return 0
             ;;
         redash__subcmd__gitops__subcmd__validate)
-            opts="-h --url --api-key-file --config --env --request-timeout --connect-timeout --retries --retry-delay --offline --execute --timeout --owner --map-data-source --color --help"
+            opts="-v -h --url --api-key-file --config --env --request-timeout --connect-timeout --retries --retry-delay --offline --execute --timeout --owner --map-data-source --color --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -841,7 +841,7 @@ _redash__gitops() {
             return 0
             ;;
         redash__subcmd__gitops__subcmd__watch)
-            opts="-h --url --api-key-file --config --env --request-timeout --connect-timeout --retries --retry-delay --owner --adopt --prune --no-prune --max-archive --force --drift --concurrency --map-data-source --output --color --execute --refresh --timeout --debounce --help"
+            opts="-v -h --url --api-key-file --config --env --request-timeout --connect-timeout --retries --retry-delay --owner --adopt --prune --no-prune --max-archive --force --drift --concurrency --map-data-source --output --color --execute --refresh --timeout --debounce --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

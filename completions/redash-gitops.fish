@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_redash_gitops_global_optspecs
-    string join \n h/help V/version
+    string join \n v/verbose h/help V/version
 end
 
 function __fish_redash_gitops_needs_command
@@ -24,6 +24,7 @@ function __fish_redash_gitops_using_subcommand
     contains -- $cmd[1] $argv
 end
 
+complete -c redash-gitops -n "__fish_redash_gitops_needs_command" -s v -l verbose -d 'Log to stderr: -v retries and recoveries, -vv every request (RUST_LOG overrides; the operator has --log-level)'
 complete -c redash-gitops -n "__fish_redash_gitops_needs_command" -s h -l help -d 'Print help'
 complete -c redash-gitops -n "__fish_redash_gitops_needs_command" -s V -l version -d 'Print version'
 complete -c redash-gitops -n "__fish_redash_gitops_needs_command" -f -a "plan" -d 'Show what a sync would change in Redash (exit 0: no changes, 2: changes, 1: error)'
@@ -67,6 +68,7 @@ complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l no-
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l force -d 'Archive queries even when dashboards not managed here lose widgets'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l execute -d 'Run the SQL of every new or changed query on its data source first (nothing is saved); any failure fails the command, and a sync then changes nothing'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l refresh -d 'After a sync, execute the queries whose SQL changed, so that dashboards show fresh data'
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -s v -l verbose -d 'Log to stderr: -v retries and recoveries, -vv every request (RUST_LOG overrides; the operator has --log-level)'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l url -d 'Redash base URL, e.g. https://redash.example.com' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l api-key-file -d 'File holding the API key (a user\'s key); otherwise REDASH_API_KEY is read' -r -F
@@ -97,6 +99,7 @@ complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l for
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l execute -d 'Run the SQL of every new or changed query on its data source first (nothing is saved); any failure fails the command, and a sync then changes nothing'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l refresh -d 'After a sync, execute the queries whose SQL changed, so that dashboards show fresh data'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l dry-run -d 'Show the plan and change nothing (exit 2 when there are changes)'
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -s v -l verbose -d 'Log to stderr: -v retries and recoveries, -vv every request (RUST_LOG overrides; the operator has --log-level)'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l url -d 'Redash base URL, e.g. https://redash.example.com' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l api-key-file -d 'File holding the API key (a user\'s key); otherwise REDASH_API_KEY is read' -r -F
@@ -127,6 +130,7 @@ complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l no
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l force -d 'Archive queries even when dashboards not managed here lose widgets'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l execute -d 'Run the SQL of every new or changed query on its data source first (nothing is saved); any failure fails the command, and a sync then changes nothing'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l refresh -d 'After a sync, execute the queries whose SQL changed, so that dashboards show fresh data'
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -s v -l verbose -d 'Log to stderr: -v retries and recoveries, -vv every request (RUST_LOG overrides; the operator has --log-level)'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand export" -l out -d 'Directory to write queries/ and dashboards/ into' -r -F
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand export" -l url -d 'Redash base URL, e.g. https://redash.example.com' -r
@@ -144,6 +148,7 @@ complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand export" -l m
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand export" -l concurrency -d 'Requests in flight at once' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand export" -l include-archived -d 'Export archived queries and dashboards too'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand export" -l clean -d 'Remove files under DIR/queries and DIR/dashboards that this export does not write'
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand export" -s v -l verbose -d 'Log to stderr: -v retries and recoveries, -vv every request (RUST_LOG overrides; the operator has --log-level)'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand export" -s h -l help -d 'Print help'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand results" -l url -d 'Redash base URL, e.g. https://redash.example.com' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand results" -l api-key-file -d 'File holding the API key (a user\'s key); otherwise REDASH_API_KEY is read' -r -F
@@ -161,6 +166,7 @@ complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand results" -l 
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand results" -l timeout -d 'Time allowed to an execution before its job is cancelled (e.g. 30s, 5m)' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand results" -l namespace -d 'Namespace of the manifest name' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand results" -l owner -d 'Ownership scope the manifest name belongs to (default: `default`)' -r
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand results" -s v -l verbose -d 'Log to stderr: -v retries and recoveries, -vv every request (RUST_LOG overrides; the operator has --log-level)'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand results" -s h -l help -d 'Print help'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand validate" -l url -d 'Redash base URL, e.g. https://redash.example.com' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand validate" -l api-key-file -d 'File holding the API key (a user\'s key); otherwise REDASH_API_KEY is read' -r -F
@@ -178,16 +184,21 @@ always\t''
 never\t''"
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand validate" -l offline -d 'Check nothing that needs Redash, even when a URL is configured'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand validate" -l execute -d 'Also run the SQL of every new or changed query on Redash (nothing is saved)'
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand validate" -s v -l verbose -d 'Log to stderr: -v retries and recoveries, -vv every request (RUST_LOG overrides; the operator has --log-level)'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand validate" -s h -l help -d 'Print help'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand crds" -l out -d 'Write one file per CRD into this directory instead of printing them' -r -F
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand crds" -s v -l verbose -d 'Log to stderr: -v retries and recoveries, -vv every request (RUST_LOG overrides; the operator has --log-level)'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand crds" -s h -l help -d 'Print help'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand schema" -l out -d 'Write every schema into this directory instead of printing one' -r -F
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand schema" -s v -l verbose -d 'Log to stderr: -v retries and recoveries, -vv every request (RUST_LOG overrides; the operator has --log-level)'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand schema" -s h -l help -d 'Print help'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand completions" -l out -d 'Write the scripts of every shell into this directory instead' -r -F
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand completions" -s v -l verbose -d 'Log to stderr: -v retries and recoveries, -vv every request (RUST_LOG overrides; the operator has --log-level)'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand demo" -l color -d 'Colour: auto, always, never' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand demo" -s v -l verbose -d 'Log to stderr: -v retries and recoveries, -vv every request (RUST_LOG overrides; the operator has --log-level)'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand demo" -s h -l help -d 'Print help'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand operator" -l namespace -d 'Namespace to watch (repeatable, or comma-separated); none: all namespaces' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand operator" -l resync-period -d 'How often every resource is synced again to undo drift (e.g. 30s, 5m, 1h)' -r
@@ -202,6 +213,7 @@ complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand operator" -l
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand operator" -l log-format -d 'Log format' -r -f -a "text\t''
 json\t''"
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand operator" -l log-level -d 'Log filter, e.g. info or redash_gitops=debug' -r
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand operator" -s v -l verbose -d 'Log to stderr: -v retries and recoveries, -vv every request (RUST_LOG overrides; the operator has --log-level)'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand operator" -s h -l help -d 'Print help'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand emulator" -l port -d 'Port to listen on (0 picks a free one; the address is printed on stdout)' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand emulator" -l bind -d 'Address to bind' -r
@@ -209,6 +221,7 @@ complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand emulator" -l
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand emulator" -l seed -d 'Seed for generated values (query API keys), for reproducible runs' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand emulator" -l job-delay-ms -d 'How long a query execution takes, in milliseconds (queued for the first half, then started)' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand emulator" -l faults -d 'Faults to inject (YAML: `seed` and `rules`, each rule `nth` or `method`/`path`, with `probability`, `times` and a `fault` such as `{kind: error, status: 503}`)' -r -F
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand emulator" -s v -l verbose -d 'Log to stderr: -v retries and recoveries, -vv every request (RUST_LOG overrides; the operator has --log-level)'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand emulator" -s h -l help -d 'Print help'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand help; and not __fish_seen_subcommand_from plan sync watch export results validate crds schema completions demo operator emulator help" -f -a "plan" -d 'Show what a sync would change in Redash (exit 0: no changes, 2: changes, 1: error)'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand help; and not __fish_seen_subcommand_from plan sync watch export results validate crds schema completions demo operator emulator help" -f -a "sync" -d 'Make Redash match the manifests'

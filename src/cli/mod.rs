@@ -33,6 +33,10 @@ pub enum Outcome {
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Log to stderr: -v retries and recoveries, -vv every request (RUST_LOG overrides;
+    /// the operator has --log-level)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 }
 
 #[derive(Subcommand, Debug)]
@@ -91,7 +95,31 @@ pub enum Command {
     Emulator(emulator_cmd::EmulatorArgs),
 }
 
+/// Logging for the commands other than `operator`, which sets up its own: off unless asked for.
+fn init_cli_logging(verbose: u8) -> anyhow::Result<()> {
+    let filter = match (std::env::var("RUST_LOG").ok().filter(|f| !f.is_empty()), verbose) {
+        (Some(f), _) => f,
+        (None, 0) => return Ok(()),
+        (None, 1) => "redash_gitops=info".to_string(),
+        (None, _) => "redash_gitops=debug".to_string(),
+    };
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(&filter).map_err(|e| anyhow::anyhow!("invalid RUST_LOG: {e}"))?;
+    use std::io::IsTerminal;
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(color)
+        .with_writer(std::io::stderr)
+        .try_init();
+    Ok(())
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    if !matches!(cli.command, Command::Operator(_)) {
+        init_cli_logging(cli.verbose)?;
+    }
     match cli.command {
         Command::Plan(args) => sync_cmd::run_plan(&args, false),
         Command::Sync(args) => sync_cmd::run_plan(&args.plan, !args.dry_run),

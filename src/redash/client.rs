@@ -141,6 +141,10 @@ fn http_client(base: &str, config: &ClientConfig) -> Result<reqwest::Client, Red
 impl RedashClient {
     pub fn new(url: &str, key: ApiKey) -> Result<RedashClient, RedashError> {
         install_crypto_provider();
+        // A query string may hold a key (`?api_key=`): it is neither used nor ever printed.
+        if let Some(i) = url.find(['?', '#']) {
+            return Err(RedashError::UrlWithQuery { url: url[..i].to_string() });
+        }
         let base = url.trim_end_matches('/').to_string();
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(RedashError::BadUrl { url: base });
@@ -226,8 +230,11 @@ impl RedashClient {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            let started = std::time::Instant::now();
             let outcome = self.send_once(&method, path, body).await;
-            self.stats.record(&method, outcome.as_ref().map(|a| a.status.as_u16()).unwrap_or(0));
+            let status = outcome.as_ref().map(|a| a.status.as_u16()).unwrap_or(0);
+            self.stats.record(&method, status);
+            tracing::debug!(%method, path, status, ms = started.elapsed().as_millis() as u64, "request");
             let again = attempt < attempts
                 && match &outcome {
                     Err(_) => true,
@@ -240,7 +247,11 @@ impl RedashClient {
                     .and_then(|a| a.retry_after)
                     .map(|d| d.min(MAX_RETRY_AFTER))
                     .unwrap_or_else(|| self.backoff_delay(attempt));
-                tracing::debug!(%method, path, attempt, ?delay, "retrying");
+                let reason = match &outcome {
+                    Ok(a) => a.status.to_string(),
+                    Err(e) => self.transport_error(e).to_string(),
+                };
+                tracing::info!(%method, path, attempt, ?delay, %reason, "retrying");
                 tokio::time::sleep(delay).await;
                 continue;
             }
@@ -559,6 +570,13 @@ mod tests {
         let debug = format!("{client:?}");
         assert!(!debug.contains("s3cr3t"), "{debug}");
         assert!(debug.contains("http://127.0.0.1:1"), "{debug}");
+    }
+
+    #[test]
+    fn urls_with_a_query_string_are_refused_without_echoing_it() {
+        let e = RedashClient::new("https://redash.example.com/?api_key=s3cr3t", ApiKey::new("k")).unwrap_err();
+        assert!(matches!(e, RedashError::UrlWithQuery { .. }));
+        assert!(!e.to_string().contains("s3cr3t"), "{e}");
     }
 
     #[test]

@@ -30,6 +30,10 @@ pub enum RedashError {
     NotAUserKey,
     #[error("invalid Redash URL {url:?}: it must start with http:// or https://")]
     BadUrl { url: String },
+    #[error(
+        "invalid Redash URL {url:?}: it must not carry a query string or fragment (give the API key in REDASH_API_KEY or --api-key-file)"
+    )]
+    UrlWithQuery { url: String },
     #[error("not sent: the run was interrupted")]
     Interrupted,
 }

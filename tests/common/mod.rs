@@ -313,12 +313,20 @@ pub fn normalized(snapshot: &Value) -> Vec<String> {
 }
 
 /// The queries and dashboards (by kind and id) that carry no marker of `owner`, as they are.
+/// A widget's embedded visualization (and its query) stands as its id: a foreign dashboard may
+/// show one of `owner`'s charts, which changes with its query without the dashboard changing.
 pub fn foreign(snapshot: &Value, owner: &str) -> std::collections::BTreeMap<String, Value> {
     let mut out = std::collections::BTreeMap::new();
     for kind in ["queries", "dashboards"] {
         for item in snapshot[kind].as_array().unwrap() {
             if item["options"]["gitops"]["owner"] != owner {
-                out.insert(format!("{kind}/{}", item["id"]), item.clone());
+                let mut item = item.clone();
+                for w in item["widgets"].as_array_mut().into_iter().flatten() {
+                    if let Some(id) = w.get("visualization").and_then(|v| v.get("id")).cloned() {
+                        w["visualization"] = id;
+                    }
+                }
+                out.insert(format!("{kind}/{}", item["id"]), item);
             }
         }
     }

@@ -3,6 +3,7 @@
 //! It answers like Redash 26.08 does (redash-api.md and the recorded transcripts): same
 //! paths, status codes, messages, JSON shapes, pagination and archive semantics.
 
+mod alerts;
 mod execution;
 mod faults;
 pub mod model;

@@ -144,3 +144,44 @@ mod tests {
         assert_eq!(query_hash(&format!("/* note */ {sql}\n")), "91664a18c4ee0546103f5fbe52b793e2");
     }
 }
+
+#[derive(Debug, Clone)]
+pub struct Alert {
+    pub id: i64,
+    pub name: String,
+    pub query_id: i64,
+    pub user_id: i64,
+    pub options: Value,
+    pub rearm: Value,
+    pub state: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// An alert's subscription: a destination, or (without one) its user's e-mail.
+#[derive(Debug, Clone)]
+pub struct Subscription {
+    pub id: i64,
+    pub alert_id: i64,
+    pub user_id: i64,
+    pub destination_id: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Destination {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub options: Value,
+}
+
+#[derive(Debug, Clone)]
+pub struct Snippet {
+    pub id: i64,
+    pub trigger: String,
+    pub description: String,
+    pub snippet: String,
+    pub user_id: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}

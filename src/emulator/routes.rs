@@ -28,11 +28,11 @@ impl Request {
 
     /// The JSON body, parsed whatever the content type (Flask's forced parsing): invalid or
     /// empty is a 400.
-    fn json(&self) -> Result<Value, Reply> {
+    pub(super) fn json(&self) -> Result<Value, Reply> {
         serde_json::from_slice(&self.body).map_err(|_| Reply::bad_request())
     }
 
-    fn json_object(&self) -> Result<Map<String, Value>, Reply> {
+    pub(super) fn json_object(&self) -> Result<Map<String, Value>, Reply> {
         match self.json()? {
             Value::Object(m) => Ok(m),
             // Redash's handlers index into the body as a dict; anything else fails inside.
@@ -146,7 +146,7 @@ fn route(store: &mut Store, req: &Request, user: &User, seg: &[&str]) -> Outcome
         ("GET", ["dashboards", id]) => get_dashboard(store, req, id),
         ("POST", ["dashboards", id]) => update_dashboard(store, req, id),
         ("DELETE", ["dashboards", id]) => archive_dashboard(store, id),
-        _ => Ok(fallback(req)),
+        _ => super::alerts::route(store, req, user, seg).unwrap_or_else(|| Ok(fallback(req))),
     }
 }
 

@@ -4,7 +4,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
-use super::model::{Dashboard, DataSource, Query, User, Visualization, Widget, slugify};
+use super::model::{
+    Alert, Dashboard, DataSource, Destination, Query, Snippet, Subscription, User, Visualization, Widget, slugify,
+};
 use crate::util::{SplitMix64, iso_millis, now_millis};
 
 /// Redash's version string, as the recorded server reported it.
@@ -27,6 +29,10 @@ pub struct Checkpoint {
     visualizations: BTreeMap<i64, Visualization>,
     dashboards: BTreeMap<i64, Dashboard>,
     widgets: BTreeMap<i64, Widget>,
+    alerts: BTreeMap<i64, Alert>,
+    subscriptions: BTreeMap<i64, Subscription>,
+    destinations: BTreeMap<i64, Destination>,
+    snippets: BTreeMap<i64, Snippet>,
     stored_slugs: BTreeSet<String>,
     next_ids: BTreeMap<&'static str, i64>,
     rng: SplitMix64,
@@ -40,6 +46,10 @@ pub struct Store {
     pub visualizations: BTreeMap<i64, Visualization>,
     pub dashboards: BTreeMap<i64, Dashboard>,
     pub widgets: BTreeMap<i64, Widget>,
+    pub alerts: BTreeMap<i64, Alert>,
+    pub subscriptions: BTreeMap<i64, Subscription>,
+    pub destinations: BTreeMap<i64, Destination>,
+    pub snippets: BTreeMap<i64, Snippet>,
     /// Every slug ever stored: Redash checks new slugs against all of them, archived or not.
     pub stored_slugs: BTreeSet<String>,
     pub results: BTreeMap<i64, super::execution::QueryResult>,
@@ -64,6 +74,10 @@ impl Store {
             visualizations: BTreeMap::new(),
             dashboards: BTreeMap::new(),
             widgets: BTreeMap::new(),
+            alerts: BTreeMap::new(),
+            subscriptions: BTreeMap::new(),
+            destinations: BTreeMap::new(),
+            snippets: BTreeMap::new(),
             stored_slugs: BTreeSet::new(),
             results: BTreeMap::new(),
             jobs: BTreeMap::new(),
@@ -113,6 +127,10 @@ impl Store {
             visualizations: self.visualizations.clone(),
             dashboards: self.dashboards.clone(),
             widgets: self.widgets.clone(),
+            alerts: self.alerts.clone(),
+            subscriptions: self.subscriptions.clone(),
+            destinations: self.destinations.clone(),
+            snippets: self.snippets.clone(),
             stored_slugs: self.stored_slugs.clone(),
             next_ids: self.next_ids.clone(),
             rng: self.rng.clone(),
@@ -126,6 +144,10 @@ impl Store {
         self.visualizations = c.visualizations.clone();
         self.dashboards = c.dashboards.clone();
         self.widgets = c.widgets.clone();
+        self.alerts = c.alerts.clone();
+        self.subscriptions = c.subscriptions.clone();
+        self.destinations = c.destinations.clone();
+        self.snippets = c.snippets.clone();
         self.stored_slugs = c.stored_slugs.clone();
         self.next_ids = c.next_ids.clone();
         self.rng = c.rng.clone();
@@ -392,6 +414,9 @@ impl Store {
         let now = self.tick();
         let viz_ids: BTreeSet<i64> = self.visualizations_of(id).map(|v| v.id).collect();
         self.widgets.retain(|_, w| !w.visualization_id.is_some_and(|v| viz_ids.contains(&v)));
+        let alert_ids: BTreeSet<i64> = self.alerts.values().filter(|a| a.query_id == id).map(|a| a.id).collect();
+        self.alerts.retain(|a, _| !alert_ids.contains(a));
+        self.subscriptions.retain(|_, s| !alert_ids.contains(&s.alert_id));
         if let Some(q) = self.queries.get_mut(&id) {
             q.is_archived = true;
             q.schedule = Value::Null;
@@ -404,6 +429,9 @@ impl Store {
         json!({
             "queries": self.queries.values().map(|q| self.query_json(q, QueryForm::Get)).collect::<Vec<_>>(),
             "dashboards": self.dashboards.values().map(|d| self.dashboard_json(d, true, false)).collect::<Vec<_>>(),
+            "alerts": self.alerts.values().map(|a| self.alert_json(a)).collect::<Vec<_>>(),
+            "snippets": self.snippets.values().map(|s| self.snippet_json(s)).collect::<Vec<_>>(),
+            "subscriptions": self.subscriptions.values().map(|s| self.subscription_json(s)).collect::<Vec<_>>(),
         })
     }
 }

@@ -9,6 +9,7 @@ use thiserror::Error;
 
 use crate::manifest::{Diagnostics, ManifestSet, ResourceKey, load_paths, validate_offline};
 use crate::plan::{Plan, PlanError, PlanOptions, plan};
+use crate::redash::types::Destination;
 use crate::redash::{RedashClient, RedashError};
 use crate::state::fetch::fetch_by_ids;
 use crate::state::{Actual, FetchOptions, check_server, fetch_actual, fetch_widget_usage, resolve};
@@ -78,6 +79,16 @@ pub struct Planned {
     pub redash_version: String,
 }
 
+/// The alert destinations, read only when an alert names one (listing them needs no admin
+/// rights, but costs a request).
+pub async fn destinations_for(client: &RedashClient, set: &ManifestSet) -> Result<Vec<Destination>, RedashError> {
+    if set.alerts.iter().any(|a| !a.spec.destinations.is_empty()) {
+        client.destinations().await
+    } else {
+        Ok(Vec::new())
+    }
+}
+
 /// Reads what the plan needs from Redash and plans. Nothing is written.
 pub async fn plan_against(
     client: &RedashClient,
@@ -97,8 +108,9 @@ pub async fn plan_with_hints(
 ) -> Result<Planned, EngineError> {
     let redash_version = check_server(client).await?;
     let data_sources = client.data_sources().await?;
-    let desired =
-        resolve(set, &data_sources, &opts.data_source_map).map_err(|d| EngineError::Invalid(Diagnostics(d)))?;
+    let destinations = destinations_for(client, set).await?;
+    let desired = resolve(set, &data_sources, &destinations, &opts.data_source_map)
+        .map_err(|d| EngineError::Invalid(Diagnostics(d)))?;
     let fetch = FetchOptions { owner: opts.plan.owner.clone(), adopt: opts.plan.adopt, concurrency: opts.concurrency };
     let mut actual = if hints.is_empty() {
         fetch_actual(client, &desired, &fetch).await?

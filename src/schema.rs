@@ -6,7 +6,9 @@ use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 
 use crate::config::ConfigFile;
-use crate::manifest::{API_VERSION, DashboardSpec, Metadata, QuerySpec, RedashConnectionSpec};
+use crate::manifest::{
+    API_VERSION, AlertSpec, DashboardSpec, Metadata, QuerySnippetSpec, QuerySpec, RedashConnectionSpec,
+};
 
 /// Draft-07: what YAML editors (yaml-language-server) understand best.
 fn schema_of<T: JsonSchema>() -> Value {
@@ -56,15 +58,24 @@ pub fn all() -> Vec<(String, String)> {
     );
     let dashboard =
         document("Dashboard", schema_of::<DashboardSpec>(), "DashboardSpec", "A Redash dashboard with its widgets.");
+    let alert = document(
+        "Alert",
+        schema_of::<AlertSpec>(),
+        "AlertSpec",
+        "A Redash alert on a query's result, with the destinations it notifies.",
+    );
+    let snippet =
+        document("QuerySnippet", schema_of::<QuerySnippetSpec>(), "QuerySnippetSpec", "A Redash query snippet.");
     let connection = document(
         "RedashConnection",
         schema_of::<RedashConnectionSpec>(),
         "RedashConnectionSpec",
         "A Redash server and the Secret holding its API key (Kubernetes only).",
     );
-    // Either kind, chosen by `kind`: for files that mix them.
+    // Any kind, chosen by `kind`: for files that mix them.
     let mut defs = Map::new();
-    for (name, doc) in [("Query", &query), ("Dashboard", &dashboard)] {
+    let kinds = [("Query", &query), ("Dashboard", &dashboard), ("Alert", &alert), ("QuerySnippet", &snippet)];
+    for (name, doc) in kinds {
         let mut d = doc.clone();
         if let Some(Value::Object(inner)) = d.as_object_mut().and_then(|o| o.remove("definitions")) {
             defs.extend(inner);
@@ -77,18 +88,25 @@ pub fn all() -> Vec<(String, String)> {
     let manifest = json!({
         "$schema": "http://json-schema.org/draft-07/schema#",
         "title": "redash-gitops manifest",
-        "description": "A Query or a Dashboard.",
+        "description": "A Query, Dashboard, Alert or QuerySnippet.",
         "type": "object",
         "required": ["kind"],
-        "if": {"properties": {"kind": {"const": "Dashboard"}}},
-        "then": {"$ref": "#/definitions/DashboardManifest"},
-        "else": {"$ref": "#/definitions/QueryManifest"},
+        "properties": {"kind": {"enum": kinds.iter().map(|(k, _)| *k).collect::<Vec<_>>()}},
+        "allOf": kinds
+            .iter()
+            .map(|(k, _)| json!({
+                "if": {"properties": {"kind": {"const": k}}},
+                "then": {"$ref": format!("#/definitions/{k}Manifest")},
+            }))
+            .collect::<Vec<_>>(),
         "definitions": defs,
     });
     let config = schema_of::<ConfigFile>();
     [
         ("query", query),
         ("dashboard", dashboard),
+        ("alert", alert),
+        ("querysnippet", snippet),
         ("redashconnection", connection),
         ("manifest", manifest),
         ("config", config),

@@ -78,7 +78,7 @@ fn the_kubernetes_example_is_the_files_example() {
         let (set, diags) = load_paths(&[root().join(dir)]);
         assert!(diags.is_empty(), "{diags:?}");
         assert!(validate_offline(&set).is_empty());
-        let mut desired = resolve(&set, &data_sources, &BTreeMap::new()).unwrap();
+        let mut desired = resolve(&set, &data_sources, &[], &BTreeMap::new()).unwrap();
         for q in &mut desired.queries {
             q.key.namespace = "any".into();
             q.hash.clear();

@@ -48,7 +48,7 @@ fn validate_checks_placeholders_offline_and_runs_sql_with_a_server() {
     w.run_with_env(&["validate", ".", "--offline"], &[])
         .expect(0)
         .out_has("6 queries and 2 dashboards: valid (offline checks");
-    w.run(&["validate", "."]).expect(0).out_has("every data source exists");
+    w.run(&["validate", "."]).expect(0).out_has("every data source and destination exists");
     w.dir.write("queries/broken.yaml", BROKEN);
     w.run(&["validate", ".", "--execute"])
         .expect(1)

@@ -87,6 +87,6 @@ fn the_examples_name_their_schema_for_editors() {
 fn the_crds_print_as_one_stream() {
     let out = Command::new(common::BIN).arg("crds").output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(text.matches("kind: CustomResourceDefinition").count(), 3);
-    assert_eq!(text.matches("\n---\n").count(), 2);
+    assert_eq!(text.matches("kind: CustomResourceDefinition").count(), 5);
+    assert_eq!(text.matches("\n---\n").count(), 4);
 }

@@ -2,6 +2,7 @@
 //! with their widgets, then archives; bounded concurrency; a failure stops only what depends
 //! on it, and every failure is reported with the resource and Redash's answer.
 
+mod alerts;
 mod bodies;
 mod recover;
 
@@ -11,12 +12,16 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 
 use crate::manifest::{Kind, ResourceKey};
-use crate::plan::{ArchiveAction, DashboardAction, Op, Plan, QueryAction, VisOp, WidgetOp, plan_visualizations};
+use crate::plan::{
+    AlertAction, ArchiveAction, DashboardAction, Op, Plan, QueryAction, SnippetAction, VisOp, WidgetOp,
+    plan_visualizations,
+};
 use crate::redash::{RedashClient, RedashError};
 use crate::state::desired::{DesiredWidget, WidgetContent};
 use crate::state::fetch::concurrently;
 use crate::state::marker::pending_dashboard_name;
 
+pub use alerts::{alert_body, snippet_body};
 pub use bodies::*;
 pub use recover::Stop;
 use recover::{
@@ -146,9 +151,17 @@ pub async fn apply_until(client: &RedashClient, plan: &Plan, owner: &str, concur
     report
         .outcomes
         .extend(each(&ctx, actions, concurrency, |ctx, a| async move { apply_dashboard(&ctx, &a).await }).await);
-    // Dashboards first: archiving a query deletes widgets, and dashboards come down first
-    // in the reverse of creation order.
-    for kind in [Kind::Dashboard, Kind::Query] {
+    let actions: Vec<AlertAction> = plan.alerts.iter().filter(|a| a.op != Op::Noop).cloned().collect();
+    report
+        .outcomes
+        .extend(each(&ctx, actions, concurrency, |ctx, a| async move { alerts::apply_alert(&ctx, &a).await }).await);
+    let actions: Vec<SnippetAction> = plan.snippets.iter().filter(|s| s.op != Op::Noop).cloned().collect();
+    report
+        .outcomes
+        .extend(each(&ctx, actions, concurrency, |ctx, a| async move { alerts::apply_snippet(&ctx, &a).await }).await);
+    // In the reverse of creation order: alerts and snippets, then dashboards (archiving a
+    // query deletes widgets), then queries.
+    for kind in [Kind::Alert, Kind::QuerySnippet, Kind::Dashboard, Kind::Query] {
         let archives: Vec<ArchiveAction> = plan.archives.iter().filter(|a| a.kind == kind).cloned().collect();
         report
             .outcomes
@@ -162,11 +175,22 @@ async fn archive(ctx: &Ctx, a: &ArchiveAction) -> Outcome {
         (Err(e), _) => Err(e),
         (Ok(()), Kind::Query) => ctx.client.archive_query(a.id).await,
         (Ok(()), Kind::Dashboard) => ctx.client.archive_dashboard(a.id).await,
+        (Ok(()), Kind::Alert) => alerts::delete_alert(&ctx.client, a.id).await,
+        (Ok(()), Kind::QuerySnippet) => alerts::delete_snippet(&ctx.client, a.id).await,
     };
     let resource = format!("{} {:?}", a.kind, a.name);
+    let action = archive_word(a.kind);
     match result {
-        Ok(()) => Outcome { resource, action: "archive".into(), status: Status::Done, id: Some(a.id), message: None },
-        Err(e) => failed(resource, "archive", Some(a.id), &e),
+        Ok(()) => Outcome { resource, action: action.into(), status: Status::Done, id: Some(a.id), message: None },
+        Err(e) => failed(resource, action, Some(a.id), &e),
+    }
+}
+
+/// Alerts and snippets cannot be archived in Redash: they are deleted.
+pub fn archive_word(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Query | Kind::Dashboard => "archive",
+        Kind::Alert | Kind::QuerySnippet => "delete",
     }
 }
 

@@ -7,7 +7,7 @@ use clap::Args;
 
 use super::Outcome;
 use super::common::{ColorChoice, ConnectionArgs, data_source_map, engine_error, paths, runtime, style};
-use crate::engine::{EngineError, EngineOptions, load_and_validate, plan_against};
+use crate::engine::{EngineError, EngineOptions, destinations_for, load_and_validate, plan_against};
 use crate::execute::{changed_sql, check};
 use crate::manifest::Diagnostics;
 use crate::plan::PlanOptions;
@@ -47,7 +47,16 @@ pub struct ValidateArgs {
 pub fn run(args: &ValidateArgs) -> anyhow::Result<Outcome> {
     let cfg = args.connection.config()?;
     let set = load_and_validate(&paths(&args.paths, &cfg)?).map_err(engine_error)?;
-    let counts = format!("{} queries and {} dashboards", set.queries.len(), set.dashboards.len());
+    let mut counts = format!("{} queries and {} dashboards", set.queries.len(), set.dashboards.len());
+    if !set.alerts.is_empty() || !set.snippets.is_empty() {
+        counts = format!(
+            "{} queries, {} dashboards, {} alerts and {} snippets",
+            set.queries.len(),
+            set.dashboards.len(),
+            set.alerts.len(),
+            set.snippets.len()
+        );
+    }
     let url = args.connection.url(&cfg);
     if args.offline || (url.is_none() && !args.execute) {
         println!("{counts}: valid (offline checks; set REDASH_URL to check data sources too).");
@@ -66,9 +75,10 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<Outcome> {
     runtime()?.block_on(async {
         if !args.execute {
             let data_sources = client.data_sources().await?;
-            resolve(&set, &data_sources, &opts.data_source_map)
+            let destinations = destinations_for(&client, &set).await?;
+            resolve(&set, &data_sources, &destinations, &opts.data_source_map)
                 .map_err(|d| engine_error(EngineError::Invalid(Diagnostics(d))))?;
-            println!("{counts}: valid, and every data source exists on {}.", client.base_url());
+            println!("{counts}: valid, and every data source and destination exists on {}.", client.base_url());
             return Ok(Outcome::Clean);
         }
         let planned = plan_against(&client, &set, &opts).await.map_err(engine_error)?;

@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::diagnostic::{Diagnostic, Source, field_path};
 use super::node::{Node, NodeValue, parse_documents};
 use super::schema_check;
-use super::types::{API_VERSION, DashboardSpec, Kind, Metadata, QuerySpec};
+use super::types::{API_VERSION, AlertSpec, DashboardSpec, Kind, Metadata, QuerySnippetSpec, QuerySpec};
 
 /// A resource read from a file (or from the Kubernetes API): metadata, spec, and where it
 /// came from.
@@ -87,11 +87,13 @@ impl<S> Manifest<S> {
 pub struct ManifestSet {
     pub queries: Vec<Manifest<QuerySpec>>,
     pub dashboards: Vec<Manifest<DashboardSpec>>,
+    pub alerts: Vec<Manifest<AlertSpec>>,
+    pub snippets: Vec<Manifest<QuerySnippetSpec>>,
 }
 
 impl ManifestSet {
     pub fn len(&self) -> usize {
-        self.queries.len() + self.dashboards.len()
+        self.queries.len() + self.dashboards.len() + self.alerts.len() + self.snippets.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -304,14 +306,14 @@ fn load_document(file: &Path, doc: &Node, set: &mut ManifestSet, diags: &mut Vec
     }
     let kind = match doc.get("kind") {
         None => {
-            push(doc.line, "kind", "missing required field (Query or Dashboard)".into());
+            push(doc.line, "kind", format!("missing required field ({})", Kind::names()));
             None
         }
         Some(k) => match k.as_str().and_then(Kind::parse) {
             Some(kind) => Some(kind),
             None => {
                 let found = k.as_str().map(|s| format!(" `{s}`")).unwrap_or_default();
-                push(k.line, "kind", format!("unknown kind{found}; expected Query or Dashboard"));
+                push(k.line, "kind", format!("unknown kind{found}; expected {}", Kind::names()));
                 None
             }
         },
@@ -374,6 +376,14 @@ fn load_document(file: &Path, doc: &Node, set: &mut ManifestSet, diags: &mut Vec
         },
         Kind::Dashboard => match typed::<DashboardSpec>(spec_json, file, spec.line) {
             Ok(spec) => set.dashboards.push(Manifest { metadata, spec, source }),
+            Err(d) => diags.push(d),
+        },
+        Kind::Alert => match typed::<AlertSpec>(spec_json, file, spec.line) {
+            Ok(spec) => set.alerts.push(Manifest { metadata, spec, source }),
+            Err(d) => diags.push(d),
+        },
+        Kind::QuerySnippet => match typed::<QuerySnippetSpec>(spec_json, file, spec.line) {
+            Ok(spec) => set.snippets.push(Manifest { metadata, spec, source }),
             Err(d) => diags.push(d),
         },
     }
@@ -443,7 +453,12 @@ mod tests {
     #[test]
     fn unknown_kinds_and_syntax_errors_are_named() {
         let (_, diags) = load("apiVersion: redash-gitops.dev/v1alpha1\nkind: Secret\nmetadata: {name: s}\nspec: {}\n");
-        assert_eq!(diags, vec!["m.yaml:2: Secret default/s: kind: unknown kind `Secret`; expected Query or Dashboard"]);
+        assert_eq!(
+            diags,
+            vec![
+                "m.yaml:2: Secret default/s: kind: unknown kind `Secret`; expected Query, Dashboard, Alert or QuerySnippet"
+            ]
+        );
         let (_, diags) = load("kind: Query\nmetadata: [\n");
         assert_eq!(diags.len(), 1);
         assert!(diags[0].starts_with("m.yaml:"), "{}", diags[0]);
@@ -455,6 +470,6 @@ mod tests {
         let key = ResourceKey::new(Kind::Query, "default", "daily-signups");
         assert_eq!(key.marker_key(), "Query/default/daily-signups");
         assert_eq!(ResourceKey::parse_marker_key(&key.marker_key()), Some(key));
-        assert_eq!(ResourceKey::parse_marker_key("Alert/x/y"), None);
+        assert_eq!(ResourceKey::parse_marker_key("Widget/x/y"), None);
     }
 }

@@ -313,8 +313,152 @@ pub struct DashboardSpec {
     pub operator: OperatorFields,
 }
 
-/// Where a Redash server is and which Secret holds its API key; Query and Dashboard resources
-/// name one with `connectionRef`.
+/// A Redash alert: a condition on a Query resource's result, and who is told when it holds.
+#[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "redash-gitops.dev",
+    version = "v1alpha1",
+    kind = "Alert",
+    namespaced,
+    status = "ResourceStatus",
+    shortname = "ra",
+    category = "redash",
+    printcolumn(name = "Redash ID", type_ = "integer", json_path = ".status.redashId"),
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason",
+        priority = 1
+    ),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    doc = "A Redash alert on a query's result, kept in sync with Redash by redash-gitops."
+)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AlertSpec {
+    /// Redash's display name of the alert.
+    pub name: String,
+    /// The Query resource (manifest name, same namespace) whose latest result is checked.
+    pub query: String,
+    /// The result column compared.
+    pub column: String,
+    /// The comparison: `>`, `>=`, `<`, `<=`, `==` or `!=`.
+    pub op: AlertOp,
+    /// The threshold (a number, or a string for `==`/`!=` on text).
+    #[schemars(schema_with = "any_value")]
+    pub value: Value,
+    /// Which row's value is compared: `first` (default), `min` or `max`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<AlertSelector>,
+    /// Seconds after which an alert that stays triggered notifies again; absent: once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rearm: Option<u64>,
+    /// Evaluate but send no notification.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub muted: bool,
+    /// Notification subject (Mustache template); absent: Redash's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_subject: Option<String>,
+    /// Notification body (Mustache template); absent: Redash's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_body: Option<String>,
+    /// Alert destinations notified, by name on the target Redash.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub destinations: Vec<String>,
+    #[serde(flatten)]
+    pub operator: OperatorFields,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum AlertOp {
+    #[serde(rename = ">")]
+    Greater,
+    #[serde(rename = ">=")]
+    GreaterOrEqual,
+    #[serde(rename = "<")]
+    Less,
+    #[serde(rename = "<=")]
+    LessOrEqual,
+    #[serde(rename = "==")]
+    Equal,
+    #[serde(rename = "!=")]
+    NotEqual,
+}
+
+impl AlertOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertOp::Greater => ">",
+            AlertOp::GreaterOrEqual => ">=",
+            AlertOp::Less => "<",
+            AlertOp::LessOrEqual => "<=",
+            AlertOp::Equal => "==",
+            AlertOp::NotEqual => "!=",
+        }
+    }
+
+    /// Redash's operators, including the legacy spellings it still evaluates.
+    pub fn parse(s: &str) -> Option<AlertOp> {
+        Some(match s {
+            ">" | "greater than" => AlertOp::Greater,
+            ">=" => AlertOp::GreaterOrEqual,
+            "<" | "less than" => AlertOp::Less,
+            "<=" => AlertOp::LessOrEqual,
+            "==" | "equals" => AlertOp::Equal,
+            "!=" => AlertOp::NotEqual,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertSelector {
+    First,
+    Min,
+    Max,
+}
+
+impl AlertSelector {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertSelector::First => "first",
+            AlertSelector::Min => "min",
+            AlertSelector::Max => "max",
+        }
+    }
+}
+
+/// A Redash query snippet: text inserted in the SQL editor when its trigger is typed.
+#[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "redash-gitops.dev",
+    version = "v1alpha1",
+    kind = "QuerySnippet",
+    namespaced,
+    status = "ResourceStatus",
+    shortname = "rsnip",
+    category = "redash",
+    printcolumn(name = "Trigger", type_ = "string", json_path = ".spec.trigger"),
+    printcolumn(name = "Redash ID", type_ = "integer", json_path = ".status.redashId"),
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    doc = "A Redash query snippet, kept in sync with Redash by redash-gitops."
+)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct QuerySnippetSpec {
+    /// The word that inserts the snippet; unique on the whole Redash server.
+    pub trigger: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The text inserted.
+    pub snippet: String,
+    #[serde(flatten)]
+    pub operator: OperatorFields,
+}
+
+/// Where a Redash server is and which Secret holds its API key; the other kinds name one with
+/// `connectionRef`.
 #[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
     group = "redash-gitops.dev",
@@ -471,16 +615,26 @@ pub struct Metadata {
 pub enum Kind {
     Query,
     Dashboard,
+    Alert,
+    QuerySnippet,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 2] = [Kind::Query, Kind::Dashboard];
+    pub const ALL: [Kind; 4] = [Kind::Query, Kind::Dashboard, Kind::Alert, Kind::QuerySnippet];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Query => "Query",
             Kind::Dashboard => "Dashboard",
+            Kind::Alert => "Alert",
+            Kind::QuerySnippet => "QuerySnippet",
         }
+    }
+
+    /// "Query, Dashboard, Alert or QuerySnippet", for messages.
+    pub fn names() -> String {
+        let names: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+        format!("{} or {}", names[..names.len() - 1].join(", "), names[names.len() - 1])
     }
 
     pub fn parse(s: &str) -> Option<Kind> {
@@ -492,6 +646,8 @@ impl Kind {
         let schema = match self {
             Kind::Query => schemars::schema_for!(QuerySpec),
             Kind::Dashboard => schemars::schema_for!(DashboardSpec),
+            Kind::Alert => schemars::schema_for!(AlertSpec),
+            Kind::QuerySnippet => schemars::schema_for!(QuerySnippetSpec),
         };
         schema.to_value()
     }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::diagnostic::Diagnostic;
 use super::load::{Manifest, ManifestSet, ResourceKey};
-use super::types::{DashboardSpec, Kind, ParameterType, QuerySpec};
+use super::types::{AlertSpec, DashboardSpec, Kind, ParameterType, QuerySnippetSpec, QuerySpec};
 use crate::util::{is_valid_date, is_valid_time_of_day};
 
 /// The tag the tool adds to every object it manages, so people see it in Redash's UI.
@@ -29,7 +29,72 @@ pub fn validate_offline(set: &ManifestSet) -> Vec<Diagnostic> {
     for d in &set.dashboards {
         check_dashboard(d, &queries, &mut diags);
     }
+    for a in &set.alerts {
+        check_alert(a, &queries, &mut diags);
+    }
+    check_snippets(&set.snippets, &mut diags);
     diags
+}
+
+fn check_alert(
+    a: &Manifest<AlertSpec>,
+    queries: &BTreeMap<ResourceKey, &Manifest<QuerySpec>>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let k = Kind::Alert;
+    check_length(a, k, "/spec/name", &a.spec.name, 255, diags);
+    check_length(a, k, "/spec/column", &a.spec.column, 255, diags);
+    let key = ResourceKey::new(Kind::Query, a.namespace(), &a.spec.query);
+    if !queries.contains_key(&key) {
+        let mut available: Vec<&str> =
+            queries.keys().filter(|q| q.namespace == a.namespace()).map(|q| q.name.as_str()).collect();
+        available.sort();
+        let available = if available.is_empty() { "none".to_string() } else { available.join(", ") };
+        diags.push(a.diagnostic(
+            k,
+            "/spec/query",
+            format!(
+                "refers to Query {}/{}, which is not defined; queries here: {available}",
+                a.namespace(),
+                a.spec.query
+            ),
+        ));
+    }
+    if !(a.spec.value.is_number() || a.spec.value.is_string()) {
+        diags.push(a.diagnostic(k, "/spec/value", "the threshold must be a number or a string"));
+    }
+    for (i, d) in a.spec.destinations.iter().enumerate() {
+        if a.spec.destinations[..i].contains(d) {
+            diags.push(a.diagnostic(k, &format!("/spec/destinations/{i}"), format!("duplicate destination {d:?}")));
+        }
+    }
+}
+
+/// Triggers are unique on the whole Redash server, so across namespaces too.
+fn check_snippets(snippets: &[Manifest<QuerySnippetSpec>], diags: &mut Vec<Diagnostic>) {
+    let k = Kind::QuerySnippet;
+    let mut seen: BTreeMap<&str, String> = BTreeMap::new();
+    for s in snippets {
+        let trigger = s.spec.trigger.as_str();
+        check_length(s, k, "/spec/trigger", trigger, 255, diags);
+        if trigger.chars().any(char::is_whitespace) {
+            diags.push(s.diagnostic(k, "/spec/trigger", "a trigger is one word: no spaces"));
+        }
+        if s.spec.snippet.trim().is_empty() {
+            diags.push(s.diagnostic(k, "/spec/snippet", "must not be empty"));
+        }
+        let here = format!("{} ({}:{})", s.key(k), s.source.file.display(), s.source.line_of("/spec/trigger"));
+        match seen.get(trigger) {
+            Some(first) => diags.push(s.diagnostic(
+                k,
+                "/spec/trigger",
+                format!("duplicate trigger {trigger:?}: also used by {first} (triggers are unique on a Redash server)"),
+            )),
+            None => {
+                seen.insert(trigger, here);
+            }
+        }
+    }
 }
 
 /// Kubernetes object names: DNS subdomain (lower-case letters, digits, `-` and `.`).
@@ -54,7 +119,9 @@ fn check_identities(set: &ManifestSet, diags: &mut Vec<Diagnostic>) {
         .queries
         .iter()
         .map(|q| (Kind::Query, &q.metadata, &q.source, q.namespace()))
-        .chain(set.dashboards.iter().map(|d| (Kind::Dashboard, &d.metadata, &d.source, d.namespace())));
+        .chain(set.dashboards.iter().map(|d| (Kind::Dashboard, &d.metadata, &d.source, d.namespace())))
+        .chain(set.alerts.iter().map(|a| (Kind::Alert, &a.metadata, &a.source, a.namespace())))
+        .chain(set.snippets.iter().map(|s| (Kind::QuerySnippet, &s.metadata, &s.source, s.namespace())));
     for (kind, metadata, source, namespace) in entries {
         let key = ResourceKey::new(kind, namespace, &metadata.name);
         let here = format!("{}:{}", source.file.display(), source.line_of("/metadata/name"));

@@ -1,5 +1,5 @@
-//! Reconciling Query and Dashboard resources: the same load → plan → apply path as the CLI,
-//! one resource at a time, with status, finalizer and Events.
+//! Reconciling Query, Dashboard, Alert and QuerySnippet resources: the same load → plan →
+//! apply path as the CLI, one resource at a time, with status, finalizer and Events.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
@@ -22,8 +22,8 @@ use super::status::{Synced, Verdict, next_status, reason, status_patch, transiti
 use crate::apply::apply;
 use crate::engine::{EngineError, EngineOptions, plan_with_hints};
 use crate::manifest::{
-    Dashboard, DeletionPolicy, Diagnostic, Kind, Manifest, ManifestSet, Metadata, OperatorFields, Query, ResourceKey,
-    ResourceStatus, Source, validate_offline,
+    Alert, Dashboard, DeletionPolicy, Diagnostic, Kind, Manifest, ManifestSet, Metadata, OperatorFields, Query,
+    QuerySnippet, ResourceKey, ResourceStatus, Source, validate_offline,
 };
 use crate::plan::{Op, PlanOptions};
 use crate::redash::RedashError;
@@ -142,6 +142,38 @@ impl Managed for Dashboard {
     }
     fn add_to(&self, set: &mut ManifestSet, metadata: Metadata, source: Source) {
         set.dashboards.push(Manifest { metadata, spec: self.spec.clone(), source });
+    }
+}
+
+impl Managed for Alert {
+    const KIND: Kind = Kind::Alert;
+    fn operator(&self) -> &OperatorFields {
+        &self.spec.operator
+    }
+    fn status(&self) -> Option<&ResourceStatus> {
+        self.status.as_ref()
+    }
+    fn needs(&self) -> Vec<String> {
+        vec![self.spec.query.clone()]
+    }
+    fn add_to(&self, set: &mut ManifestSet, metadata: Metadata, source: Source) {
+        set.alerts.push(Manifest { metadata, spec: self.spec.clone(), source });
+    }
+}
+
+impl Managed for QuerySnippet {
+    const KIND: Kind = Kind::QuerySnippet;
+    fn operator(&self) -> &OperatorFields {
+        &self.spec.operator
+    }
+    fn status(&self) -> Option<&ResourceStatus> {
+        self.status.as_ref()
+    }
+    fn needs(&self) -> Vec<String> {
+        Vec::new()
+    }
+    fn add_to(&self, set: &mut ManifestSet, metadata: Metadata, source: Source) {
+        set.snippets.push(Manifest { metadata, spec: self.spec.clone(), source });
     }
 }
 
@@ -287,9 +319,19 @@ async fn sync<K: Managed>(obj: &K, ctx: &Context) -> (Verdict, Option<Synced>) {
     let mut plan = planned.plan;
     plan.queries.retain(|q| q.key == key);
     plan.dashboards.retain(|d| d.key == key);
+    plan.alerts.retain(|a| a.key == key);
+    plan.snippets.retain(|s| s.key == key);
     plan.archives.retain(|a| a.key == key.marker_key());
     let changes = plan.summary().total();
-    let id = plan.queries.iter().map(|q| q.id).chain(plan.dashboards.iter().map(|d| d.id)).next().flatten();
+    let id = plan
+        .queries
+        .iter()
+        .map(|q| q.id)
+        .chain(plan.dashboards.iter().map(|d| d.id))
+        .chain(plan.alerts.iter().map(|a| a.id))
+        .chain(plan.snippets.iter().map(|s| s.id))
+        .next()
+        .flatten();
     let applied_id = if changes > 0 {
         let report = apply(&conn.client, &plan, &conn.owner, ctx.concurrency).await;
         if let Some(failure) = report.failures().next() {
@@ -308,7 +350,14 @@ async fn sync<K: Managed>(obj: &K, ctx: &Context) -> (Verdict, Option<Synced>) {
         Ok(s) => s,
         Err(e) => return (redash_verdict(&e), None),
     };
-    let op = plan.queries.first().map(|q| q.op).or(plan.dashboards.first().map(|d| d.op)).unwrap_or(Op::Noop);
+    let op = plan
+        .queries
+        .first()
+        .map(|q| q.op)
+        .or(plan.dashboards.first().map(|d| d.op))
+        .or(plan.alerts.first().map(|a| a.op))
+        .or(plan.snippets.first().map(|s| s.op))
+        .unwrap_or(Op::Noop);
     let message = match op {
         Op::Noop if changes == 0 => "Redash matches the spec".to_string(),
         Op::Create => format!("created in Redash (id {id})"),
@@ -356,6 +405,13 @@ async fn children(
                 .collect();
             Ok(Synced { id, url: format!("{base}/dashboards/{id}"), children })
         }
+        Kind::Alert => {
+            // The children of an alert are its destination subscriptions, by destination name.
+            let subs = conn.client.subscriptions(id).await?;
+            let children = subs.iter().filter_map(|s| s.destination.as_ref().map(|d| (d.name.clone(), s.id))).collect();
+            Ok(Synced { id, url: format!("{base}/alerts/{id}"), children })
+        }
+        Kind::QuerySnippet => Ok(Synced { id, url: format!("{base}/query_snippets/{id}"), children: BTreeMap::new() }),
     }
 }
 
@@ -454,6 +510,8 @@ async fn cleanup<K: Managed>(obj: Arc<K>, ctx: &Context) -> Result<Action, Error
     let result = match K::KIND {
         Kind::Query => archive_query(&conn, &key, id).await,
         Kind::Dashboard => archive_dashboard(&conn, &key, id).await,
+        Kind::Alert => delete_alert(&conn, &key, id).await,
+        Kind::QuerySnippet => delete_snippet(&conn, &key, id).await,
     };
     match result {
         Ok(Some(note)) => {
@@ -498,6 +556,19 @@ async fn archive_query(conn: &Connection, key: &ResourceKey, id: i64) -> Result<
             lost.join(", ")
         ));
     }
+    // Redash deletes the query's alerts too.
+    let alerts = conn.client.alerts().await.map_err(|e| e.to_string())?;
+    let foreign: Vec<String> = alerts
+        .iter()
+        .filter(|a| a.query_id() == Some(id) && read_marker(&a.options).is_none_or(|m| m.owner != conn.owner))
+        .map(|a| format!("{:?} (id {})", a.name, a.id))
+        .collect();
+    if !foreign.is_empty() {
+        return Err(format!(
+            "not archiving Redash query {id}: Redash would delete alerts not managed here ({}); move them to another query, or set deletionPolicy: orphan",
+            foreign.join(", ")
+        ));
+    }
     conn.client.archive_query(id).await.map_err(|e| e.to_string())?;
     Ok(Some(format!("archived Redash query {id}")))
 }
@@ -513,6 +584,37 @@ async fn archive_dashboard(conn: &Connection, key: &ResourceKey, id: i64) -> Res
     }
     conn.client.archive_dashboard(id).await.map_err(|e| e.to_string())?;
     Ok(Some(format!("archived Redash dashboard {id}")))
+}
+
+async fn delete_alert(conn: &Connection, key: &ResourceKey, id: i64) -> Result<Option<String>, String> {
+    let a = match conn.client.alert(id).await {
+        Ok(a) => a,
+        Err(RedashError::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(e.to_string()),
+    };
+    if !is_ours(&a.options, conn, key) {
+        return Ok(None);
+    }
+    match conn.client.delete_alert(id).await {
+        Ok(()) | Err(RedashError::NotFound { .. }) => Ok(Some(format!("deleted Redash alert {id}"))),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+async fn delete_snippet(conn: &Connection, key: &ResourceKey, id: i64) -> Result<Option<String>, String> {
+    let snippets = conn.client.snippets().await.map_err(|e| e.to_string())?;
+    let ours = snippets.iter().find(|s| s.id == id).is_some_and(|s| {
+        crate::state::marker::split_snippet_description(&s.description)
+            .1
+            .is_some_and(|m| m.owner == conn.owner && m.key == key.marker_key())
+    });
+    if !ours {
+        return Ok(None);
+    }
+    match conn.client.delete_snippet(id).await {
+        Ok(()) | Err(RedashError::NotFound { .. }) => Ok(Some(format!("deleted Redash query snippet {id}"))),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use super::leader::{LeaseConfig, LeaseLock};
 use super::metrics::Metrics;
 use super::reconcile::{Context, Error, FIELD_MANAGER, Managed, error_policy, reconcile};
 use super::status::{READY, reason, status_patch};
-use crate::manifest::{Condition, ConnectionStatus, Dashboard, Query, RedashConnection};
+use crate::manifest::{Alert, Condition, ConnectionStatus, Dashboard, Query, QuerySnippet, RedashConnection};
 use crate::state::check_server;
 use crate::util::{iso_millis, now_millis};
 
@@ -211,6 +211,14 @@ async fn run_scope(ctx: Arc<Context>, ns: Option<String>, concurrency: u16, shut
         .graceful_shutdown_on(shutdown.wait())
         .run(reconcile::<Dashboard>, error_policy::<Dashboard>, ctx.clone())
         .for_each(|_| futures_util::future::ready(()));
+    let alerts = controller::<Alert>(&kube, ns, concurrency)
+        .graceful_shutdown_on(shutdown.wait())
+        .run(reconcile::<Alert>, error_policy::<Alert>, ctx.clone())
+        .for_each(|_| futures_util::future::ready(()));
+    let snippets = controller::<QuerySnippet>(&kube, ns, concurrency)
+        .graceful_shutdown_on(shutdown.wait())
+        .run(reconcile::<QuerySnippet>, error_policy::<QuerySnippet>, ctx.clone())
+        .for_each(|_| futures_util::future::ready(()));
     let wc = watcher::Config::default();
     let connections = Controller::new(connections_api(&kube, ns), wc.clone());
     let store = connections.store();
@@ -227,7 +235,7 @@ async fn run_scope(ctx: Arc<Context>, ns: Option<String>, concurrency: u16, shut
         .graceful_shutdown_on(shutdown.wait())
         .run(reconcile_connection, connection_error_policy, ctx.clone())
         .for_each(|_| futures_util::future::ready(()));
-    tokio::join!(queries, dashboards, connections);
+    tokio::join!(queries, dashboards, alerts, snippets, connections);
 }
 
 /// A RedashConnection is Ready when its Secret resolves and Redash accepts the key.

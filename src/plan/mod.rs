@@ -1,5 +1,6 @@
 //! Planning: the pure function from desired and actual state to a `Plan`.
 
+mod alerts;
 mod children;
 mod planner;
 mod types;

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
+use super::alerts::{foreign_alerts, plan_alerts, plan_snippets};
 use super::children::{VizTarget, plan_visualizations, plan_widgets};
 use super::types::{
     ArchiveAction, ArchiveReason, Cause, Change, DashboardAction, MARKER_HASH_FIELD, Op, Plan, PlanError, QueryAction,
@@ -264,6 +265,10 @@ pub fn plan(
         plan.dashboards.push(action);
     }
 
+    // ---- alerts and snippets (their deletions come first among the archives) -----------------
+    let managed_alerts = plan_alerts(&desired.alerts, actual, &ids, opts, &mut plan, &mut errors);
+    let managed_snippets = plan_snippets(&desired.snippets, actual, opts, &mut plan, &mut errors);
+
     // ---- archives ------------------------------------------------------------------------------
     let desired_dashboard_keys: BTreeSet<String> = desired.dashboards.iter().map(|d| d.key.marker_key()).collect();
     let mut dashboard_archives: Vec<(ArchiveReason, &Dashboard)> = Vec::new();
@@ -277,7 +282,9 @@ pub fn plan(
         }
     }
     let managed_total = index.ours.values().map(Vec::len).sum::<usize>()
-        + dindex.ours.values().flatten().filter(|d| !d.is_archived).count();
+        + dindex.ours.values().flatten().filter(|d| !d.is_archived).count()
+        + managed_alerts
+        + managed_snippets;
     for (reason, dash) in &dashboard_archives {
         if *reason == ArchiveReason::Removed && !opts.prune {
             plan.notes.push(format!(
@@ -327,6 +334,13 @@ pub fn plan(
             errors.push(PlanError::ForeignWidgets {
                 what: format!("archiving Query {:?} (id {})", q.name, q.id),
                 lost: widgets_lost.join(", "),
+            });
+        }
+        let alerts_lost = foreign_alerts(actual, owner, q.id);
+        if !alerts_lost.is_empty() && !opts.force {
+            errors.push(PlanError::ForeignAlerts {
+                what: format!("archiving Query {:?} (id {})", q.name, q.id),
+                lost: alerts_lost.join(", "),
             });
         }
         plan.archives.push(ArchiveAction {
@@ -386,7 +400,7 @@ pub fn plan(
 /// An object whose content is as desired but whose marker does not record it: an apply that
 /// stopped before its last write. The marker is written so that later plans tell manifest
 /// changes from edits made in Redash.
-fn unfinished_apply(marker: Option<&Marker>, desired_hash: &str) -> Option<Change> {
+pub(super) fn unfinished_apply(marker: Option<&Marker>, desired_hash: &str) -> Option<Change> {
     let live = marker?.hash.as_deref();
     (live != Some(desired_hash)).then(|| {
         let short = |h: &str| h.chars().take(12).collect::<String>();
@@ -394,7 +408,7 @@ fn unfinished_apply(marker: Option<&Marker>, desired_hash: &str) -> Option<Chang
     })
 }
 
-fn cause_of(op: Op, marker: Option<&Marker>, desired_hash: &str) -> Cause {
+pub(super) fn cause_of(op: Op, marker: Option<&Marker>, desired_hash: &str) -> Cause {
     match op {
         Op::Create | Op::Adopt => Cause::New,
         _ if marker.and_then(|m| m.hash.as_deref()) == Some(desired_hash) => Cause::Drift,
@@ -421,6 +435,22 @@ fn apply_drift_policy(plan: &mut Plan, policy: DriftPolicy, errors: &mut Vec<Pla
             d.op = Op::Noop;
             d.changes.clear();
             d.widgets.clear();
+        }
+    }
+    for a in plan.alerts.iter_mut().filter(|a| a.op != Op::Noop && a.cause == Cause::Drift) {
+        drifted.push((a.key.clone(), describe_fields(&a.changes, 0, "subscription")));
+        if policy == DriftPolicy::Ignore {
+            a.op = Op::Noop;
+            a.changes.clear();
+            a.subscribe.clear();
+            a.unsubscribe.clear();
+        }
+    }
+    for s in plan.snippets.iter_mut().filter(|s| s.op != Op::Noop && s.cause == Cause::Drift) {
+        drifted.push((s.key.clone(), describe_fields(&s.changes, 0, "")));
+        if policy == DriftPolicy::Ignore {
+            s.op = Op::Noop;
+            s.changes.clear();
         }
     }
     for (key, fields) in drifted {
@@ -639,7 +669,7 @@ impl<'a> QueryIndex<'a> {
 }
 
 /// What matching needs to know of a live parent object.
-trait Live {
+pub(super) trait Live {
     fn id(&self) -> i64;
     fn name(&self) -> &str;
     fn options(&self) -> &Value;
@@ -669,7 +699,7 @@ live!(Dashboard);
 
 /// The object the id annotation names, when it is unmanaged and has the desired name (on
 /// another server the same id may be something else entirely).
-fn by_adopt_id<'a, T: Live>(
+pub(super) fn by_adopt_id<'a, T: Live>(
     all: &[&'a T],
     id: Option<i64>,
     name: &str,
@@ -683,12 +713,12 @@ fn by_adopt_id<'a, T: Live>(
 
 /// Whether (and which) same-named unmanaged object to take over: `--adopt` for all, or the
 /// resource's own adopt annotation.
-fn adoption(opts: &PlanOptions, annotation: Option<AdoptByName>) -> Option<AdoptByName> {
+pub(super) fn adoption(opts: &PlanOptions, annotation: Option<AdoptByName>) -> Option<AdoptByName> {
     annotation.or(opts.adopt.then_some(AdoptByName::Unique))
 }
 
 /// Unmanaged active objects with the desired name: taken over when asked, a clash otherwise.
-fn by_name<'a, T: Live>(
+pub(super) fn by_name<'a, T: Live>(
     all: &[&'a T],
     key: &ResourceKey,
     kind: &'static str,

@@ -60,7 +60,7 @@ spec:
 fn desired_from(text: &str) -> Desired {
     let (set, diags) = load_str(Path::new("m.yaml"), text);
     assert!(diags.is_empty(), "{diags:?}");
-    resolve(&set, &data_sources(), &BTreeMap::new()).unwrap()
+    resolve(&set, &data_sources(), &[], &BTreeMap::new()).unwrap()
 }
 
 fn desired() -> Desired {

@@ -8,7 +8,9 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::manifest::{Kind, ResourceKey};
-use crate::state::desired::{DesiredDashboard, DesiredQuery, DesiredVisualization, DesiredWidget};
+use crate::state::desired::{
+    DesiredAlert, DesiredDashboard, DesiredQuery, DesiredSnippet, DesiredVisualization, DesiredWidget,
+};
 
 /// One changed field: old → new (`Value::Null` when absent).
 /// The field a change names when only the marker is out of date: an apply stopped before its
@@ -160,6 +162,40 @@ pub struct DashboardAction {
     pub desired: DesiredDashboard,
 }
 
+/// An alert to create, update or adopt, with its destination subscriptions.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertAction {
+    pub op: Op,
+    pub cause: Cause,
+    pub key: ResourceKey,
+    pub name: String,
+    pub id: Option<i64>,
+    pub changes: Vec<Change>,
+    /// Destinations to subscribe: name and destination id.
+    pub subscribe: Vec<(String, i64)>,
+    /// Subscriptions to remove: destination name and subscription id.
+    pub unsubscribe: Vec<(String, i64)>,
+    /// Options the tool does not manage, kept on writes (Redash replaces `options` whole).
+    #[serde(skip)]
+    pub live_options: Value,
+    #[serde(skip)]
+    pub desired: DesiredAlert,
+}
+
+/// A query snippet to create, update or adopt.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SnippetAction {
+    pub op: Op,
+    pub cause: Cause,
+    pub key: ResourceKey,
+    /// The trigger, which names a snippet in Redash.
+    pub name: String,
+    pub id: Option<i64>,
+    pub changes: Vec<Change>,
+    #[serde(skip)]
+    pub desired: DesiredSnippet,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ArchiveReason {
@@ -185,7 +221,10 @@ pub struct ArchiveAction {
 pub struct Plan {
     pub queries: Vec<QueryAction>,
     pub dashboards: Vec<DashboardAction>,
-    /// Dashboards first, then queries (the reverse of creation order).
+    pub alerts: Vec<AlertAction>,
+    pub snippets: Vec<SnippetAction>,
+    /// Alerts and snippets (deleted: Redash cannot archive them), then dashboards, then queries
+    /// (the reverse of creation order).
     pub archives: Vec<ArchiveAction>,
     /// Things worth knowing that change nothing: objects kept, drift ignored, name clashes.
     pub notes: Vec<String>,
@@ -206,18 +245,26 @@ pub struct Summary {
     pub adopt: usize,
     pub unarchive: usize,
     pub archive: usize,
+    /// Alerts and snippets removed: Redash deletes them for good.
+    pub delete: usize,
 }
 
 impl Summary {
     pub fn total(&self) -> usize {
-        self.create + self.update + self.adopt + self.unarchive + self.archive
+        self.create + self.update + self.adopt + self.unarchive + self.archive + self.delete
     }
 }
 
 impl Plan {
     pub fn summary(&self) -> Summary {
         let mut s = Summary::default();
-        let ops = self.queries.iter().map(|q| q.op).chain(self.dashboards.iter().map(|d| d.op));
+        let ops = self
+            .queries
+            .iter()
+            .map(|q| q.op)
+            .chain(self.dashboards.iter().map(|d| d.op))
+            .chain(self.alerts.iter().map(|a| a.op))
+            .chain(self.snippets.iter().map(|s| s.op));
         for op in ops {
             match op {
                 Op::Create => s.create += 1,
@@ -227,7 +274,8 @@ impl Plan {
                 Op::Noop => {}
             }
         }
-        s.archive = self.archives.len();
+        s.delete = self.archives.iter().filter(|a| matches!(a.kind, Kind::Alert | Kind::QuerySnippet)).count();
+        s.archive = self.archives.len() - s.delete;
         s
     }
 
@@ -257,6 +305,10 @@ pub enum PlanError {
         "{what}: Redash would also delete widgets from dashboards redash-gitops does not manage here: {lost}; run with --force to do it anyway"
     )]
     ForeignWidgets { what: String, lost: String },
+    #[error(
+        "{what}: Redash would also delete alerts redash-gitops does not manage here: {lost}; run with --force to do it anyway"
+    )]
+    ForeignAlerts { what: String, lost: String },
     #[error("{key}: changed in Redash since the last sync (drift policy: fail): {fields}")]
     Drift { key: ResourceKey, fields: String },
 }

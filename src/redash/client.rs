@@ -11,7 +11,10 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::error::RedashError;
-use super::types::{Dashboard, DataSource, Execution, Job, Page, Query, Session, Visualization, Widget};
+use super::types::{
+    Alert, Dashboard, DataSource, Destination, Execution, Job, Page, Query, Session, Snippet, Subscription,
+    Visualization, Widget,
+};
 
 /// A Redash user API key. It is never printed: Debug shows a placeholder and there is no
 /// Display.
@@ -514,6 +517,62 @@ impl RedashClient {
 
     pub async fn delete_widget(&self, id: i64) -> Result<(), RedashError> {
         self.request(Method::DELETE, &format!("/api/widgets/{id}"), None).await.map(|_| ())
+    }
+
+    /// Every alert the key's user can see (unpaginated).
+    pub async fn alerts(&self) -> Result<Vec<Alert>, RedashError> {
+        self.get_as("/api/alerts").await
+    }
+
+    pub async fn alert(&self, id: i64) -> Result<Alert, RedashError> {
+        self.get_as(&format!("/api/alerts/{id}")).await
+    }
+
+    pub async fn create_alert(&self, body: &Value) -> Result<Alert, RedashError> {
+        self.post_as("/api/alerts", body).await
+    }
+
+    pub async fn update_alert(&self, id: i64, body: &Value) -> Result<Alert, RedashError> {
+        self.post_as(&format!("/api/alerts/{id}"), body).await
+    }
+
+    /// Alerts are deleted for good (with their subscriptions): Redash has no archive for them.
+    pub async fn delete_alert(&self, id: i64) -> Result<(), RedashError> {
+        self.request(Method::DELETE, &format!("/api/alerts/{id}"), None).await.map(|_| ())
+    }
+
+    pub async fn subscriptions(&self, alert_id: i64) -> Result<Vec<Subscription>, RedashError> {
+        self.get_as(&format!("/api/alerts/{alert_id}/subscriptions")).await
+    }
+
+    pub async fn subscribe(&self, alert_id: i64, destination_id: i64) -> Result<Subscription, RedashError> {
+        self.post_as(&format!("/api/alerts/{alert_id}/subscriptions"), &json!({ "destination_id": destination_id }))
+            .await
+    }
+
+    pub async fn unsubscribe(&self, alert_id: i64, subscription_id: i64) -> Result<(), RedashError> {
+        let path = format!("/api/alerts/{alert_id}/subscriptions/{subscription_id}");
+        self.request(Method::DELETE, &path, None).await.map(|_| ())
+    }
+
+    pub async fn destinations(&self) -> Result<Vec<Destination>, RedashError> {
+        self.get_as("/api/destinations").await
+    }
+
+    pub async fn snippets(&self) -> Result<Vec<Snippet>, RedashError> {
+        self.get_as("/api/query_snippets").await
+    }
+
+    pub async fn create_snippet(&self, body: &Value) -> Result<Snippet, RedashError> {
+        self.post_as("/api/query_snippets", body).await
+    }
+
+    pub async fn update_snippet(&self, id: i64, body: &Value) -> Result<Snippet, RedashError> {
+        self.post_as(&format!("/api/query_snippets/{id}"), body).await
+    }
+
+    pub async fn delete_snippet(&self, id: i64) -> Result<(), RedashError> {
+        self.request(Method::DELETE, &format!("/api/query_snippets/{id}"), None).await.map(|_| ())
     }
 }
 

@@ -153,3 +153,62 @@ pub struct ResultData {
     #[serde(default)]
     pub rows: Vec<Value>,
 }
+
+/// An alert (the full form: `query` embedded, no `query_id`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct Alert {
+    pub id: i64,
+    pub name: String,
+    #[serde(default)]
+    pub options: Value,
+    #[serde(default)]
+    pub rearm: Option<i64>,
+    #[serde(default)]
+    pub state: String,
+    #[serde(default)]
+    pub updated_at: String,
+    #[serde(default)]
+    pub query: Option<AlertQuery>,
+}
+
+impl Alert {
+    pub fn query_id(&self) -> Option<i64> {
+        self.query.as_ref().map(|q| q.id)
+    }
+}
+
+/// The query embedded in an alert: only what identifies it.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct AlertQuery {
+    pub id: i64,
+    #[serde(default)]
+    pub name: String,
+}
+
+/// An alert's subscription: a destination, or (without one) a user's e-mail.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct Subscription {
+    pub id: i64,
+    #[serde(default)]
+    pub destination: Option<Destination>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Destination {
+    pub id: i64,
+    pub name: String,
+    #[serde(rename = "type", default)]
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct Snippet {
+    pub id: i64,
+    pub trigger: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub snippet: String,
+    #[serde(default)]
+    pub updated_at: String,
+}

@@ -17,6 +17,8 @@ pub fn plan_json(plan: &Plan, url: &str, owner: &str, report: Option<&Report>) -
         "summary": summary,
         "queries": plan.queries.iter().filter(|q| q.op != Op::Noop).collect::<Vec<_>>(),
         "dashboards": plan.dashboards.iter().filter(|d| d.op != Op::Noop).collect::<Vec<_>>(),
+        "alerts": plan.alerts.iter().filter(|a| a.op != Op::Noop).collect::<Vec<_>>(),
+        "snippets": plan.snippets.iter().filter(|s| s.op != Op::Noop).collect::<Vec<_>>(),
         "archives": plan.archives,
         "notes": plan.notes,
     });

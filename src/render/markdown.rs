@@ -8,7 +8,9 @@ use similar::{ChangeTag, TextDiff};
 use super::text::{Style, summary_line};
 use crate::apply::{Report, Status};
 use crate::execute::{RunOutcome, RunReport};
-use crate::plan::{ArchiveReason, Cause, Change, DashboardAction, Op, Plan, QueryAction, VisOp, WidgetOp};
+use crate::plan::{
+    AlertAction, ArchiveReason, Cause, Change, DashboardAction, Op, Plan, QueryAction, SnippetAction, VisOp, WidgetOp,
+};
 
 /// A cell of a Markdown table: pipes and line breaks would break the row.
 fn cell(s: &str) -> String {
@@ -138,8 +140,46 @@ pub fn render_markdown(
         }
         let _ = writeln!(out);
     }
+    let alerts: Vec<&AlertAction> = plan.alerts.iter().filter(|a| a.op != Op::Noop).collect();
+    if !alerts.is_empty() {
+        let _ =
+            writeln!(out, "#### Alerts\n\n| Action | Resource | Name | Redash id | Changes |\n|---|---|---|---|---|");
+        for a in &alerts {
+            let _ = writeln!(
+                out,
+                "| {} | `{}/{}` | {} | {} | {} |",
+                op_cell(a.op, a.cause),
+                a.key.namespace,
+                a.key.name,
+                cell(&a.name),
+                id(a.id),
+                fields(&a.changes, Vec::new())
+            );
+        }
+        let _ = writeln!(out);
+    }
+    let snippets: Vec<&SnippetAction> = plan.snippets.iter().filter(|s| s.op != Op::Noop).collect();
+    if !snippets.is_empty() {
+        let _ = writeln!(
+            out,
+            "#### Query snippets\n\n| Action | Resource | Trigger | Redash id | Changes |\n|---|---|---|---|---|"
+        );
+        for s in &snippets {
+            let _ = writeln!(
+                out,
+                "| {} | `{}/{}` | {} | {} | {} |",
+                op_cell(s.op, s.cause),
+                s.key.namespace,
+                s.key.name,
+                cell(&s.name),
+                id(s.id),
+                fields(&s.changes, Vec::new())
+            );
+        }
+        let _ = writeln!(out);
+    }
     if !plan.archives.is_empty() {
-        let _ = writeln!(out, "#### Archives\n\n| Kind | Name | Redash id | Why |\n|---|---|---|---|");
+        let _ = writeln!(out, "#### Archives and deletions\n\n| Kind | Name | Redash id | Why |\n|---|---|---|---|");
         for a in &plan.archives {
             let why = match a.reason {
                 ArchiveReason::Removed => "no longer in the manifests",
@@ -150,7 +190,9 @@ pub fn render_markdown(
             } else {
                 format!("; widgets removed from {}", a.widgets_lost.join(", "))
             };
-            let _ = writeln!(out, "| 🗄️ {} | {} | {} | {why}{} |", a.kind, cell(&a.name), a.id, cell(&lost));
+            let icon =
+                if crate::apply::archive_word(a.kind) == "delete" { "🗑️ delete" } else { "🗄️ archive" };
+            let _ = writeln!(out, "| {icon} {} | {} | {} | {why}{} |", a.kind, cell(&a.name), a.id, cell(&lost));
         }
         let _ = writeln!(out);
     }

@@ -175,6 +175,28 @@ pub fn render_plan(plan: &Plan, target: &str, style: Style) -> String {
             }
         }
     }
+    for a in plan.alerts.iter().filter(|a| a.op != Op::Noop) {
+        let (sign, word) = headline(a.op, a.cause, style);
+        let _ =
+            writeln!(out, "\n{sign} Alert {}/{} {:?}{}: {word}", a.key.namespace, a.key.name, a.name, id_suffix(a.id));
+        for c in &a.changes {
+            write_change(&mut out, c, "    ", style);
+        }
+    }
+    for s in plan.snippets.iter().filter(|s| s.op != Op::Noop) {
+        let (sign, word) = headline(s.op, s.cause, style);
+        let _ = writeln!(
+            out,
+            "\n{sign} QuerySnippet {}/{} {:?}{}: {word}",
+            s.key.namespace,
+            s.key.name,
+            s.name,
+            id_suffix(s.id)
+        );
+        for c in &s.changes {
+            write_change(&mut out, c, "    ", style);
+        }
+    }
     for a in &plan.archives {
         let why = match a.reason {
             ArchiveReason::Removed => "no longer in the manifests",
@@ -187,7 +209,7 @@ pub fn render_plan(plan: &Plan, target: &str, style: Style) -> String {
             a.kind,
             a.name,
             a.id,
-            style.red("archive")
+            style.red(crate::apply::archive_word(a.kind))
         );
         if !a.widgets_lost.is_empty() {
             let _ = writeln!(out, "    widgets removed from: {}", a.widgets_lost.join(", "));
@@ -209,8 +231,9 @@ pub fn summary_line(plan: &Plan, style: Style) -> String {
     if s.total() == 0 {
         return style.bold("No changes. Redash matches the manifests.");
     }
+    let delete = if s.delete > 0 { format!(", {} to delete", s.delete) } else { String::new() };
     style.bold(&format!(
-        "Plan: {} to create, {} to update, {} to adopt, {} to un-archive, {} to archive.",
+        "Plan: {} to create, {} to update, {} to adopt, {} to un-archive, {} to archive{delete}.",
         s.create, s.update, s.adopt, s.unarchive, s.archive
     ))
 }

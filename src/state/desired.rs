@@ -6,13 +6,15 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+use super::desired_alerts::resolve_alerts_and_snippets;
+pub use super::desired_alerts::{DesiredAlert, DesiredSnippet, alert_options};
 use super::marker::sha256_hex;
 use super::normalize::{NormSchedule, normalize_parameter, normalize_tags};
 use crate::manifest::{
     ADOPT_ANNOTATION, AdoptByName, Diagnostic, Kind, Manifest, ManifestSet, MultiValues, ParameterType, Position,
     QuerySpec, REDASH_ID_ANNOTATION, ResourceKey, parse_adopt,
 };
-use crate::redash::types::DataSource;
+use crate::redash::types::{DataSource, Destination};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DesiredParameter {
@@ -153,6 +155,8 @@ pub struct DesiredDashboard {
 pub struct Desired {
     pub queries: Vec<DesiredQuery>,
     pub dashboards: Vec<DesiredDashboard>,
+    pub alerts: Vec<DesiredAlert>,
+    pub snippets: Vec<DesiredSnippet>,
 }
 
 /// A position as Redash stores it in `widget.options.position`.
@@ -177,7 +181,7 @@ pub fn position_from_server(options: &Value) -> Option<Position> {
     })
 }
 
-fn hash_of(value: &impl Serialize) -> String {
+pub(super) fn hash_of(value: &impl Serialize) -> String {
     sha256_hex(serde_json::to_string(value).unwrap_or_default().as_bytes())
 }
 
@@ -186,6 +190,7 @@ fn hash_of(value: &impl Serialize) -> String {
 pub fn resolve(
     set: &ManifestSet,
     data_sources: &[DataSource],
+    destinations: &[Destination],
     data_source_map: &BTreeMap<String, String>,
 ) -> Result<Desired, Vec<Diagnostic>> {
     let mut diags = Vec::new();
@@ -264,6 +269,15 @@ pub fn resolve(
         dashboard.hash = hash_of(&dashboard);
         desired.dashboards.push(dashboard);
     }
+    let (alerts, snippets, found) = resolve_alerts_and_snippets(
+        set,
+        destinations,
+        |a| (adopt_id(a), adopt_by_name(a)),
+        |s| (adopt_id(s), adopt_by_name(s)),
+    );
+    diags.extend(found);
+    desired.alerts = alerts;
+    desired.snippets = snippets;
     if diags.is_empty() { Ok(desired) } else { Err(diags) }
 }
 
@@ -352,7 +366,7 @@ mod tests {
     fn resolves_data_sources_and_widget_keys() {
         let (set, diags) = load_str(Path::new("m.yaml"), DOCS);
         assert!(diags.is_empty(), "{diags:?}");
-        let d = resolve(&set, &[ds(1, "Sample Postgres"), ds(2, "Analytics")], &BTreeMap::new()).unwrap();
+        let d = resolve(&set, &[ds(1, "Sample Postgres"), ds(2, "Analytics")], &[], &BTreeMap::new()).unwrap();
         assert_eq!(d.queries[0].data_source_id, 1);
         assert_eq!(d.queries[0].tags, vec!["a", "b"]);
         let keys: Vec<&str> = d.dashboards[0].widgets.iter().map(|w| w.key.as_str()).collect();
@@ -363,7 +377,8 @@ mod tests {
     #[test]
     fn unknown_data_sources_list_the_available_ones() {
         let (set, _) = load_str(Path::new("m.yaml"), DOCS);
-        let errs = resolve(&set, &[ds(2, "Analytics"), ds(3, "analytics warehouse")], &BTreeMap::new()).unwrap_err();
+        let errs =
+            resolve(&set, &[ds(2, "Analytics"), ds(3, "analytics warehouse")], &[], &BTreeMap::new()).unwrap_err();
         assert_eq!(errs.len(), 1);
         assert_eq!(
             errs[0].to_string(),
@@ -375,7 +390,7 @@ mod tests {
     fn data_sources_can_be_renamed_for_another_instance() {
         let (set, _) = load_str(Path::new("m.yaml"), DOCS);
         let map = BTreeMap::from([("Sample Postgres".to_string(), "Warehouse".to_string())]);
-        let d = resolve(&set, &[ds(9, "Warehouse")], &map).unwrap();
+        let d = resolve(&set, &[ds(9, "Warehouse")], &[], &map).unwrap();
         assert_eq!(d.queries[0].data_source_id, 9);
     }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::desired::Desired;
 use super::marker::{pending_dashboard_slug, pending_token, pending_token_of, read_marker};
 use crate::manifest::ResourceKey;
-use crate::redash::types::{Dashboard, DataSource, Query};
+use crate::redash::types::{Alert, Dashboard, DataSource, Query, Snippet, Subscription};
 use crate::redash::{RedashClient, RedashError};
 
 /// Everything the planner knows about the server.
@@ -23,6 +23,12 @@ pub struct Actual {
     pub dashboards: Vec<Dashboard>,
     /// Which dashboards show which visualizations; read only when archiving or deleting needs it.
     pub widget_usage: Option<Vec<WidgetUse>>,
+    /// Every alert the key's user sees (Redash lists them whole, unpaginated).
+    pub alerts: Vec<Alert>,
+    /// The subscriptions of the alerts the plan may write (ours and adoption candidates).
+    pub subscriptions: BTreeMap<i64, Vec<Subscription>>,
+    /// Every query snippet.
+    pub snippets: Vec<Snippet>,
 }
 
 /// One widget showing a visualization, for the check that archiving a query (or deleting a
@@ -109,7 +115,8 @@ pub async fn fetch_actual(
     desired: &Desired,
     opts: &FetchOptions,
 ) -> Result<Actual, RedashError> {
-    let (queries, dashboards) = tokio::try_join!(client.queries(), client.dashboards())?;
+    let (queries, dashboards, (alerts, subscriptions, snippets)) =
+        tokio::try_join!(client.queries(), client.dashboards(), fetch_alerts_and_snippets(client, desired, opts))?;
     let owner = opts.owner.as_str();
     // Same-named unmanaged objects are candidates for adoption: with --adopt all desired names,
     // otherwise those of resources whose adopt annotation asks for it.
@@ -246,7 +253,40 @@ pub async fn fetch_actual(
             dashboards.push(d);
         }
     }
-    Ok(Actual { queries, archived_queries, dashboards, widget_usage: None })
+    Ok(Actual { queries, archived_queries, dashboards, widget_usage: None, alerts, subscriptions, snippets })
+}
+
+/// Alerts, the subscriptions of those the plan may write, and snippets.
+async fn fetch_alerts_and_snippets(
+    client: &RedashClient,
+    desired: &Desired,
+    opts: &FetchOptions,
+) -> Result<(Vec<Alert>, BTreeMap<i64, Vec<Subscription>>, Vec<Snippet>), RedashError> {
+    let (alerts, snippets) = tokio::try_join!(client.alerts(), client.snippets())?;
+    let owner = opts.owner.as_str();
+    let names: BTreeSet<&str> =
+        desired.alerts.iter().filter(|a| opts.adopt || a.adopt_by_name.is_some()).map(|a| a.name.as_str()).collect();
+    let adopt_ids: BTreeSet<i64> = desired.alerts.iter().filter_map(|a| a.adopt_id).collect();
+    let wanted: Vec<i64> = alerts
+        .iter()
+        .filter(|a| {
+            is_ours(&a.options, owner)
+                || adopt_ids.contains(&a.id)
+                || (read_marker(&a.options).is_none() && names.contains(a.name.as_str()))
+        })
+        .map(|a| a.id)
+        .collect();
+    let c = client.clone();
+    let found = concurrently(wanted.clone(), opts.concurrency, move |id| {
+        let c = c.clone();
+        async move { c.subscriptions(id).await }
+    })
+    .await;
+    let mut subscriptions = BTreeMap::new();
+    for (id, subs) in wanted.into_iter().zip(found) {
+        subscriptions.insert(id, subs?);
+    }
+    Ok((alerts, subscriptions, snippets))
 }
 
 /// Reads every listed dashboard's widgets, to know which dashboards show which visualizations.
@@ -299,6 +339,10 @@ pub async fn fetch_by_ids(
         read_marker(options).is_some_and(|m| m.owner == owner && m.key == key.marker_key())
     };
     let mut actual = Actual::default();
+    if !desired.alerts.is_empty() || !desired.snippets.is_empty() {
+        (actual.alerts, actual.subscriptions, actual.snippets) =
+            fetch_alerts_and_snippets(client, desired, opts).await?;
+    }
     for q in &desired.queries {
         let Some(id) = hints.get(&q.key) else { return fetch_actual(client, desired, opts).await };
         match client.query(*id).await {

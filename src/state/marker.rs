@@ -60,6 +60,32 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// How the marker line of a query snippet starts. Snippets have no `options` (nor tags): their
+/// marker is the last line of their description, which Redash shows in the snippet list.
+const SNIPPET_MARKER_PREFIX: &str = "redash-gitops: ";
+
+/// A snippet's description as stored: the description, then the marker line.
+pub fn snippet_description(description: &str, marker: &Value) -> String {
+    let line = format!("{SNIPPET_MARKER_PREFIX}{marker}");
+    if description.is_empty() { line } else { format!("{description}\n\n{line}") }
+}
+
+/// A stored snippet description split into the description and its marker, if it has one.
+pub fn split_snippet_description(stored: &str) -> (String, Option<Marker>) {
+    let (head, last) = match stored.rsplit_once('\n') {
+        Some((h, l)) => (h, l),
+        None => ("", stored),
+    };
+    let marker = last
+        .strip_prefix(SNIPPET_MARKER_PREFIX)
+        .and_then(|json| serde_json::from_str::<Value>(json).ok())
+        .and_then(|m| read_marker(&json!({ MARKER_FIELD: m })));
+    match marker {
+        Some(m) => (head.trim_end_matches('\n').to_string(), Some(m)),
+        None => (stored.to_string(), None),
+    }
+}
+
 const PENDING_PREFIX: &str = "redash-gitops ";
 
 /// The name a dashboard is created under. Redash reads nothing but the name on create, so the
@@ -97,6 +123,22 @@ mod tests {
         assert_eq!(without_marker(&opts), json!({"parameters": []}));
         assert_eq!(read_marker(&json!({"gitops": {"owner": 1}})), None);
         assert_eq!(read_marker(&Value::Null), None);
+    }
+
+    #[test]
+    fn snippet_markers_ride_on_the_last_line_of_the_description() {
+        let m = marker_json("team", "QuerySnippet/default/s", Some("abc"));
+        for description in ["", "Joins orders to customers.", "two\nlines"] {
+            let stored = snippet_description(description, &m);
+            let (back, marker) = split_snippet_description(&stored);
+            assert_eq!(back, description);
+            assert_eq!(marker.unwrap().key, "QuerySnippet/default/s");
+        }
+        assert_eq!(
+            split_snippet_description("hand-made\nredash-gitops: not json"),
+            ("hand-made\nredash-gitops: not json".into(), None)
+        );
+        assert_eq!(split_snippet_description("").1, None);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! ownership markers and the normalisation of server values.
 
 pub mod desired;
+mod desired_alerts;
 pub mod fetch;
 pub mod marker;
 pub mod normalize;

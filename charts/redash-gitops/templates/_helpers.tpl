@@ -29,13 +29,13 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{/* What the operator needs on the resources it reconciles, and nothing more. */}}
 {{- define "redash-gitops.rules" -}}
 - apiGroups: ["redash-gitops.dev"]
-  resources: ["queries", "dashboards", "redashconnections"]
+  resources: ["queries", "dashboards", "alerts", "querysnippets", "redashconnections"]
   verbs: ["get", "list", "watch", "patch", "update"]
 - apiGroups: ["redash-gitops.dev"]
-  resources: ["queries/status", "dashboards/status", "redashconnections/status"]
+  resources: ["queries/status", "dashboards/status", "alerts/status", "querysnippets/status", "redashconnections/status"]
   verbs: ["get", "patch", "update"]
 - apiGroups: ["redash-gitops.dev"]
-  resources: ["queries/finalizers", "dashboards/finalizers"]
+  resources: ["queries/finalizers", "dashboards/finalizers", "alerts/finalizers", "querysnippets/finalizers"]
   verbs: ["update"]
 - apiGroups: [""]
   resources: ["secrets"]

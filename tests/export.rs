@@ -99,7 +99,7 @@ fn an_export_synced_back_adopts_everything_in_place_and_then_plans_nothing() {
     let w = World::new("export-adopt");
     let ids = seed(&w);
     let run = w.run(&["export", "--out", "manifests"]);
-    run.expect(0).err_has("exported 5 queries and 2 dashboards to manifests");
+    run.expect(0).err_has("exported 5 queries, 2 dashboards, 0 alerts and 0 snippets to manifests");
     let files = tree(&w.dir.path().join("manifests"));
     assert!(files.contains_key("queries/orders-by-country.yaml"), "{:?}", files.keys());
     assert!(files.contains_key("queries/orders-by-country-2.yaml"), "the same name twice gets a number");
@@ -183,7 +183,9 @@ fn data_sources_can_be_renamed_on_the_way() {
 fn tags_and_dashboards_select_what_is_exported() {
     let w = World::new("export-select");
     let ids = seed(&w);
-    w.run(&["export", "--out", "traffic", "--tag", "traffic"]).expect(0).err_has("exported 1 queries and 1 dashboards");
+    w.run(&["export", "--out", "traffic", "--tag", "traffic"])
+        .expect(0)
+        .err_has("exported 1 queries, 1 dashboards, 0 alerts and 0 snippets");
     let files = tree(&w.dir.path().join("traffic"));
     assert_eq!(
         files.keys().cloned().collect::<Vec<_>>(),
@@ -192,7 +194,7 @@ fn tags_and_dashboards_select_what_is_exported() {
     // A dashboard brings the queries its widgets show, and those their dropdowns read.
     w.run(&["export", "--out", "sales", "--dashboard", &ids["sales"].to_string()])
         .expect(0)
-        .err_has("exported 2 queries and 1 dashboards");
+        .err_has("exported 2 queries, 1 dashboards, 0 alerts and 0 snippets");
     let files = tree(&w.dir.path().join("sales"));
     assert!(
         files.contains_key("queries/countries.yaml") && files.contains_key("queries/orders-by-country.yaml"),
@@ -203,7 +205,7 @@ fn tags_and_dashboards_select_what_is_exported() {
     // One query alone.
     w.run(&["export", "--out", "one", "--query", &ids["scratch"].to_string()])
         .expect(0)
-        .err_has("exported 1 queries and 0 dashboards");
+        .err_has("exported 1 queries, 0 dashboards, 0 alerts and 0 snippets");
     assert!(w.dir.read("one/queries/scratch.yaml").contains("draft: true"));
 }
 
@@ -265,7 +267,9 @@ fn a_large_instance_is_read_with_list_pages_and_one_request_per_object() {
         w.direct("POST", "/api/widgets", json!({"dashboard_id": dash["id"], "visualization_id": null, "width": 1, "text": "notes", "options": {"position": {"col": 0, "row": 40, "sizeX": 6, "sizeY": 2}}}));
     }
     w.clear();
-    w.run(&["export", "--out", "big"]).expect(0).err_has("exported 1000 queries and 100 dashboards");
+    w.run(&["export", "--out", "big"])
+        .expect(0)
+        .err_has("exported 1000 queries, 100 dashboards, 0 alerts and 0 snippets");
     let requests = w.requests();
     let pages = requests.iter().filter(|r| r.path == "/api/queries" || r.path == "/api/dashboards").count();
     let details = requests
@@ -277,8 +281,8 @@ fn a_large_instance_is_read_with_list_pages_and_one_request_per_object() {
     assert_eq!(details, 1100, "one GET per exported object");
     assert_eq!(
         other,
-        2,
-        "the session and the data sources: {:?}",
+        4,
+        "the session, the data sources, the alerts and the snippets: {:?}",
         requests.iter().map(|r| &r.path).collect::<Vec<_>>()
     );
     assert_eq!(tree(&w.dir.path().join("big")).len(), 2100);

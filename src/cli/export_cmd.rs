@@ -11,7 +11,7 @@ use crate::export::{Selection, convert, read};
 
 #[derive(Args, Debug)]
 pub struct ExportArgs {
-    /// Directory to write queries/ and dashboards/ into
+    /// Directory to write queries/, dashboards/, alerts/ and snippets/ into
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
     #[command(flatten)]
@@ -31,7 +31,7 @@ pub struct ExportArgs {
     /// Write data source NEW where Redash says OLD (repeatable)
     #[arg(long, value_name = "OLD=NEW")]
     map_data_source: Vec<String>,
-    /// Remove files under DIR/queries and DIR/dashboards that this export does not write
+    /// Remove files under DIR/queries, dashboards, alerts and snippets that this export does not write
     #[arg(long)]
     clean: bool,
     /// Requests in flight at once
@@ -70,7 +70,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<Outcome> {
     let (input, mut notes) = runtime()?.block_on(read(&client, &selection, args.concurrency as usize, true))?;
     let output = convert(&input, &map);
     notes.extend(output.notes.iter().cloned());
-    let stale: Vec<String> = ["queries", "dashboards"]
+    let stale: Vec<String> = ["queries", "dashboards", "alerts", "snippets"]
         .iter()
         .flat_map(|sub| existing(&args.out, sub))
         .filter(|f| !output.files.contains_key(f))
@@ -98,9 +98,11 @@ pub fn run(args: ExportArgs) -> anyhow::Result<Outcome> {
         eprintln!("note: {n}");
     }
     eprintln!(
-        "exported {} queries and {} dashboards to {} ({} requests to Redash{})",
+        "exported {} queries, {} dashboards, {} alerts and {} snippets to {} ({} requests to Redash{})",
         output.queries,
         output.dashboards,
+        output.alerts,
+        output.snippets,
         args.out.display(),
         client.stats().total(),
         if stale.is_empty() { String::new() } else { format!(", {} stale files removed", stale.len()) }

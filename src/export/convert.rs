@@ -13,7 +13,7 @@ use crate::manifest::{
     WidgetSpec,
 };
 use crate::plan::widget_extra_options;
-use crate::redash::types::{Dashboard, DataSource, Query, Visualization};
+use crate::redash::types::{Alert, Dashboard, DataSource, Query, Snippet, Subscription, Visualization};
 use crate::state::desired::position_from_server;
 use crate::state::marker::{read_marker, without_marker};
 use crate::state::normalize::{NormSchedule, normalize_tags};
@@ -26,6 +26,9 @@ pub struct ExportInput {
     /// Dashboards with their widgets.
     pub dashboards: Vec<Dashboard>,
     pub data_sources: Vec<DataSource>,
+    /// Alerts with their subscriptions.
+    pub alerts: Vec<(Alert, Vec<Subscription>)>,
+    pub snippets: Vec<Snippet>,
 }
 
 /// Files to write (relative path → text) and what could not be represented.
@@ -35,6 +38,8 @@ pub struct ExportOutput {
     pub notes: Vec<String>,
     pub queries: usize,
     pub dashboards: usize,
+    pub alerts: usize,
+    pub snippets: usize,
 }
 
 #[derive(Serialize)]
@@ -46,7 +51,7 @@ struct Document<'a, S: Serialize> {
     spec: &'a S,
 }
 
-fn to_yaml<S: Serialize>(kind: Kind, metadata: &Metadata, spec: &S) -> String {
+pub(super) fn to_yaml<S: Serialize>(kind: Kind, metadata: &Metadata, spec: &S) -> String {
     let doc = Document { api_version: API_VERSION, kind: kind.as_str(), metadata, spec };
     serde_saphyr::to_string(&doc).expect("manifests serialise to YAML")
 }
@@ -100,7 +105,7 @@ pub fn natural_cmp(a: &str, b: &str) -> Ordering {
 /// Manifest names for objects: the name in a marker when the object has one (so that an
 /// instance synced from an export exports the same names), else a slug of the display name,
 /// numbered in id order when taken.
-fn assign_names(kind: Kind, objects: &[(i64, &str, &Value)]) -> BTreeMap<i64, String> {
+pub(super) fn assign_names(kind: Kind, objects: &[(i64, &str, &Value)]) -> BTreeMap<i64, String> {
     let mut names = BTreeMap::new();
     let mut taken = BTreeSet::new();
     let mut sorted: Vec<&(i64, &str, &Value)> = objects.iter().collect();
@@ -133,7 +138,10 @@ fn assign_names(kind: Kind, objects: &[(i64, &str, &Value)]) -> BTreeMap<i64, St
 
 /// The adopt annotation: `"true"` for a unique display name, else which of the same-named
 /// objects (by manifest name, which follows creation order) this one is.
-fn adopt_annotations(names: &BTreeMap<i64, String>, displays: &BTreeMap<i64, &str>) -> BTreeMap<i64, String> {
+pub(super) fn adopt_annotations(
+    names: &BTreeMap<i64, String>,
+    displays: &BTreeMap<i64, &str>,
+) -> BTreeMap<i64, String> {
     let mut by_display: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (id, display) in displays {
         by_display.entry(display).or_default().push(&names[id]);
@@ -155,7 +163,7 @@ fn adopt_annotations(names: &BTreeMap<i64, String>, displays: &BTreeMap<i64, &st
         .collect()
 }
 
-fn metadata(name: &str, adopt: &str) -> Metadata {
+pub(super) fn metadata(name: &str, adopt: &str) -> Metadata {
     Metadata {
         name: name.to_string(),
         namespace: None,
@@ -362,11 +370,18 @@ pub fn convert(input: &ExportInput, data_source_map: &BTreeMap<String, String>) 
         );
         out.dashboards += 1;
     }
+    let exported: BTreeMap<i64, String> = query_names
+        .iter()
+        .filter(|(id, name)| out.files.contains_key(&format!("queries/{name}.yaml")) && **id > 0)
+        .map(|(id, n)| (*id, n.clone()))
+        .collect();
+    super::alerts::convert_alerts(input, &exported, &mut out);
+    super::alerts::convert_snippets(input, &mut out);
     out.notes.sort();
     out
 }
 
-fn join(keys: &[&String]) -> String {
+pub(super) fn join(keys: &[&String]) -> String {
     keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
 }
 

@@ -2,6 +2,7 @@
 //! export with list pages (250 a page) and reads each selected object once, concurrently;
 //! converting is a pure function (`convert`).
 
+mod alerts;
 mod convert;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -11,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub use convert::{ExportInput, ExportOutput, convert, natural_cmp, slug};
 
-use crate::redash::types::{Dashboard, Query};
+use crate::redash::types::{Alert, Dashboard, Query};
 use crate::redash::{RedashClient, RedashError};
 use crate::state::check_server;
 use crate::state::fetch::concurrently;
@@ -178,5 +179,28 @@ pub async fn read(
         }
         kept_queries.push(q);
     }
-    Ok((ExportInput { queries: kept_queries, dashboards: kept_dashboards, data_sources }, notes))
+    // Alerts go with their queries; snippets (which have no tags) only with a whole export.
+    let kept_ids: BTreeSet<i64> = kept_queries.iter().map(|q| q.id).collect();
+    let alerts: Vec<Alert> =
+        client.alerts().await?.into_iter().filter(|a| a.query_id().is_some_and(|id| kept_ids.contains(&id))).collect();
+    let c = client.clone();
+    let subscriptions = concurrently(alerts.iter().map(|a| a.id).collect(), concurrency, move |id| {
+        let c = c.clone();
+        async move { c.subscriptions(id).await }
+    })
+    .await;
+    let mut with_subscriptions = Vec::new();
+    for (a, subs) in alerts.into_iter().zip(subscriptions) {
+        with_subscriptions.push((a, subs?));
+    }
+    let whole = !selection.picks_by_id() && selection.tags.is_empty();
+    let snippets = if whole { client.snippets().await? } else { Vec::new() };
+    let input = ExportInput {
+        queries: kept_queries,
+        dashboards: kept_dashboards,
+        data_sources,
+        alerts: with_subscriptions,
+        snippets,
+    };
+    Ok((input, notes))
 }

@@ -287,3 +287,76 @@ fn a_large_instance_is_read_with_list_pages_and_one_request_per_object() {
     );
     assert_eq!(tree(&w.dir.path().join("big")).len(), 2100);
 }
+
+/// A hand-made alert on "Page views" that mails one destination, and a snippet.
+fn seed_alert_and_snippet(w: &World) -> (i64, i64) {
+    let dest = w.ok(
+        "POST",
+        "/api/destinations",
+        Some(json!({"name": "Team mail", "type": "email", "options": {"addresses": "team@example.com"}})),
+    );
+    let views = w.queries().into_iter().find(|q| q["name"] == "Page views").unwrap();
+    let alert = w.ok(
+        "POST",
+        "/api/alerts",
+        Some(json!({"name": "Views dropped", "query_id": views["id"], "rearm": 600,
+            "options": {"column": "views", "op": "<", "value": 10, "custom_subject": "Views: {{ALERT_STATUS}}"}})),
+    );
+    w.ok("POST", &format!("/api/alerts/{}/subscriptions", alert["id"]), Some(json!({"destination_id": dest["id"]})));
+    let snippet = w.ok(
+        "POST",
+        "/api/query_snippets",
+        Some(json!({"trigger": "recent", "description": "Last week", "snippet": "created_at > now() - interval '7 days'"})),
+    );
+    (alert["id"].as_i64().unwrap(), snippet["id"].as_i64().unwrap())
+}
+
+#[test]
+fn alerts_and_snippets_round_trip_through_an_export_in_place_and_between_instances() {
+    let w = World::new("export-alerts");
+    seed(&w);
+    let (alert_id, snippet_id) = seed_alert_and_snippet(&w);
+    w.run(&["export", "--out", "m"])
+        .expect(0)
+        .err_has("exported 5 queries, 2 dashboards, 1 alerts and 1 snippets to m");
+    let files = tree(&w.dir.path().join("m"));
+    let alert = &files["alerts/views-dropped.yaml"];
+    for want in ["query: page-views", "column: views", "op: <", "value: 10", "rearm: 600", "Team mail", "customSubject"]
+    {
+        assert!(alert.contains(want), "{want} missing from:\n{alert}");
+    }
+    let snippet = &files["snippets/recent.yaml"];
+    assert!(snippet.contains("trigger: recent") && snippet.contains("Last week"), "{snippet}");
+    w.run(&["plan", "m"]).expect(2).out_has("9 to adopt");
+    w.run(&["sync", "m"]).expect(0);
+    let alerts = w.ok("GET", "/api/alerts", None);
+    assert_eq!(alerts.as_array().unwrap().len(), 1, "adopted, not duplicated");
+    assert_eq!(alerts[0]["id"], alert_id);
+    assert!(alerts[0]["options"]["gitops"].is_object(), "the alert now carries our marker");
+    let subs = w.ok("GET", &format!("/api/alerts/{alert_id}/subscriptions"), None);
+    assert_eq!(subs.as_array().unwrap().len(), 1, "the subscription was kept, not doubled");
+    let snippets = w.ok("GET", "/api/query_snippets", None);
+    assert_eq!(snippets.as_array().unwrap().len(), 1);
+    assert_eq!(snippets[0]["id"], snippet_id);
+    assert_eq!(snippets[0]["snippet"], "created_at > now() - interval '7 days'");
+    w.run(&["plan", "m"]).expect(0).out_has("No changes.");
+
+    // To an empty instance with a destination of the same name, and back out: the same files.
+    let b = RunningEmulator::start("bkey1234567890", 11).unwrap();
+    let env = [("REDASH_URL", b.url.as_str()), ("REDASH_API_KEY", "bkey1234567890")];
+    let (code, _) = w.api_at(
+        &b.url,
+        "bkey1234567890",
+        "POST",
+        "/api/destinations",
+        Some(json!({"name": "Team mail", "type": "email", "options": {}})),
+    );
+    assert_eq!(code, 200);
+    w.run_with_env(&["sync", "m"], &env).expect(0);
+    w.run_with_env(&["plan", "m"], &env).expect(0);
+    w.run_with_env(&["export", "--out", "from-b"], &env).expect(0);
+    let from_b = tree(&w.dir.path().join("from-b"));
+    for path in ["alerts/views-dropped.yaml", "snippets/recent.yaml"] {
+        assert_eq!(files[path], from_b[path], "{path} differs between A's and B's exports");
+    }
+}

@@ -163,8 +163,13 @@ impl World {
 
     /// A request straight to the emulator's HTTP API, as a person or script would make it.
     pub fn api(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let url = format!("{}{path}", self.emu.url);
-        let key = self.key.clone();
+        self.api_at(&self.emu.url.clone(), &self.key.clone(), method, path, body)
+    }
+
+    /// A request to another server (a second instance in a migration test).
+    pub fn api_at(&self, base: &str, key: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let url = format!("{base}{path}");
+        let key = key.to_string();
         self.runtime.block_on(async move {
             redash_gitops::redash::install_crypto_provider();
             let client = reqwest::Client::new();

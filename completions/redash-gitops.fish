@@ -132,7 +132,7 @@ complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l ex
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l refresh -d 'After a sync, execute the queries whose SQL changed, so that dashboards show fresh data'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -s v -l verbose -d 'Log to stderr: -v retries and recoveries, -vv every request (RUST_LOG overrides; the operator has --log-level)'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand export" -l out -d 'Directory to write queries/ and dashboards/ into' -r -F
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand export" -l out -d 'Directory to write queries/, dashboards/, alerts/ and snippets/ into' -r -F
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand export" -l url -d 'Redash base URL, e.g. https://redash.example.com' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand export" -l api-key-file -d 'File holding the API key (a user\'s key); otherwise REDASH_API_KEY is read' -r -F
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand export" -l config -d 'Configuration file (default: redash-gitops.yaml here or in a parent, up to the repository root)' -r -F
@@ -147,7 +147,7 @@ complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand export" -l d
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand export" -l map-data-source -d 'Write data source NEW where Redash says OLD (repeatable)' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand export" -l concurrency -d 'Requests in flight at once' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand export" -l include-archived -d 'Export archived queries and dashboards too'
-complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand export" -l clean -d 'Remove files under DIR/queries and DIR/dashboards that this export does not write'
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand export" -l clean -d 'Remove files under DIR/queries, dashboards, alerts and snippets that this export does not write'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand export" -s v -l verbose -d 'Log to stderr: -v retries and recoveries, -vv every request (RUST_LOG overrides; the operator has --log-level)'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand export" -s h -l help -d 'Print help'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand results" -l url -d 'Redash base URL, e.g. https://redash.example.com' -r

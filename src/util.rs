@@ -22,6 +22,11 @@ pub fn iso_millis(millis: i64) -> String {
     }
 }
 
+/// Today's date in UTC, `YYYY-MM-DD`.
+pub fn utc_today() -> String {
+    iso_millis(now_millis())[..10].to_string()
+}
+
 /// Days since 1970-01-01 to a (year, month, day) civil date (proleptic Gregorian).
 pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;

@@ -71,13 +71,32 @@ pub fn dashboard_body(d: &DesiredDashboard, base_options: &Value, owner: &str, h
         "tags": tags_with_marker(&d.tags),
         "dashboard_filters_enabled": d.filters_enabled,
         "is_draft": d.draft,
-        "options": with_marker(&Value::Object(object(base_options)), marker_json(owner, &d.key.marker_key(), hash)),
+        "options": with_marker(&Value::Object(dashboard_options(d, base_options)), marker_json(owner, &d.key.marker_key(), hash)),
     })
+}
+
+/// The dashboard's options (the UI keeps saved parameter values there) with our parameter order.
+fn dashboard_options(d: &DesiredDashboard, base: &Value) -> Map<String, Value> {
+    let mut o = object(base);
+    if !d.parameter_order.is_empty() {
+        o.insert("globalParamOrder".into(), json!(d.parameter_order));
+    }
+    o
 }
 
 fn widget_options(w: &DesiredWidget, base: &Value, owner: &str) -> Value {
     // Options the spec gives replace the widget's; without them the widget's own are kept.
     let mut o = object(w.options.as_ref().unwrap_or(base));
+    if !w.parameters.is_empty() {
+        let mut mappings = object(base.get("parameterMappings").unwrap_or(&Value::Null));
+        if let Some(given) = o.get("parameterMappings").and_then(Value::as_object) {
+            mappings.extend(given.clone());
+        }
+        for (name, m) in &w.parameters {
+            mappings.insert(name.clone(), m.to_server(name));
+        }
+        o.insert("parameterMappings".into(), Value::Object(mappings));
+    }
     o.insert("position".into(), position_json(&w.position));
     with_marker(&Value::Object(o), marker_json(owner, &w.key, None))
 }
@@ -170,6 +189,7 @@ mod tests {
             key: "text#0".into(),
             content: WidgetContent::Text("hi".into()),
             position: Position { col: 0, row: 1, size_x: 2, size_y: 3, auto_height: None },
+            parameters: Default::default(),
             options: None,
         };
         let create = widget_create_body(7, None, &w, "o");

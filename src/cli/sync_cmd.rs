@@ -110,6 +110,7 @@ impl PlanArgs {
                     DriftArg::Fail => DriftPolicy::Fail,
                     DriftArg::Ignore => DriftPolicy::Ignore,
                 },
+                ..PlanOptions::default()
             },
             concurrency,
             data_source_map: data_source_map(&self.map_data_source, &cfg)?,

@@ -9,8 +9,8 @@ use serde_json::{Map, Value};
 
 use crate::manifest::{
     ADOPT_ANNOTATION, API_VERSION, DashboardSpec, Kind, Metadata, MultiValues, OperatorFields, Parameter,
-    ParameterType, Position, QuerySpec, ResourceKey, Schedule, VisualizationRef, VisualizationSpec, Weekday,
-    WidgetSpec,
+    ParameterMapping, ParameterType, Position, QuerySpec, ResourceKey, Schedule, VisualizationRef, VisualizationSpec,
+    Weekday, WidgetSpec,
 };
 use crate::plan::widget_extra_options;
 use crate::redash::types::{Alert, Dashboard, DataSource, Query, Snippet, Subscription, Visualization};
@@ -328,7 +328,8 @@ pub fn convert(input: &ExportInput, data_source_map: &BTreeMap<String, String>) 
                 out.notes.push(format!("{what}: widget {} has no position; exported at the top left", w.id));
                 Position { col: 0, row: 0, size_x: 3, size_y: 8, auto_height: None }
             });
-            let extra = widget_extra_options(&w.options);
+            let mut extra = widget_extra_options(&w.options);
+            let parameters = take_parameter_mappings(&mut extra);
             let options = extra.as_object().filter(|m| !m.is_empty()).map(|_| extra.clone());
             let (visualization, text) = match &w.visualization {
                 Some(v) => {
@@ -344,11 +345,21 @@ pub fn convert(input: &ExportInput, data_source_map: &BTreeMap<String, String>) 
                 }
                 None => (None, Some(w.text.clone().unwrap_or_default())),
             };
-            widgets.push((position, w.id, WidgetSpec { visualization, text, position, options }));
+            widgets.push((position, w.id, WidgetSpec { visualization, text, position, parameters, options }));
         }
         widgets.sort_by_key(|(p, id, _)| (p.row, p.col, *id));
-        let mut extra: Vec<&String> =
-            d.options.as_object().into_iter().flat_map(|m| m.keys()).filter(|k| k.as_str() != "gitops").collect();
+        let parameter_order: Option<Vec<String>> = d
+            .options
+            .get("globalParamOrder")
+            .and_then(Value::as_array)
+            .and_then(|a| a.iter().map(|v| v.as_str().map(str::to_string)).collect());
+        let mut extra: Vec<&String> = d
+            .options
+            .as_object()
+            .into_iter()
+            .flat_map(|m| m.keys())
+            .filter(|k| k.as_str() != "gitops" && !(k.as_str() == "globalParamOrder" && parameter_order.is_some()))
+            .collect();
         extra.sort();
         if !extra.is_empty() {
             out.notes.push(format!(
@@ -361,6 +372,7 @@ pub fn convert(input: &ExportInput, data_source_map: &BTreeMap<String, String>) 
             tags: normalize_tags(&d.tags),
             filters_enabled: d.dashboard_filters_enabled,
             draft: d.is_draft,
+            parameter_order: parameter_order.unwrap_or_default(),
             widgets: widgets.into_iter().map(|(_, _, w)| w).collect(),
             operator: OperatorFields::default(),
         };
@@ -428,6 +440,26 @@ fn parameter(p: &Value, query_names: &BTreeMap<i64, String>) -> Result<Parameter
         multi_values: multi_values.filter(|_| matches!(kind, ParameterType::Enum | ParameterType::Query)),
         regex: non_empty(p.get("regex").and_then(Value::as_str)).filter(|_| kind == ParameterType::TextPattern),
     })
+}
+
+/// Moves the parameter mappings manifests can express out of a widget's extra options; the
+/// rest stay in `options` as they are.
+fn take_parameter_mappings(extra: &mut Value) -> BTreeMap<String, ParameterMapping> {
+    let mut out = BTreeMap::new();
+    let Some(mappings) = extra.get_mut("parameterMappings").and_then(Value::as_object_mut) else {
+        return out;
+    };
+    mappings.retain(|name, m| match ParameterMapping::from_server(name, m) {
+        Some(mapping) => {
+            out.insert(name.clone(), mapping);
+            false
+        }
+        None => true,
+    });
+    if mappings.is_empty() {
+        extra.as_object_mut().map(|o| o.remove("parameterMappings"));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -306,6 +306,10 @@ pub struct DashboardSpec {
     /// Keep the dashboard a draft (unpublished) in Redash.
     #[serde(default, skip_serializing_if = "is_false")]
     pub draft: bool,
+    /// Order of the dashboard-level parameters (names given by widgets' `mapTo`) at the top of
+    /// the dashboard. Not given: whatever order the dashboard has.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parameter_order: Vec<String>,
     /// Widgets: each shows either a visualization or markdown text.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub widgets: Vec<WidgetSpec>,
@@ -570,10 +574,93 @@ pub struct WidgetSpec {
     pub text: Option<String>,
     /// Place on the dashboard grid.
     pub position: Position,
-    /// Other widget options Redash keeps, as they are (e.g. `parameterMappings`, `isHidden`).
+    /// Where the query's parameters take their values on this dashboard, by parameter name.
+    /// Parameters not listed keep what the widget has (Redash's default is widget-level).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub parameters: BTreeMap<String, ParameterMapping>,
+    /// Other widget options Redash keeps, as they are (e.g. `isHidden`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "any_object")]
     pub options: Option<Value>,
+}
+
+/// How a widget's query parameter gets its value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ParameterMapping {
+    /// `dashboard`: one input for the whole dashboard, shared by every widget mapped to the same
+    /// name; `widget`: an input on this widget only; `static`: a fixed value, no input.
+    pub source: MappingSource,
+    /// For `dashboard`: the dashboard parameter's name (defaults to the query parameter's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map_to: Option<String>,
+    /// For `static`: the value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "any_value")]
+    pub value: Option<Value>,
+    /// Label shown instead of the parameter's own title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+}
+
+impl ParameterMapping {
+    /// The entry Redash keeps in a widget's `options.parameterMappings`.
+    pub fn to_server(&self, name: &str) -> Value {
+        serde_json::json!({
+            "name": name,
+            "type": self.source.redash_type(),
+            "mapTo": self.map_to.as_deref().unwrap_or(name),
+            "value": self.value.clone().unwrap_or(Value::Null),
+            "title": self.title.as_deref().unwrap_or(""),
+        })
+    }
+
+    /// Reads an entry back, keeping only what matters for its type (the UI leaves a stale
+    /// `mapTo` or `value` behind when the type changes); `None` for an unknown type.
+    pub fn from_server(name: &str, m: &Value) -> Option<ParameterMapping> {
+        let source = MappingSource::from_redash(m.get("type")?.as_str()?)?;
+        let map_to = m.get("mapTo").and_then(Value::as_str).filter(|t| *t != name && !t.is_empty());
+        let title = m.get("title").and_then(Value::as_str).filter(|t| !t.is_empty());
+        Some(ParameterMapping {
+            source,
+            map_to: map_to.filter(|_| source == MappingSource::Dashboard).map(str::to_string),
+            value: m.get("value").filter(|v| !v.is_null() && source == MappingSource::Static).cloned(),
+            title: title.map(str::to_string),
+        })
+    }
+
+    /// The dashboard parameter this mapping feeds, if it is dashboard-level.
+    pub fn dashboard_parameter<'a>(&'a self, name: &'a str) -> Option<&'a str> {
+        (self.source == MappingSource::Dashboard).then(|| self.map_to.as_deref().unwrap_or(name))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum MappingSource {
+    Dashboard,
+    Widget,
+    Static,
+}
+
+impl MappingSource {
+    /// The `type` Redash stores in `options.parameterMappings`.
+    pub fn redash_type(self) -> &'static str {
+        match self {
+            MappingSource::Dashboard => "dashboard-level",
+            MappingSource::Widget => "widget-level",
+            MappingSource::Static => "static-value",
+        }
+    }
+
+    pub fn from_redash(t: &str) -> Option<MappingSource> {
+        match t {
+            "dashboard-level" => Some(MappingSource::Dashboard),
+            "widget-level" => Some(MappingSource::Widget),
+            "static-value" => Some(MappingSource::Static),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]

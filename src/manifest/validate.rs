@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::diagnostic::Diagnostic;
 use super::load::{Manifest, ManifestSet, ResourceKey};
-use super::types::{AlertSpec, DashboardSpec, Kind, ParameterType, QuerySnippetSpec, QuerySpec};
+use super::types::{
+    AlertSpec, DashboardSpec, Kind, MappingSource, ParameterMapping, ParameterType, QuerySnippetSpec, QuerySpec,
+};
 use crate::util::{is_valid_date, is_valid_time_of_day};
 
 /// The tag the tool adds to every object it manages, so people see it in Redash's UI.
@@ -569,6 +571,112 @@ fn check_dashboard(
             diags.push(d.diagnostic(k, &format!("{base}/position"), "sizeX and sizeY must be at least 1"));
         }
     }
+    check_parameter_mappings(d, queries, diags);
+}
+
+/// Widget parameter mappings name parameters their query declares, static values fit their
+/// parameter, every widget feeding one dashboard parameter agrees on its type, and the
+/// dashboard's parameter order names dashboard parameters.
+fn check_parameter_mappings(
+    d: &Manifest<DashboardSpec>,
+    queries: &BTreeMap<ResourceKey, &Manifest<QuerySpec>>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let k = Kind::Dashboard;
+    // Dashboard parameter -> (type, the widget that first fed it).
+    let mut fed: BTreeMap<String, (ParameterType, usize)> = BTreeMap::new();
+    let mut feed = |name: &str, kind: ParameterType, i: usize, diags: &mut Vec<Diagnostic>| {
+        match fed.get(name) {
+        Some((other, j)) if *other != kind => diags.push(d.diagnostic(
+            k,
+            &format!("/spec/widgets/{i}/parameters"),
+            format!(
+                "dashboard parameter {name:?} is a {} here but a {} in widget {j}; widgets sharing a dashboard parameter need the same type",
+                kind.as_str(),
+                other.as_str()
+            ),
+        )),
+        Some(_) => {}
+        None => {
+            fed.insert(name.to_string(), (kind, i));
+        }
+    }
+    };
+    for (i, w) in d.spec.widgets.iter().enumerate() {
+        let base = format!("/spec/widgets/{i}/parameters");
+        let query =
+            w.visualization.as_ref().and_then(|r| queries.get(&ResourceKey::new(Kind::Query, d.namespace(), &r.query)));
+        let raw = w.options.as_ref().and_then(|o| o.get("parameterMappings")).and_then(|m| m.as_object());
+        if w.visualization.is_none() && !w.parameters.is_empty() {
+            diags.push(d.diagnostic(k, &base, "a text widget has no parameters to map"));
+            continue;
+        }
+        let Some(query) = query else { continue };
+        let declared = |name: &str| query.spec.parameters.iter().find(|p| p.name == name);
+        for (name, m) in &w.parameters {
+            let at = format!("{base}/{name}");
+            if raw.is_some_and(|r| r.contains_key(name)) {
+                diags.push(d.diagnostic(
+                    k,
+                    &at,
+                    format!("{name:?} is mapped both here and in options.parameterMappings; keep one"),
+                ));
+            }
+            let Some(p) = declared(name) else {
+                let available: Vec<&str> = query.spec.parameters.iter().map(|p| p.name.as_str()).collect();
+                let available = if available.is_empty() { "none".to_string() } else { available.join(", ") };
+                diags.push(d.diagnostic(
+                    k,
+                    &at,
+                    format!(
+                        "Query {}/{} has no parameter {name:?}; it has: {available}",
+                        d.namespace(),
+                        query.metadata.name
+                    ),
+                ));
+                continue;
+            };
+            match (m.source, &m.value) {
+                (MappingSource::Static, None) => {
+                    diags.push(d.diagnostic(k, &at, "a static mapping needs a `value`"));
+                }
+                (MappingSource::Static, Some(v)) => {
+                    if let Err(e) = default_fits(p, v) {
+                        diags.push(d.diagnostic(k, &format!("{at}/value"), e.replacen("default", "static value", 1)));
+                    }
+                }
+                (_, Some(_)) => {
+                    diags.push(d.diagnostic(k, &format!("{at}/value"), "`value` is only for source: static"))
+                }
+                (_, None) => {}
+            }
+            if m.map_to.is_some() && m.source != MappingSource::Dashboard {
+                diags.push(d.diagnostic(k, &format!("{at}/mapTo"), "`mapTo` is only for source: dashboard"));
+            }
+        }
+        let raw_mappings =
+            raw.into_iter().flatten().filter_map(|(n, m)| Some((n.clone(), ParameterMapping::from_server(n, m)?)));
+        for (name, m) in w.parameters.clone().into_iter().chain(raw_mappings) {
+            if let (Some(target), Some(p)) = (m.dashboard_parameter(&name), declared(&name)) {
+                feed(target, p.kind, i, diags);
+            }
+        }
+    }
+    let mut seen = BTreeSet::new();
+    for (i, name) in d.spec.parameter_order.iter().enumerate() {
+        let at = format!("/spec/parameterOrder/{i}");
+        if !seen.insert(name) {
+            diags.push(d.diagnostic(k, &at, format!("{name:?} is listed twice")));
+        } else if !fed.contains_key(name) {
+            let available: Vec<&str> = fed.keys().map(String::as_str).collect();
+            let available = if available.is_empty() { "none".to_string() } else { available.join(", ") };
+            diags.push(d.diagnostic(
+                k,
+                &at,
+                format!("{name:?} is not a dashboard parameter of this dashboard (widgets map to: {available})"),
+            ));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -659,6 +767,32 @@ mod tests {
                 "m.yaml:9: Query default/q: spec.parameters[0].value: default \"ten\" is not a valid number value",
                 "m.yaml:11: Query default/q: spec.parameters[2].name: parameter \"unused\" is not used in the SQL (no {{ unused }})",
                 "m.yaml:11: Query default/q: spec.parameters[2].value: default \"z\" is not a valid enum value (one of: x, y)",
+            ]
+        );
+    }
+
+    #[test]
+    fn widget_parameter_mappings_are_checked_against_the_query_and_each_other() {
+        let q = |name: &str, param: &str, kind: &str| {
+            format!(
+                "{HEAD}kind: Query\nmetadata: {{name: {name}}}\nspec:\n  name: {name}\n  dataSource: DS\n  query: select {{{{ {param} }}}}\n  parameters: [{{name: {param}, type: {kind}, value: 1}}]\n  visualizations: [{{name: T, type: TABLE}}]\n---\n"
+            )
+        };
+        let text = format!(
+            "{}{}{HEAD}kind: Dashboard\nmetadata: {{name: d}}\nspec:\n  name: D\n  parameterOrder: [n, n, ghost]\n  widgets:\n    - visualization: {{query: a, name: T}}\n      position: {{col: 0, row: 0, sizeX: 3, sizeY: 8}}\n      parameters:\n        n: {{source: dashboard}}\n        nope: {{source: widget}}\n    - visualization: {{query: b, name: T}}\n      position: {{col: 3, row: 0, sizeX: 3, sizeY: 8}}\n      parameters:\n        t: {{source: dashboard, mapTo: n}}\n    - visualization: {{query: a, name: T}}\n      position: {{col: 6, row: 0, sizeX: 3, sizeY: 8}}\n      parameters:\n        n: {{source: static, value: ten, mapTo: x}}\n    - text: hi\n      position: {{col: 0, row: 8, sizeX: 3, sizeY: 2}}\n      parameters: {{n: {{source: widget}}}}\n",
+            q("a", "n", "number"),
+            q("b", "t", "text")
+        );
+        assert_eq!(
+            findings(&text),
+            vec![
+                "m.yaml:32: Dashboard default/d: spec.widgets[0].parameters.nope: Query default/a has no parameter \"nope\"; it has: n",
+                "m.yaml:36: Dashboard default/d: spec.widgets[1].parameters: dashboard parameter \"n\" is a text here but a number in widget 0; widgets sharing a dashboard parameter need the same type",
+                "m.yaml:40: Dashboard default/d: spec.widgets[2].parameters.n.value: static value \"ten\" is not a valid number value",
+                "m.yaml:40: Dashboard default/d: spec.widgets[2].parameters.n.mapTo: `mapTo` is only for source: dashboard",
+                "m.yaml:43: Dashboard default/d: spec.widgets[3].parameters: a text widget has no parameters to map",
+                "m.yaml:26: Dashboard default/d: spec.parameterOrder[1]: \"n\" is listed twice",
+                "m.yaml:26: Dashboard default/d: spec.parameterOrder[2]: \"ghost\" is not a dashboard parameter of this dashboard (widgets map to: n)",
             ]
         );
     }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Value, json};
 
 use super::types::{Change, VisOp, WidgetOp};
-use crate::manifest::ResourceKey;
+use crate::manifest::{ParameterMapping, ResourceKey};
 use crate::redash::types::{Visualization, Widget};
 use crate::state::desired::{DesiredVisualization, DesiredWidget, WidgetContent, position_from_server, position_json};
 use crate::state::marker::{read_marker, without_marker};
@@ -231,6 +231,13 @@ fn widget_changes(d: &DesiredWidget, w: &Widget) -> Vec<Change> {
         json_diff("options", &widget_extra_options(&w.options), wanted, &mut diffs);
         changes.extend(diffs.into_iter().map(|(f, o, n)| Change::new(f, o, n)));
     }
+    for (name, wanted) in &d.parameters {
+        let live = w.options.get("parameterMappings").and_then(|m| m.get(name));
+        if live.and_then(|m| ParameterMapping::from_server(name, m)).as_ref() != Some(wanted) {
+            let old = live.cloned().unwrap_or(Value::Null);
+            changes.push(Change::new(format!("parameters.{name}"), old, wanted.to_server(name)));
+        }
+    }
     let live_position = position_from_server(&w.options);
     let same = live_position.is_some_and(|p| {
         (p.col, p.row, p.size_x, p.size_y) == (d.position.col, d.position.row, d.position.size_x, d.position.size_y)
@@ -332,7 +339,7 @@ mod tests {
     }
 
     fn dwidget(key: &str, content: WidgetContent, col: u32) -> DesiredWidget {
-        DesiredWidget { key: key.into(), content, position: pos(col), options: None }
+        DesiredWidget { key: key.into(), content, position: pos(col), parameters: Default::default(), options: None }
     }
 
     #[test]

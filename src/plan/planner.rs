@@ -42,6 +42,8 @@ pub struct PlanOptions {
     /// Archive even when dashboards not managed here would lose widgets.
     pub force: bool,
     pub drift: DriftPolicy,
+    /// Today (UTC, `YYYY-MM-DD`): a schedule whose `until` is before it has ended.
+    pub today: String,
 }
 
 impl Default for PlanOptions {
@@ -53,6 +55,7 @@ impl Default for PlanOptions {
             max_archive: None,
             force: false,
             drift: DriftPolicy::Overwrite,
+            today: crate::util::utc_today(),
         }
     }
 }
@@ -122,7 +125,7 @@ pub fn plan(
                 }
             }
             Some((op, live)) => {
-                let mut changes = query_changes(d, live, &ds_name, &id_of);
+                let mut changes = query_changes(d, live, &ds_name, &id_of, &opts.today);
                 if *op == Op::Unarchive {
                     changes.insert(0, Change::new("archived", json!(true), json!(false)));
                 }
@@ -530,6 +533,7 @@ fn query_changes(
     live: &Query,
     ds_name: &dyn Fn(Option<i64>) -> Value,
     ids: &dyn Fn(&ResourceKey) -> Option<i64>,
+    today: &str,
 ) -> Vec<Change> {
     let mut c = Vec::new();
     if live.name != d.name {
@@ -551,7 +555,9 @@ fn query_changes(
     }
     let live_schedule = NormSchedule::from_server(&live.schedule);
     let desired_schedule = d.schedule.as_ref().map(|s| s.norm());
-    if live_schedule != desired_schedule {
+    // Redash drops a schedule once its `until` has passed; that is the schedule ending as asked.
+    let expired = desired_schedule.as_ref().and_then(|s| s.until.as_deref()).is_some_and(|u| u < today);
+    if live_schedule != desired_schedule && !(expired && live_schedule.is_none()) {
         let show = |s: &Option<NormSchedule>| s.as_ref().map(NormSchedule::to_display).unwrap_or(Value::Null);
         c.push(Change::new("schedule", show(&live_schedule), show(&desired_schedule)));
     }
@@ -588,6 +594,9 @@ fn dashboard_creation_fields(d: &DesiredDashboard) -> Vec<Change> {
     if d.draft {
         c.push(Change::new("draft", Value::Null, json!(true)));
     }
+    if !d.parameter_order.is_empty() {
+        c.push(Change::new("parameterOrder", Value::Null, json!(d.parameter_order)));
+    }
     c
 }
 
@@ -605,6 +614,10 @@ fn dashboard_changes(d: &DesiredDashboard, live: &Dashboard) -> Vec<Change> {
     }
     if live.is_draft != d.draft {
         c.push(Change::new("draft", json!(live.is_draft), json!(d.draft)));
+    }
+    let live_order = live.options.get("globalParamOrder").cloned().unwrap_or(Value::Null);
+    if !d.parameter_order.is_empty() && live_order != json!(d.parameter_order) {
+        c.push(Change::new("parameterOrder", live_order, json!(d.parameter_order)));
     }
     c
 }

@@ -134,7 +134,7 @@ fn applied(desired: &Desired) -> Actual {
 }
 
 fn opts() -> PlanOptions {
-    PlanOptions::default()
+    PlanOptions { today: "2026-06-01".into(), ..PlanOptions::default() }
 }
 
 fn plan_ok(desired: &Desired, actual: &Actual, opts: &PlanOptions) -> Plan {
@@ -441,4 +441,28 @@ fn content_as_desired_under_an_out_of_date_marker_gets_its_marker_written() {
     let b = &p.dashboards[0];
     assert_eq!(b.changes[0].old, json!("0123456789ab"));
     assert!(b.widgets.is_empty());
+}
+
+#[test]
+fn a_schedule_that_ended_and_was_dropped_by_redash_is_not_set_again() {
+    let ends = |until: &str| {
+        desired_from(&MANIFESTS.replace("interval: 3600}", &format!("interval: 3600, until: \"{until}\"}}")))
+    };
+    let d = ends("2026-05-31");
+    assert!(
+        d.queries.iter().any(|q| q.schedule.as_ref().is_some_and(|s| s.until.is_some())),
+        "the fixture has a schedule"
+    );
+    let mut a = applied(&d);
+    let p = plan_ok(&d, &a, &opts());
+    assert!(!p.has_changes(), "as applied: {p:#?}");
+    for q in &mut a.queries {
+        q.schedule = Value::Null;
+    }
+    assert!(!plan_ok(&d, &a, &opts()).has_changes(), "Redash dropped the schedule after it ended");
+    let p = plan_ok(&ends("2026-06-01"), &a, &opts());
+    assert!(
+        p.queries.iter().any(|q| q.changes.iter().any(|c| c.field == "schedule")),
+        "a schedule that ends today still runs today: {p:#?}"
+    );
 }

@@ -11,8 +11,8 @@ pub use super::desired_alerts::{DesiredAlert, DesiredSnippet, alert_options};
 use super::marker::sha256_hex;
 use super::normalize::{NormSchedule, normalize_parameter, normalize_tags};
 use crate::manifest::{
-    ADOPT_ANNOTATION, AdoptByName, Diagnostic, Kind, Manifest, ManifestSet, MultiValues, ParameterType, Position,
-    QuerySpec, REDASH_ID_ANNOTATION, ResourceKey, parse_adopt,
+    ADOPT_ANNOTATION, AdoptByName, Diagnostic, Kind, Manifest, ManifestSet, MultiValues, ParameterMapping,
+    ParameterType, Position, QuerySpec, REDASH_ID_ANNOTATION, ResourceKey, parse_adopt,
 };
 use crate::redash::types::{DataSource, Destination};
 
@@ -131,6 +131,9 @@ pub struct DesiredWidget {
     pub key: String,
     pub content: WidgetContent,
     pub position: Position,
+    /// Parameter mappings the spec gives; the widget's others are kept.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub parameters: BTreeMap<String, ParameterMapping>,
     /// Other options, when the spec gives them; otherwise whatever the widget has is kept.
     pub options: Option<Value>,
 }
@@ -142,6 +145,9 @@ pub struct DesiredDashboard {
     pub tags: Vec<String>,
     pub filters_enabled: bool,
     pub draft: bool,
+    /// `options.globalParamOrder`; empty: whatever the dashboard has.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub parameter_order: Vec<String>,
     pub widgets: Vec<DesiredWidget>,
     #[serde(skip)]
     pub adopt_id: Option<i64>,
@@ -252,7 +258,13 @@ pub fn resolve(
                 let n = counts.entry(base.clone()).or_default();
                 let key = format!("{base}#{n}");
                 *n += 1;
-                DesiredWidget { key, content, position: w.position, options: w.options.clone() }
+                DesiredWidget {
+                    key,
+                    content,
+                    position: w.position,
+                    parameters: w.parameters.clone(),
+                    options: w.options.clone(),
+                }
             })
             .collect();
         let mut dashboard = DesiredDashboard {
@@ -261,6 +273,7 @@ pub fn resolve(
             tags: normalize_tags(&d.spec.tags),
             filters_enabled: d.spec.filters_enabled,
             draft: d.spec.draft,
+            parameter_order: d.spec.parameter_order.clone(),
             widgets,
             adopt_id: adopt_id(d),
             adopt_by_name: adopt_by_name(d),

@@ -208,3 +208,16 @@ fn a_hand_made_snippet_with_the_same_trigger_is_a_clash_until_adopted() {
     assert_eq!(s[0]["snippet"], "SELECT * FROM orders WHERE status <> 'cancelled'");
     w.run(&["plan", "."]).expect(0);
 }
+
+#[test]
+fn the_whole_analytics_example_with_its_alert_and_snippet_syncs_and_then_plans_nothing() {
+    let w = World::with_all_examples("alerts-example");
+    w.run(&["sync", "."]).expect(0).out_has("ok create Alert default/revenue-below-target");
+    let alert = alert_named(&w, "Revenue below target");
+    assert_eq!(alert["query"]["id"], w.query_named("Total revenue")["id"]);
+    assert_eq!(alert["options"]["custom_subject"], "Revenue is {{ALERT_STATUS}}");
+    assert_eq!(snippets(&w)[0]["trigger"], "paid_orders");
+    let sales = w.ok("GET", &format!("/api/dashboards/{}", w.dashboard_named("Sales overview")["id"]), None);
+    assert_eq!(sales["options"]["globalParamOrder"], json!(["start_date"]));
+    w.run(&["plan", "."]).expect(0).out_has("No changes.");
+}

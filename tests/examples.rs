@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use kube::CustomResourceExt;
 use redash_gitops::manifest::node::parse_documents;
 use redash_gitops::manifest::schema_check::check_crd;
-use redash_gitops::manifest::{Dashboard, Query, RedashConnection, load_paths, validate_offline};
+use redash_gitops::manifest::{Alert, Dashboard, Query, QuerySnippet, RedashConnection, load_paths, validate_offline};
 use redash_gitops::redash::types::DataSource;
 use redash_gitops::state::resolve;
 use serde_json::Value;
@@ -28,15 +28,16 @@ fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 #[test]
 fn every_custom_resource_in_examples_validates_against_the_generated_crds() {
-    let crds: BTreeMap<String, Value> = [Query::crd(), Dashboard::crd(), RedashConnection::crd()]
-        .into_iter()
-        .map(|c| {
-            (
-                c.spec.names.kind.clone(),
-                serde_json::to_value(&c.spec.versions[0].schema).unwrap()["openAPIV3Schema"].clone(),
-            )
-        })
-        .collect();
+    let crds: BTreeMap<String, Value> =
+        [Query::crd(), Dashboard::crd(), Alert::crd(), QuerySnippet::crd(), RedashConnection::crd()]
+            .into_iter()
+            .map(|c| {
+                (
+                    c.spec.names.kind.clone(),
+                    serde_json::to_value(&c.spec.versions[0].schema).unwrap()["openAPIV3Schema"].clone(),
+                )
+            })
+            .collect();
     let mut files = Vec::new();
     yaml_files(&root().join("examples/k8s"), &mut files);
     let mut checked = 0;
@@ -54,7 +55,7 @@ fn every_custom_resource_in_examples_validates_against_the_generated_crds() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 9, "a connection, 6 queries and 2 dashboards");
+    assert_eq!(checked, 11, "a connection, 6 queries, 2 dashboards, an alert and a snippet");
 }
 
 #[test]
@@ -92,13 +93,22 @@ fn the_kubernetes_example_is_the_files_example() {
                 }
             }
         }
+        for a in &mut desired.alerts {
+            a.key.namespace = "any".into();
+            a.query.namespace = "any".into();
+            a.hash.clear();
+        }
+        for s in &mut desired.snippets {
+            s.key.namespace = "any".into();
+            s.hash.clear();
+        }
         desired.queries.sort_by(|a, b| a.key.cmp(&b.key));
         desired.dashboards.sort_by(|a, b| a.key.cmp(&b.key));
         desired
     };
     let files = load("examples/analytics");
     let k8s = load("examples/k8s/analytics");
-    assert_eq!(files.queries.len(), 6);
+    assert_eq!((files.queries.len(), files.alerts.len(), files.snippets.len()), (6, 1, 1));
     assert_eq!(files, k8s, "examples/k8s/analytics must say what examples/analytics says");
 }
 

@@ -212,6 +212,7 @@ pub(super) fn plan_alerts(
                 changes: alert_creation_fields(d),
                 subscribe: d.destinations.clone(),
                 unsubscribe: Vec::new(),
+                query_id: desired_query,
                 live_options: json!({}),
                 desired: d.clone(),
             },
@@ -249,6 +250,7 @@ pub(super) fn plan_alerts(
                     changes,
                     subscribe,
                     unsubscribe,
+                    query_id: desired_query,
                     live_options: live.options.clone(),
                     desired: d.clone(),
                 }

@@ -175,6 +175,10 @@ pub struct AlertAction {
     pub subscribe: Vec<(String, i64)>,
     /// Subscriptions to remove: destination name and subscription id.
     pub unsubscribe: Vec<(String, i64)>,
+    /// The id of the alert's query when it exists already (the operator applies an alert
+    /// without its query's action).
+    #[serde(skip)]
+    pub query_id: Option<i64>,
     /// Options the tool does not manage, kept on writes (Redash replaces `options` whole).
     #[serde(skip)]
     pub live_options: Value,

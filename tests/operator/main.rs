@@ -12,7 +12,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use redash_gitops::emulator::RunningEmulator;
-use redash_gitops::manifest::{Dashboard, Query, RedashConnection};
+use redash_gitops::manifest::{Alert, Dashboard, Query, QuerySnippet, RedashConnection};
 use redash_gitops::operator::leader::LeaseConfig;
 use redash_gitops::operator::metrics::Metrics;
 use redash_gitops::operator::{OperatorConfig, run};
@@ -21,6 +21,8 @@ use serde_json::{Value, json};
 const NS: &str = "analytics";
 const QUERIES: &str = "redash-gitops.dev/v1alpha1/queries";
 const DASHBOARDS: &str = "redash-gitops.dev/v1alpha1/dashboards";
+const ALERTS: &str = "redash-gitops.dev/v1alpha1/alerts";
+const SNIPPETS: &str = "redash-gitops.dev/v1alpha1/querysnippets";
 
 struct Cluster {
     kube: FakeKube,
@@ -121,6 +123,16 @@ impl Cluster {
         let api: Api<Dashboard> = Api::namespaced(self.client(), NS);
         let d: Dashboard = from_yaml(yaml);
         api.create(&PostParams::default(), &d).await.unwrap();
+    }
+
+    async fn apply_alert(&self, yaml: &str) {
+        let api: Api<Alert> = Api::namespaced(self.client(), NS);
+        api.create(&PostParams::default(), &from_yaml(yaml)).await.unwrap();
+    }
+
+    async fn apply_snippet(&self, yaml: &str) {
+        let api: Api<QuerySnippet> = Api::namespaced(self.client(), NS);
+        api.create(&PostParams::default(), &from_yaml(yaml)).await.unwrap();
     }
 
     fn status(&self, resource: &str, name: &str) -> Value {
@@ -321,6 +333,47 @@ async fn deleting_a_resource_archives_the_query_and_removes_the_finalizer() {
     op.stop().await;
 }
 
+const ALERT: &str = "apiVersion: redash-gitops.dev/v1alpha1
+kind: Alert
+metadata: {name: too-many}
+spec:
+  name: Too many orders
+  query: orders
+  column: n
+  op: '>'
+  value: 100
+  destinations: [Ops]
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_waits_for_its_query_subscribes_by_destination_name_and_is_deleted_with_its_resource() {
+    let c = Cluster::new("alert");
+    c.connect().await;
+    let dest = c.redash_post("/api/destinations", json!({"name": "Ops", "type": "slack", "options": {}}));
+    let op = c.start("replica-a", false, Duration::from_secs(300));
+    c.apply_alert(ALERT).await;
+    eventually("waiting for the query", 20, || {
+        let s = c.status(ALERTS, "too-many");
+        s["conditions"].as_array()?.iter().any(|x| x["type"] == "Ready" && x["status"] == "False").then_some(())
+    })
+    .await;
+    assert!(c.redash("/api/alerts").as_array().unwrap().is_empty(), "nothing is made before its query exists");
+    c.apply_query(ORDERS).await;
+    eventually("Ready", 30, || ready_true(&c, ALERTS, "too-many")).await;
+    let id = c.status(ALERTS, "too-many")["redashId"].as_i64().unwrap();
+    let alert = c.redash(&format!("/api/alerts/{id}"));
+    assert_eq!(alert["query"]["id"], c.status(QUERIES, "orders")["redashId"]);
+    assert_eq!((&alert["options"]["op"], &alert["options"]["value"]), (&json!(">"), &json!(100)));
+    let subs = c.redash(&format!("/api/alerts/{id}/subscriptions"));
+    assert_eq!(subs[0]["destination"]["id"], dest["id"]);
+
+    let api: Api<Alert> = Api::namespaced(c.client(), NS);
+    api.delete("too-many", &DeleteParams::default()).await.unwrap();
+    eventually("the resource gone", 20, || c.kube.object(ALERTS, NS, "too-many").is_none().then_some(())).await;
+    assert!(c.redash("/api/alerts").as_array().unwrap().is_empty(), "the alert was deleted in Redash");
+    op.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deletion_policy_orphan_leaves_the_redash_object() {
     let c = Cluster::new("orphan");
@@ -493,18 +546,27 @@ async fn the_analytics_example_resources_all_become_ready() {
             match kind.as_str() {
                 "Query" => c.apply_query(doc).await,
                 "Dashboard" => c.apply_dashboard(doc).await,
+                "Alert" => c.apply_alert(doc).await,
+                "QuerySnippet" => c.apply_snippet(doc).await,
                 other => panic!("unexpected kind {other}"),
             }
             names.push((kind, name));
         }
     }
-    assert_eq!(names.len(), 8);
+    assert_eq!(names.len(), 10);
     for (kind, name) in &names {
-        let resource = if kind == "Query" { QUERIES } else { DASHBOARDS };
+        let resource = match kind.as_str() {
+            "Query" => QUERIES,
+            "Dashboard" => DASHBOARDS,
+            "Alert" => ALERTS,
+            _ => SNIPPETS,
+        };
         eventually(&format!("{kind} {name} Ready"), 60, || ready_true(&c, resource, name)).await;
     }
     assert_eq!(c.redash("/api/queries")["count"], 6);
     assert_eq!(c.redash("/api/dashboards")["count"], 2);
+    assert_eq!(c.redash("/api/alerts").as_array().unwrap().len(), 1);
+    assert_eq!(c.redash("/api/query_snippets").as_array().unwrap().len(), 1);
     within(15, op.stop()).await;
 }
 

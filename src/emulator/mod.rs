@@ -11,6 +11,7 @@ mod paginate;
 mod reply;
 mod routes;
 mod sample;
+mod service;
 mod store;
 
 use std::net::SocketAddr;
@@ -25,6 +26,7 @@ pub use faults::{Fault, FaultPlan, FaultRule, Fired};
 pub use model::{query_hash, slugify};
 pub use reply::{Body, Reply};
 pub use routes::Request;
+pub use service::{RequestClass, ServiceModel};
 pub use store::{Checkpoint, REDASH_VERSION, Store};
 
 /// How long a query execution takes unless told otherwise.
@@ -69,6 +71,7 @@ pub struct Emulator {
     log: Arc<Mutex<Vec<LoggedRequest>>>,
     hooks: Arc<Mutex<Vec<Hook>>>,
     faults: Arc<Mutex<faults::Faults>>,
+    service: Arc<Mutex<Option<Arc<service::Service>>>>,
 }
 
 impl Emulator {
@@ -86,6 +89,7 @@ impl Emulator {
             log: Arc::new(Mutex::new(Vec::new())),
             hooks: Arc::new(Mutex::new(Vec::new())),
             faults: Arc::new(Mutex::new(faults::Faults::default())),
+            service: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -116,6 +120,20 @@ impl Emulator {
     /// Requests served over HTTP since the faults were set.
     pub fn served(&self) -> u64 {
         self.faults.lock().unwrap_or_else(|e| e.into_inner()).served()
+    }
+
+    /// Serves like a server of this capacity from now on (`None`: as fast as it can).
+    pub fn set_service_model(&self, model: Option<ServiceModel>) {
+        *self.service.lock().unwrap_or_else(|e| e.into_inner()) = model.map(|m| Arc::new(service::Service::new(m)));
+    }
+
+    pub fn service_model(&self) -> Option<ServiceModel> {
+        self.service.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|s| s.model)
+    }
+
+    /// Requests turned away because every worker was busy and the queue full.
+    pub fn rejected(&self) -> u64 {
+        self.service.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|s| s.rejected()).unwrap_or(0)
     }
 
     fn pick_fault(&self, method: &str, path: &str) -> Option<Fault> {
@@ -207,6 +225,17 @@ async fn serve_request(State(emu): State<Emulator>, req: axum::extract::Request)
         args,
         authorization: parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string),
         body: body.to_vec(),
+    };
+    let service = emu.service.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let _worker = match &service {
+        Some(s) => match s.serve(RequestClass::of(&request.method, &request.path)).await {
+            Some(worker) => Some(worker),
+            None => {
+                emu.log_unhandled(&request, 503);
+                return to_response(Reply::message(503, "Service Unavailable: the server is overloaded"));
+            }
+        },
+        None => None,
     };
     let Some(fault) = emu.pick_fault(&request.method, &request.path) else {
         return to_response(emu.handle(&request));

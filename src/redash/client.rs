@@ -1,6 +1,7 @@
 //! The HTTP client for Redash's API: `Authorization: Key` auth, JSON in and out, pagination
 //! at the 250 maximum, retries for reads, and Redash's answers mapped to clear errors.
 
+use super::limit::{Limiter, Signal};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -114,8 +115,9 @@ pub struct RedashClient {
     http: reqwest::Client,
     config: ClientConfig,
     stats: Arc<RequestStats>,
-    /// Bounds the requests in flight across everything sharing this client.
-    in_flight: Arc<tokio::sync::Semaphore>,
+    /// Bounds the requests in flight across everything sharing this client, and lowers the
+    /// bound when the server is overloaded.
+    in_flight: Arc<Limiter>,
 }
 
 /// Requests in flight at once unless told otherwise.
@@ -160,7 +162,7 @@ impl RedashClient {
             http,
             config,
             stats: Arc::new(RequestStats::default()),
-            in_flight: Arc::new(tokio::sync::Semaphore::new(DEFAULT_CONCURRENCY)),
+            in_flight: Arc::new(Limiter::new(DEFAULT_CONCURRENCY)),
         })
     }
 
@@ -179,7 +181,7 @@ impl RedashClient {
 
     /// The same client with at most `n` requests in flight.
     pub fn with_concurrency(mut self, n: usize) -> RedashClient {
-        self.in_flight = Arc::new(tokio::sync::Semaphore::new(n.max(1)));
+        self.in_flight = Arc::new(Limiter::new(n));
         self
     }
 
@@ -200,9 +202,26 @@ impl RedashClient {
         &self.stats
     }
 
-    /// One attempt: status, content type, Retry-After (seconds) and body.
+    /// The limit on requests in flight (lowered while the server is overloaded).
+    pub fn limiter(&self) -> &Limiter {
+        &self.in_flight
+    }
+
+    /// One attempt in a slot of the limiter, whose limit learns from the answer.
     async fn send_once(&self, method: &Method, path: &str, body: Option<&Value>) -> Result<Answer, reqwest::Error> {
-        let _permit = self.in_flight.acquire().await;
+        let slot = self.in_flight.acquire().await;
+        let outcome = self.send(method, path, body).await;
+        let (signal, retry_after) = match &outcome {
+            Ok(a) => (Signal::of_status(a.status.as_u16()), a.retry_after.map(|d| d.min(MAX_RETRY_AFTER))),
+            Err(e) if e.is_timeout() || e.is_connect() => (Signal::Overloaded, None),
+            Err(_) => (Signal::Neutral, None),
+        };
+        self.in_flight.release(slot, signal, retry_after);
+        outcome
+    }
+
+    /// One attempt: status, content type, Retry-After (seconds) and body.
+    async fn send(&self, method: &Method, path: &str, body: Option<&Value>) -> Result<Answer, reqwest::Error> {
         let mut auth =
             HeaderValue::from_str(&format!("Key {}", self.key.expose())).unwrap_or(HeaderValue::from_static(""));
         auth.set_sensitive(true);

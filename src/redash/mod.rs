@@ -2,6 +2,7 @@
 
 mod client;
 mod error;
+pub mod limit;
 pub mod types;
 
 pub use client::{

@@ -169,7 +169,7 @@ _redash__gitops() {
             return 0
             ;;
         redash__subcmd__gitops__subcmd__emulator)
-            opts="-v -h --port --bind --api-key --seed --job-delay-ms --faults --verbose --help"
+            opts="-v -h --port --bind --api-key --seed --job-delay-ms --faults --workers --service-ms --queue-limit --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -196,6 +196,18 @@ _redash__gitops() {
                     return 0
                     ;;
                 --faults)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --workers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --service-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --queue-limit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -531,7 +543,7 @@ _redash__gitops() {
             return 0
             ;;
         redash__subcmd__gitops__subcmd__plan)
-            opts="-v -h --url --api-key-file --config --env --request-timeout --connect-timeout --retries --retry-delay --owner --adopt --prune --no-prune --max-archive --force --drift --concurrency --map-data-source --output --color --execute --refresh --timeout --verbose --help"
+            opts="-v -h --url --api-key-file --config --env --request-timeout --connect-timeout --retries --retry-delay --owner --adopt --prune --no-prune --max-archive --force --drift --refresh-children --concurrency --map-data-source --output --color --execute --refresh --timeout --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -701,7 +713,7 @@ _redash__gitops() {
             return 0
             ;;
         redash__subcmd__gitops__subcmd__sync)
-            opts="-v -h --url --api-key-file --config --env --request-timeout --connect-timeout --retries --retry-delay --owner --adopt --prune --no-prune --max-archive --force --drift --concurrency --map-data-source --output --color --execute --refresh --timeout --dry-run --verbose --help"
+            opts="-v -h --url --api-key-file --config --env --request-timeout --connect-timeout --retries --retry-delay --owner --adopt --prune --no-prune --max-archive --force --drift --refresh-children --concurrency --map-data-source --output --color --execute --refresh --timeout --dry-run --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -841,7 +853,7 @@ _redash__gitops() {
             return 0
             ;;
         redash__subcmd__gitops__subcmd__watch)
-            opts="-v -h --url --api-key-file --config --env --request-timeout --connect-timeout --retries --retry-delay --owner --adopt --prune --no-prune --max-archive --force --drift --concurrency --map-data-source --output --color --execute --refresh --timeout --debounce --verbose --help"
+            opts="-v -h --url --api-key-file --config --env --request-timeout --connect-timeout --retries --retry-delay --owner --adopt --prune --no-prune --max-archive --force --drift --refresh-children --concurrency --map-data-source --output --color --execute --refresh --timeout --debounce --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -53,7 +53,7 @@ complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l max
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l drift -d 'What to do with changes made in Redash: overwrite them, fail, or ignore them' -r -f -a "overwrite\t''
 fail\t''
 ignore\t''"
-complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l concurrency -d 'Requests in flight at once (default 8)' -r
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l concurrency -d 'Most requests in flight at once; fewer while the server answers 429/503 or slows down (default 8: twice the 4 workers of a default Redash, so none waits for the client)' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l map-data-source -d 'Use data source NEW on this server where manifests say OLD (repeatable)' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l output -d 'Output format' -r -f -a "text\t''
 json\t''
@@ -66,6 +66,7 @@ complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l ado
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l prune -d 'Archive managed objects that are no longer in the manifests'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l no-prune -d 'Do not archive, whatever the configuration says'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l force -d 'Archive queries even when dashboards not managed here lose widgets'
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l refresh-children -d 'Also read the visualizations and widgets of objects whose list entry shows them as last applied, to find edits made to them in Redash\'s UI (costs one request per object)'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l execute -d 'Run the SQL of every new or changed query on its data source first (nothing is saved); any failure fails the command, and a sync then changes nothing'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l refresh -d 'After a sync, execute the queries whose SQL changed, so that dashboards show fresh data'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -s v -l verbose -d 'Log to stderr: -v retries and recoveries, -vv every request (RUST_LOG overrides; the operator has --log-level)'
@@ -83,7 +84,7 @@ complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l max
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l drift -d 'What to do with changes made in Redash: overwrite them, fail, or ignore them' -r -f -a "overwrite\t''
 fail\t''
 ignore\t''"
-complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l concurrency -d 'Requests in flight at once (default 8)' -r
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l concurrency -d 'Most requests in flight at once; fewer while the server answers 429/503 or slows down (default 8: twice the 4 workers of a default Redash, so none waits for the client)' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l map-data-source -d 'Use data source NEW on this server where manifests say OLD (repeatable)' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l output -d 'Output format' -r -f -a "text\t''
 json\t''
@@ -96,6 +97,7 @@ complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l ado
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l prune -d 'Archive managed objects that are no longer in the manifests'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l no-prune -d 'Do not archive, whatever the configuration says'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l force -d 'Archive queries even when dashboards not managed here lose widgets'
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l refresh-children -d 'Also read the visualizations and widgets of objects whose list entry shows them as last applied, to find edits made to them in Redash\'s UI (costs one request per object)'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l execute -d 'Run the SQL of every new or changed query on its data source first (nothing is saved); any failure fails the command, and a sync then changes nothing'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l refresh -d 'After a sync, execute the queries whose SQL changed, so that dashboards show fresh data'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l dry-run -d 'Show the plan and change nothing (exit 2 when there are changes)'
@@ -114,7 +116,7 @@ complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l ma
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l drift -d 'What to do with changes made in Redash: overwrite them, fail, or ignore them' -r -f -a "overwrite\t''
 fail\t''
 ignore\t''"
-complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l concurrency -d 'Requests in flight at once (default 8)' -r
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l concurrency -d 'Most requests in flight at once; fewer while the server answers 429/503 or slows down (default 8: twice the 4 workers of a default Redash, so none waits for the client)' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l map-data-source -d 'Use data source NEW on this server where manifests say OLD (repeatable)' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l output -d 'Output format' -r -f -a "text\t''
 json\t''
@@ -128,6 +130,7 @@ complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l ad
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l prune -d 'Archive managed objects that are no longer in the manifests'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l no-prune -d 'Do not archive, whatever the configuration says'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l force -d 'Archive queries even when dashboards not managed here lose widgets'
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l refresh-children -d 'Also read the visualizations and widgets of objects whose list entry shows them as last applied, to find edits made to them in Redash\'s UI (costs one request per object)'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l execute -d 'Run the SQL of every new or changed query on its data source first (nothing is saved); any failure fails the command, and a sync then changes nothing'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l refresh -d 'After a sync, execute the queries whose SQL changed, so that dashboards show fresh data'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -s v -l verbose -d 'Log to stderr: -v retries and recoveries, -vv every request (RUST_LOG overrides; the operator has --log-level)'
@@ -221,6 +224,9 @@ complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand emulator" -l
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand emulator" -l seed -d 'Seed for generated values (query API keys), for reproducible runs' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand emulator" -l job-delay-ms -d 'How long a query execution takes, in milliseconds (queued for the first half, then started)' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand emulator" -l faults -d 'Faults to inject (YAML: `seed` and `rules`, each rule `nth` or `method`/`path`, with `probability`, `times` and a `fault` such as `{kind: error, status: 503}`)' -r -F
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand emulator" -l workers -d 'Serve like a real server of this many workers (each request waits for a free worker and takes its service time); without it the emulator answers as fast as it can' -r
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand emulator" -l service-ms -d 'Service times in milliseconds with --workers: a list page, a single object, a write' -r
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand emulator" -l queue-limit -d 'With --workers: requests allowed to wait for a worker; more are answered 503' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand emulator" -s v -l verbose -d 'Log to stderr: -v retries and recoveries, -vv every request (RUST_LOG overrides; the operator has --log-level)'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand emulator" -s h -l help -d 'Print help'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand help; and not __fish_seen_subcommand_from plan sync watch export results validate crds schema completions demo operator emulator help" -f -a "plan" -d 'Show what a sync would change in Redash (exit 0: no changes, 2: changes, 1: error)'

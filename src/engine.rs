@@ -62,13 +62,20 @@ pub fn load_and_validate(paths: &[PathBuf]) -> Result<ManifestSet, EngineError> 
 pub struct EngineOptions {
     pub plan: PlanOptions,
     pub concurrency: usize,
+    /// Read every managed object's children (see `FetchOptions::refresh_children`).
+    pub refresh_children: bool,
     /// Data source renames for another instance: name in the manifests → name on the server.
     pub data_source_map: BTreeMap<String, String>,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions { plan: PlanOptions::default(), concurrency: 8, data_source_map: BTreeMap::new() }
+        EngineOptions {
+            plan: PlanOptions::default(),
+            concurrency: 8,
+            refresh_children: false,
+            data_source_map: BTreeMap::new(),
+        }
     }
 }
 
@@ -111,7 +118,12 @@ pub async fn plan_with_hints(
     let destinations = destinations_for(client, set).await?;
     let desired = resolve(set, &data_sources, &destinations, &opts.data_source_map)
         .map_err(|d| EngineError::Invalid(Diagnostics(d)))?;
-    let fetch = FetchOptions { owner: opts.plan.owner.clone(), adopt: opts.plan.adopt, concurrency: opts.concurrency };
+    let fetch = FetchOptions {
+        owner: opts.plan.owner.clone(),
+        adopt: opts.plan.adopt,
+        concurrency: opts.concurrency,
+        refresh_children: opts.refresh_children,
+    };
     let mut actual = if hints.is_empty() {
         fetch_actual(client, &desired, &fetch).await?
     } else {

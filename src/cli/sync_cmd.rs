@@ -61,7 +61,12 @@ pub struct PlanArgs {
     /// What to do with changes made in Redash: overwrite them, fail, or ignore them
     #[arg(long, value_enum, default_value_t = DriftArg::Overwrite)]
     pub drift: DriftArg,
-    /// Requests in flight at once (default 8)
+    /// Also read the visualizations and widgets of objects whose list entry shows them as last
+    /// applied, to find edits made to them in Redash's UI (costs one request per object)
+    #[arg(long)]
+    pub refresh_children: bool,
+    /// Most requests in flight at once; fewer while the server answers 429/503 or slows down
+    /// (default 8: twice the 4 workers of a default Redash, so none waits for the client)
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: Option<u16>,
     /// Use data source NEW on this server where manifests say OLD (repeatable)
@@ -113,6 +118,7 @@ impl PlanArgs {
                 ..PlanOptions::default()
             },
             concurrency,
+            refresh_children: self.refresh_children,
             data_source_map: data_source_map(&self.map_data_source, &cfg)?,
         };
         let paths = paths(&self.paths, &cfg)?;

@@ -69,6 +69,7 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<Outcome> {
     let opts = EngineOptions {
         plan: PlanOptions { owner: args.connection.owner(&args.owner, &cfg), ..PlanOptions::default() },
         concurrency: DEFAULT_CONCURRENCY,
+        refresh_children: false,
         data_source_map: data_source_map(&args.map_data_source, &cfg)?,
     };
     let style = style(args.color);

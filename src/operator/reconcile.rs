@@ -309,6 +309,9 @@ async fn sync<K: Managed>(obj: &K, ctx: &Context) -> (Verdict, Option<Synced>) {
     let opts = EngineOptions {
         plan: PlanOptions { owner: conn.owner.clone(), adopt: conn.adopt, ..PlanOptions::default() },
         concurrency: ctx.concurrency,
+        // Each resource is read by id, children included: a resync is where UI edits of
+        // visualizations and widgets are found.
+        refresh_children: true,
         data_source_map: BTreeMap::new(),
     };
     let planned = match plan_with_hints(&conn.client, &set, &opts, &hints).await {

@@ -132,7 +132,9 @@ pub fn plan(
                 let vis = match &live.visualizations {
                     Some(list) => plan_visualizations(&d.visualizations, list, owner),
                     None => {
-                        plan.notes.push(format!("{}: visualizations not read; left as they are", d.key));
+                        if actual.children_not_read == 0 {
+                            plan.notes.push(format!("{}: visualizations not read; left as they are", d.key));
+                        }
                         Default::default()
                     }
                 };
@@ -241,6 +243,7 @@ pub fn plan(
                 }
                 let (widgets, notes) = match &live.widgets {
                     Some(list) => plan_widgets(&d.widgets, list, owner, &target, &vanishing),
+                    None if actual.children_not_read > 0 => (Vec::new(), Vec::new()),
                     None => (Vec::new(), vec![format!("{}: widgets not read; left as they are", d.key)]),
                 };
                 plan.notes.extend(notes.into_iter().map(|n| format!("{}: {n}", d.key)));
@@ -397,6 +400,12 @@ pub fn plan(
         }
     }
     apply_drift_policy(&mut plan, opts.drift, &mut errors);
+    if actual.children_not_read > 0 {
+        plan.notes.push(format!(
+            "{} managed queries and dashboards are as last applied: their visualizations and widgets were not read (--refresh-children looks for edits made to them in Redash)",
+            actual.children_not_read
+        ));
+    }
     if errors.is_empty() { Ok(plan) } else { Err(errors) }
 }
 

@@ -29,6 +29,9 @@ pub struct Actual {
     pub subscriptions: BTreeMap<i64, Vec<Subscription>>,
     /// Every query snippet.
     pub snippets: Vec<Snippet>,
+    /// Managed queries and dashboards whose children were not read because their list entry
+    /// shows them as last applied (see [`FetchOptions::refresh_children`]).
+    pub children_not_read: usize,
 }
 
 /// One widget showing a visualization, for the check that archiving a query (or deleting a
@@ -48,6 +51,10 @@ pub struct FetchOptions {
     pub owner: String,
     pub adopt: bool,
     pub concurrency: usize,
+    /// Read the visualizations and widgets of every managed object, even of those whose list
+    /// entry shows them as last applied: edits of children in Redash's UI change nothing the
+    /// list shows.
+    pub refresh_children: bool,
 }
 
 /// The Redash version, checked: Redash 10 or later.
@@ -115,9 +122,12 @@ pub async fn fetch_actual(
     desired: &Desired,
     opts: &FetchOptions,
 ) -> Result<Actual, RedashError> {
+    // Alerts and snippets are two unpaginated lists: read even when none is desired, so that
+    // managed ones removed from the manifests are reported (and deleted with --prune).
     let (queries, dashboards, (alerts, subscriptions, snippets)) =
         tokio::try_join!(client.queries(), client.dashboards(), fetch_alerts_and_snippets(client, desired, opts))?;
     let owner = opts.owner.as_str();
+    let unread = unread_children(desired, &queries, &dashboards, opts);
     // Same-named unmanaged objects are candidates for adoption: with --adopt all desired names,
     // otherwise those of resources whose adopt annotation asks for it.
     let desired_query_names: BTreeSet<&str> =
@@ -135,6 +145,7 @@ pub async fn fetch_actual(
 
     let query_detail_ids: Vec<i64> = queries
         .iter()
+        .filter(|q| !unread.queries.contains(&q.id))
         .filter(|q| {
             is_ours(&q.options, owner)
                 || query_adopt_ids.contains(&q.id)
@@ -144,6 +155,7 @@ pub async fn fetch_actual(
         .collect();
     let dashboard_detail_ids: Vec<i64> = dashboards
         .iter()
+        .filter(|d| !unread.dashboards.contains(&d.id))
         .filter(|d| {
             is_ours(&d.options, owner)
                 || dashboard_adopt_ids.contains(&d.id)
@@ -253,7 +265,99 @@ pub async fn fetch_actual(
             dashboards.push(d);
         }
     }
-    Ok(Actual { queries, archived_queries, dashboards, widget_usage: None, alerts, subscriptions, snippets })
+    Ok(Actual {
+        queries,
+        archived_queries,
+        dashboards,
+        widget_usage: None,
+        alerts,
+        subscriptions,
+        snippets,
+        children_not_read: unread.queries.len() + unread.dashboards.len(),
+    })
+}
+
+/// The managed queries and dashboards whose details need not be read: the marker in their list
+/// entry carries the hash of the spec as desired now, so their children are as last applied
+/// unless someone edited them in the UI. The list entry holds every field of the object itself,
+/// which the plan compares anyway. Visualizations and the widgets showing them are planned
+/// together, so a dashboard that is read has its queries read, and a changed query has the
+/// dashboards showing it read.
+fn unread_children(desired: &Desired, queries: &[Query], dashboards: &[Dashboard], opts: &FetchOptions) -> Unread {
+    if opts.refresh_children {
+        return Unread::default();
+    }
+    let owner = opts.owner.as_str();
+    // Desired key -> (live objects carrying our marker for it, how many of them are as desired).
+    let mut live: BTreeMap<String, (Vec<i64>, usize)> = BTreeMap::new();
+    // Query and dashboard ids are separate sequences: one id can be both.
+    let desired_hash: BTreeMap<String, &str> = desired
+        .queries
+        .iter()
+        .map(|q| (q.key.marker_key(), q.hash.as_str()))
+        .chain(desired.dashboards.iter().map(|d| (d.key.marker_key(), d.hash.as_str())))
+        .collect();
+    for (id, options) in queries.iter().map(|q| (q.id, &q.options)).chain(dashboards.iter().map(|d| (d.id, &d.options)))
+    {
+        if let Some(m) = read_marker(options).filter(|m| m.owner == owner) {
+            let as_desired = m.hash.as_deref().is_some_and(|h| desired_hash.get(&m.key) == Some(&h));
+            let entry = live.entry(m.key).or_default();
+            entry.0.push(id);
+            entry.1 += usize::from(as_desired);
+        }
+    }
+    // A dashboard half created under its pending name is completed from its details.
+    let pending: BTreeSet<String> = desired
+        .dashboards
+        .iter()
+        .filter(|d| {
+            let token = pending_token(owner, &d.key.marker_key());
+            dashboards.iter().any(|live| pending_token_of(&live.name) == Some(token.as_str()))
+        })
+        .map(|d| d.key.marker_key())
+        .collect();
+    let settled =
+        |key: &str| live.get(key).is_some_and(|(ids, ok)| ids.len() == 1 && *ok == 1) && !pending.contains(key);
+    let shown = |d: &crate::state::desired::DesiredDashboard| -> BTreeSet<String> {
+        d.widgets
+            .iter()
+            .filter_map(|w| match &w.content {
+                crate::state::desired::WidgetContent::Visualization { query, .. } => Some(query.marker_key()),
+                crate::state::desired::WidgetContent::Text(_) => None,
+            })
+            .collect()
+    };
+    let unsettled_dashboards: Vec<&crate::state::desired::DesiredDashboard> = desired
+        .dashboards
+        .iter()
+        .filter(|d| !settled(&d.key.marker_key()) || shown(d).iter().any(|q| !settled(q)))
+        .collect();
+    let needed_queries: BTreeSet<String> = unsettled_dashboards.iter().flat_map(|d| shown(d)).collect();
+    let unsettled: BTreeSet<String> = unsettled_dashboards.iter().map(|d| d.key.marker_key()).collect();
+    let ids = |keys: Vec<String>| -> BTreeSet<i64> {
+        keys.iter().filter_map(|k| live.get(k).map(|(ids, _)| ids[0])).collect()
+    };
+    Unread {
+        queries: ids(desired
+            .queries
+            .iter()
+            .map(|q| q.key.marker_key())
+            .filter(|k| settled(k) && !needed_queries.contains(k))
+            .collect()),
+        dashboards: ids(desired
+            .dashboards
+            .iter()
+            .map(|d| d.key.marker_key())
+            .filter(|k| settled(k) && !unsettled.contains(k))
+            .collect()),
+    }
+}
+
+/// Ids of the objects whose children are not read.
+#[derive(Default)]
+struct Unread {
+    queries: BTreeSet<i64>,
+    dashboards: BTreeSet<i64>,
 }
 
 /// Alerts, the subscriptions of those the plan may write, and snippets.

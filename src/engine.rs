@@ -11,8 +11,8 @@ use crate::manifest::{Diagnostics, ManifestSet, ResourceKey, load_paths, validat
 use crate::plan::{Plan, PlanError, PlanOptions, plan};
 use crate::redash::types::Destination;
 use crate::redash::{RedashClient, RedashError};
-use crate::state::fetch::fetch_by_ids;
-use crate::state::{Actual, FetchOptions, check_server, fetch_actual, fetch_widget_usage, resolve};
+use crate::state::fetch::{concurrently, fetch_by_ids};
+use crate::state::{Actual, FetchOptions, check_server, fetch_actual_from, fetch_lists, fetch_widget_usage, resolve};
 
 #[derive(Debug, Error)]
 pub enum EngineError {
@@ -113,9 +113,14 @@ pub async fn plan_with_hints(
     opts: &EngineOptions,
     hints: &BTreeMap<ResourceKey, i64>,
 ) -> Result<Planned, EngineError> {
-    let redash_version = check_server(client).await?;
-    let data_sources = client.data_sources().await?;
-    let destinations = destinations_for(client, set).await?;
+    // The lists need nothing from the manifests: they are read alongside the session and the
+    // data sources, so that a plan takes two rounds of requests, not four. The session's
+    // verdict comes first (a wrong key or URL is told as such, not as a failed list).
+    let lists = async { if hints.is_empty() { fetch_lists(client).await.map(Some) } else { Ok(None) } };
+    let (session, data_sources, destinations, lists) =
+        tokio::join!(check_server(client), client.data_sources(), destinations_for(client, set), lists);
+    let redash_version = session?;
+    let (data_sources, destinations, lists) = (data_sources?, destinations?, lists?);
     let desired = resolve(set, &data_sources, &destinations, &opts.data_source_map)
         .map_err(|d| EngineError::Invalid(Diagnostics(d)))?;
     let fetch = FetchOptions {
@@ -124,16 +129,61 @@ pub async fn plan_with_hints(
         concurrency: opts.concurrency,
         refresh_children: opts.refresh_children,
     };
-    let mut actual = if hints.is_empty() {
-        fetch_actual(client, &desired, &fetch).await?
+    let mut actual = if let Some(lists) = lists {
+        fetch_actual_from(client, &desired, &fetch, lists).await?
     } else {
         fetch_by_ids(client, &desired, &fetch, hints).await?
     };
     let mut result = plan(&desired, &actual, &data_sources, &opts.plan);
+    // Children left unread that the plan turns out to need: read them and plan again. Each
+    // round reads only what the last one asked for; three cover a dashboard whose widgets need
+    // queries that lose visualizations.
+    for _ in 0..3 {
+        let Some(needs) = result.as_ref().ok().map(|p| p.needs_details.clone()).filter(|n| !n.is_empty()) else {
+            break;
+        };
+        read_details(client, &mut actual, &needs, opts.concurrency).await?;
+        result = plan(&desired, &actual, &data_sources, &opts.plan);
+    }
     if result.as_ref().is_ok_and(|p| p.needs_widget_usage) {
         actual.widget_usage = Some(fetch_widget_usage(client, &actual, opts.concurrency).await?);
         result = plan(&desired, &actual, &data_sources, &opts.plan);
     }
     let plan = result.map_err(|e| EngineError::Plan(PlanErrors(e)))?;
     Ok(Planned { plan, actual, redash_version })
+}
+
+/// Reads the queries and dashboards `needs` names in full into `actual`.
+async fn read_details(
+    client: &RedashClient,
+    actual: &mut Actual,
+    needs: &crate::plan::NeedsDetails,
+    concurrency: usize,
+) -> Result<(), RedashError> {
+    let c = client.clone();
+    let queries = concurrently(needs.queries.iter().copied().collect(), concurrency, move |id| {
+        let c = c.clone();
+        async move { c.query(id).await }
+    });
+    let c = client.clone();
+    let dashboards = concurrently(needs.dashboards.iter().copied().collect(), concurrency, move |id| {
+        let c = c.clone();
+        async move { c.dashboard(id).await }
+    });
+    let (queries, dashboards) = tokio::join!(queries, dashboards);
+    for q in queries {
+        let q = q?;
+        if let Some(slot) = actual.queries.iter_mut().find(|x| x.id == q.id) {
+            *slot = q;
+            actual.children_not_read = actual.children_not_read.saturating_sub(1);
+        }
+    }
+    for d in dashboards {
+        let d = d?;
+        if let Some(slot) = actual.dashboards.iter_mut().find(|x| x.id == d.id) {
+            *slot = d;
+            actual.children_not_read = actual.children_not_read.saturating_sub(1);
+        }
+    }
+    Ok(())
 }

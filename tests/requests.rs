@@ -36,28 +36,44 @@ fn a_no_op_plan_reads_only_list_pages() {
     assert!(w.writes().is_empty());
 }
 
+fn details_read(w: &World) -> Vec<String> {
+    let mut d: Vec<String> = gets(w).into_iter().filter(|p| p.matches('/').count() == 3).collect();
+    d.sort();
+    d
+}
+
 #[test]
-fn a_changed_query_is_read_with_the_dashboards_that_show_it_and_nothing_else() {
+fn a_changed_query_is_the_only_object_read() {
     let w = World::with_examples("req-change");
     w.run(&["sync", "."]).expect(0);
     w.dir.edit("queries/customers.yaml", "ORDER BY customers DESC", "ORDER BY customers DESC, country");
     w.clear();
     w.run(&["plan", "."]).expect(2).out_has("Plan: 0 to create, 1 to update");
-    let mut details: Vec<String> = gets(&w).into_iter().filter(|p| p.matches('/').count() == 3).collect();
-    details.sort();
-    let id = |name: &str| w.query_named(name)["id"].clone();
-    let (customers, views) = (id("Customers by country"), id("Page views by page"));
-    let audience = w.dashboard_named("Audience and traffic")["id"].clone();
-    let mut expected = vec![
-        format!("/api/dashboards/{audience}"),
-        format!("/api/queries/{customers}"),
-        format!("/api/queries/{views}"),
-    ];
-    expected.sort();
-    assert_eq!(
-        details, expected,
-        "the edited query, the one dashboard showing it, and the other query that dashboard shows"
+    let details = details_read(&w);
+    let customers = w.query_named("Customers by country")["id"].clone();
+    assert_eq!(details, vec![format!("/api/queries/{customers}")]);
+}
+
+#[test]
+fn a_widget_showing_an_unread_querys_visualization_has_that_query_read_then_applies() {
+    let w = World::with_examples("req-widget");
+    w.run(&["sync", "."]).expect(0);
+    // The traffic dashboard gets a widget for a chart no widget on it shows yet.
+    w.dir.edit(
+        "dashboards/traffic.yaml",
+        "  widgets:\n",
+        "  widgets:\n    - visualization: {query: orders-by-status, name: Table}\n      position: {col: 0, row: 20, sizeX: 3, sizeY: 8}\n",
     );
+    w.clear();
+    w.run(&["plan", "."]).expect(2).out_has("+ widget viz:orders-by-status/Table#0");
+    let details = details_read(&w);
+    let audience = w.dashboard_named("Audience and traffic")["id"].clone();
+    let orders = w.query_named("Orders by status")["id"].clone();
+    let mut expected = vec![format!("/api/dashboards/{audience}"), format!("/api/queries/{orders}")];
+    expected.sort();
+    assert_eq!(details, expected, "the changed dashboard, then the query whose chart it needs");
+    w.run(&["sync", "."]).expect(0);
+    w.run(&["plan", ".", "--refresh-children"]).expect(0).out_has("No changes.");
 }
 
 #[test]

@@ -321,8 +321,9 @@ fn load_document(file: &Path, doc: &Node, set: &mut ManifestSet, diags: &mut Vec
     match doc.get("metadata") {
         None => push(doc.line, "metadata", "missing required field (with at least `name`)".into()),
         Some(m) => {
-            let schema = schemars::schema_for!(Metadata).to_value();
-            for e in schema_check::check(m, &schema, "metadata", key_line(doc, "metadata")) {
+            static SCHEMA: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+            let schema = SCHEMA.get_or_init(|| schemars::schema_for!(Metadata).to_value());
+            for e in schema_check::check(m, schema, "metadata", key_line(doc, "metadata")) {
                 push(e.line, &e.path, e.message);
             }
         }
@@ -331,7 +332,7 @@ fn load_document(file: &Path, doc: &Node, set: &mut ManifestSet, diags: &mut Vec
     match (kind, spec_node) {
         (_, None) => push(doc.line, "spec", "missing required field".into()),
         (Some(kind), Some(spec)) => {
-            for e in schema_check::check(spec, &kind.spec_schema(), "spec", key_line(doc, "spec")) {
+            for e in schema_check::check(spec, kind.spec_schema(), "spec", key_line(doc, "spec")) {
                 push(e.line, &e.path, e.message);
             }
         }

@@ -360,7 +360,7 @@ mod tests {
 
     fn errors_for(kind: Kind, yaml: &str) -> Vec<SchemaError> {
         let doc = parse_documents(yaml).unwrap().remove(0);
-        check(&doc, &kind.spec_schema(), "spec", doc.line)
+        check(&doc, kind.spec_schema(), "spec", doc.line)
     }
 
     #[test]

@@ -729,14 +729,24 @@ impl Kind {
     }
 
     /// The JSON Schema of the kind's `spec`.
-    pub fn spec_schema(self) -> Value {
-        let schema = match self {
-            Kind::Query => schemars::schema_for!(QuerySpec),
-            Kind::Dashboard => schemars::schema_for!(DashboardSpec),
-            Kind::Alert => schemars::schema_for!(AlertSpec),
-            Kind::QuerySnippet => schemars::schema_for!(QuerySnippetSpec),
-        };
-        schema.to_value()
+    /// The JSON Schema of the kind's spec, generated once per process (loading checks every
+    /// document against it, and generating costs more than checking).
+    pub fn spec_schema(self) -> &'static Value {
+        static SCHEMAS: std::sync::OnceLock<[Value; 4]> = std::sync::OnceLock::new();
+        let all = SCHEMAS.get_or_init(|| {
+            [
+                schemars::schema_for!(QuerySpec).to_value(),
+                schemars::schema_for!(DashboardSpec).to_value(),
+                schemars::schema_for!(AlertSpec).to_value(),
+                schemars::schema_for!(QuerySnippetSpec).to_value(),
+            ]
+        });
+        match self {
+            Kind::Query => &all[0],
+            Kind::Dashboard => &all[1],
+            Kind::Alert => &all[2],
+            Kind::QuerySnippet => &all[3],
+        }
     }
 }
 

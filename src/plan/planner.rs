@@ -73,6 +73,9 @@ pub fn plan(
 
     // ---- queries -------------------------------------------------------------------------
     let index = QueryIndex::new(actual, owner);
+    let mut unread_queries: BTreeMap<ResourceKey, i64> = BTreeMap::new();
+    // Queries that lose visualizations, with the widgets showing them.
+    let mut losing: BTreeSet<ResourceKey> = BTreeSet::new();
     let mut matched: BTreeMap<ResourceKey, (Op, &Query)> = BTreeMap::new();
     let mut claimed: BTreeSet<i64> = BTreeSet::new();
     let mut sorted_queries: Vec<&DesiredQuery> = desired.queries.iter().collect();
@@ -135,6 +138,7 @@ pub fn plan(
                         if actual.children_not_read == 0 {
                             plan.notes.push(format!("{}: visualizations not read; left as they are", d.key));
                         }
+                        unread_queries.insert(d.key.clone(), live.id);
                         Default::default()
                     }
                 };
@@ -145,6 +149,7 @@ pub fn plan(
                 for op in &vis.ops {
                     if let VisOp::Delete { id, .. } = op {
                         vanishing.insert(*id);
+                        losing.insert(d.key.clone());
                     }
                 }
                 let marker = read_marker(&live.options);
@@ -207,8 +212,32 @@ pub fn plan(
             vanishing.extend(q.visualizations.iter().flatten().map(|v| v.id));
         }
     }
-    let target =
-        |k: &ResourceKey, name: &str| targets.get(&(k.clone(), name.to_string())).copied().unwrap_or(VizTarget::New);
+    // A query whose visualizations were not read: the ids of those our widgets show are in
+    // the widgets of the dashboards that were read; any other makes the plan read the query.
+    let mut shown_by_widgets: BTreeMap<(i64, String), i64> = BTreeMap::new();
+    for w in actual.dashboards.iter().filter_map(|d| d.widgets.as_ref()).flatten() {
+        if let Some(v) = &w.visualization
+            && let Some(query_id) = v.query.as_ref().map(|q| q.id)
+            && let Some(m) = read_marker(&v.options).filter(|m| m.owner == owner)
+        {
+            shown_by_widgets.insert((query_id, m.key), v.id);
+        }
+    }
+    let missing_targets = std::cell::RefCell::new(BTreeSet::new());
+    let found_in_widgets = std::cell::RefCell::new(BTreeMap::new());
+    let target = |k: &ResourceKey, name: &str| match unread_queries.get(k) {
+        Some(query_id) => match shown_by_widgets.get(&(*query_id, name.to_string())) {
+            Some(id) => {
+                found_in_widgets.borrow_mut().insert((k.clone(), name.to_string()), *id);
+                VizTarget::Existing(*id)
+            }
+            None => {
+                missing_targets.borrow_mut().insert(*query_id);
+                VizTarget::New
+            }
+        },
+        None => targets.get(&(k.clone(), name.to_string())).copied().unwrap_or(VizTarget::New),
+    };
     for d in sorted_dashboards {
         let found = match dindex.find(d, opts, &dclaimed) {
             Ok(f) => f,
@@ -243,7 +272,15 @@ pub fn plan(
                 }
                 let (widgets, notes) = match &live.widgets {
                     Some(list) => plan_widgets(&d.widgets, list, owner, &target, &vanishing),
-                    None if actual.children_not_read > 0 => (Vec::new(), Vec::new()),
+                    None if actual.children_not_read > 0 => {
+                        let shows_losing = d.widgets.iter().any(|w| {
+                            matches!(&w.content, crate::state::desired::WidgetContent::Visualization { query, .. } if losing.contains(query))
+                        });
+                        if shows_losing {
+                            plan.needs_details.dashboards.insert(live.id);
+                        }
+                        (Vec::new(), Vec::new())
+                    }
                     None => (Vec::new(), vec![format!("{}: widgets not read; left as they are", d.key)]),
                 };
                 plan.notes.extend(notes.into_iter().map(|n| format!("{}: {n}", d.key)));
@@ -400,6 +437,16 @@ pub fn plan(
         }
     }
     apply_drift_policy(&mut plan, opts.drift, &mut errors);
+    // Every widget to create or replace needs its visualization's id at apply time.
+    for op in plan.dashboards.iter().flat_map(|d| &d.widgets) {
+        if let WidgetOp::Create { desired, .. } | WidgetOp::Replace { desired, .. } = op
+            && let crate::state::desired::WidgetContent::Visualization { query, name } = &desired.content
+        {
+            target(query, name);
+        }
+    }
+    plan.needs_details.queries = missing_targets.into_inner();
+    plan.known_visualizations.extend(found_in_widgets.into_inner());
     if actual.children_not_read > 0 {
         plan.notes.push(format!(
             "{} managed queries and dashboards are as last applied: their visualizations and widgets were not read (--refresh-children looks for edits made to them in Redash)",

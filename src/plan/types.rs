@@ -1,7 +1,7 @@
 //! The plan: ordered actions with field-level changes, produced by the pure planner and
 //! executed by `apply`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -236,10 +236,28 @@ pub struct Plan {
     /// is not known yet: read the dashboards and plan again.
     #[serde(skip)]
     pub needs_widget_usage: bool,
+    /// Objects whose children were not read but turn out to matter: queries whose
+    /// visualizations a widget needs, dashboards showing a visualization that goes away.
+    /// Read them and plan again.
+    #[serde(skip)]
+    pub needs_details: NeedsDetails,
     /// Ids of desired visualizations that exist already, by (query, visualization name);
     /// those created by the apply are added as it goes.
     #[serde(skip)]
     pub known_visualizations: BTreeMap<(ResourceKey, String), i64>,
+}
+
+/// Ids of objects to read in full before planning again.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NeedsDetails {
+    pub queries: BTreeSet<i64>,
+    pub dashboards: BTreeSet<i64>,
+}
+
+impl NeedsDetails {
+    pub fn is_empty(&self) -> bool {
+        self.queries.is_empty() && self.dashboards.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]

@@ -116,16 +116,42 @@ fn is_ours(options: &serde_json::Value, owner: &str) -> bool {
     read_marker(options).is_some_and(|m| m.owner == owner)
 }
 
+/// Every list a plan starts from. They need nothing from the manifests, so they are read while
+/// the session and the data sources are.
+pub struct Lists {
+    pub queries: Vec<Query>,
+    pub dashboards: Vec<Dashboard>,
+    /// Alerts and snippets are two unpaginated lists: read even when none is desired, so that
+    /// managed ones removed from the manifests are reported (and deleted with --prune).
+    pub alerts: Vec<Alert>,
+    pub snippets: Vec<Snippet>,
+}
+
+pub async fn fetch_lists(client: &RedashClient) -> Result<Lists, RedashError> {
+    let (queries, dashboards, alerts, snippets) =
+        tokio::try_join!(client.queries(), client.dashboards(), client.alerts(), client.snippets())?;
+    Ok(Lists { queries, dashboards, alerts, snippets })
+}
+
 /// Reads what the plan for `desired` needs.
 pub async fn fetch_actual(
     client: &RedashClient,
     desired: &Desired,
     opts: &FetchOptions,
 ) -> Result<Actual, RedashError> {
-    // Alerts and snippets are two unpaginated lists: read even when none is desired, so that
-    // managed ones removed from the manifests are reported (and deleted with --prune).
-    let (queries, dashboards, (alerts, subscriptions, snippets)) =
-        tokio::try_join!(client.queries(), client.dashboards(), fetch_alerts_and_snippets(client, desired, opts))?;
+    let lists = fetch_lists(client).await?;
+    fetch_actual_from(client, desired, opts, lists).await
+}
+
+/// Reads what the plan for `desired` needs beyond `lists`.
+pub async fn fetch_actual_from(
+    client: &RedashClient,
+    desired: &Desired,
+    opts: &FetchOptions,
+    lists: Lists,
+) -> Result<Actual, RedashError> {
+    let Lists { queries, dashboards, alerts, snippets } = lists;
+    let subscriptions = fetch_subscriptions(client, desired, opts, &alerts).await?;
     let owner = opts.owner.as_str();
     let unread = unread_children(desired, &queries, &dashboards, opts);
     // Same-named unmanaged objects are candidates for adoption: with --adopt all desired names,
@@ -280,9 +306,9 @@ pub async fn fetch_actual(
 /// The managed queries and dashboards whose details need not be read: the marker in their list
 /// entry carries the hash of the spec as desired now, so their children are as last applied
 /// unless someone edited them in the UI. The list entry holds every field of the object itself,
-/// which the plan compares anyway. Visualizations and the widgets showing them are planned
-/// together, so a dashboard that is read has its queries read, and a changed query has the
-/// dashboards showing it read.
+/// which the plan compares anyway. When the plan needs children left unread after all (a
+/// widget to place shows a visualization of an unread query, or an unread dashboard shows a
+/// visualization that goes away), it asks for them and is made again (`Plan::needs_details`).
 fn unread_children(desired: &Desired, queries: &[Query], dashboards: &[Dashboard], opts: &FetchOptions) -> Unread {
     if opts.refresh_children {
         return Unread::default();
@@ -318,38 +344,12 @@ fn unread_children(desired: &Desired, queries: &[Query], dashboards: &[Dashboard
         .collect();
     let settled =
         |key: &str| live.get(key).is_some_and(|(ids, ok)| ids.len() == 1 && *ok == 1) && !pending.contains(key);
-    let shown = |d: &crate::state::desired::DesiredDashboard| -> BTreeSet<String> {
-        d.widgets
-            .iter()
-            .filter_map(|w| match &w.content {
-                crate::state::desired::WidgetContent::Visualization { query, .. } => Some(query.marker_key()),
-                crate::state::desired::WidgetContent::Text(_) => None,
-            })
-            .collect()
-    };
-    let unsettled_dashboards: Vec<&crate::state::desired::DesiredDashboard> = desired
-        .dashboards
-        .iter()
-        .filter(|d| !settled(&d.key.marker_key()) || shown(d).iter().any(|q| !settled(q)))
-        .collect();
-    let needed_queries: BTreeSet<String> = unsettled_dashboards.iter().flat_map(|d| shown(d)).collect();
-    let unsettled: BTreeSet<String> = unsettled_dashboards.iter().map(|d| d.key.marker_key()).collect();
     let ids = |keys: Vec<String>| -> BTreeSet<i64> {
         keys.iter().filter_map(|k| live.get(k).map(|(ids, _)| ids[0])).collect()
     };
     Unread {
-        queries: ids(desired
-            .queries
-            .iter()
-            .map(|q| q.key.marker_key())
-            .filter(|k| settled(k) && !needed_queries.contains(k))
-            .collect()),
-        dashboards: ids(desired
-            .dashboards
-            .iter()
-            .map(|d| d.key.marker_key())
-            .filter(|k| settled(k) && !unsettled.contains(k))
-            .collect()),
+        queries: ids(desired.queries.iter().map(|q| q.key.marker_key()).filter(|k| settled(k)).collect()),
+        dashboards: ids(desired.dashboards.iter().map(|d| d.key.marker_key()).filter(|k| settled(k)).collect()),
     }
 }
 
@@ -367,6 +367,17 @@ async fn fetch_alerts_and_snippets(
     opts: &FetchOptions,
 ) -> Result<(Vec<Alert>, BTreeMap<i64, Vec<Subscription>>, Vec<Snippet>), RedashError> {
     let (alerts, snippets) = tokio::try_join!(client.alerts(), client.snippets())?;
+    let subscriptions = fetch_subscriptions(client, desired, opts, &alerts).await?;
+    Ok((alerts, subscriptions, snippets))
+}
+
+/// The subscriptions of the alerts the plan may write: ours and adoption candidates.
+async fn fetch_subscriptions(
+    client: &RedashClient,
+    desired: &Desired,
+    opts: &FetchOptions,
+    alerts: &[Alert],
+) -> Result<BTreeMap<i64, Vec<Subscription>>, RedashError> {
     let owner = opts.owner.as_str();
     let names: BTreeSet<&str> =
         desired.alerts.iter().filter(|a| opts.adopt || a.adopt_by_name.is_some()).map(|a| a.name.as_str()).collect();
@@ -390,7 +401,7 @@ async fn fetch_alerts_and_snippets(
     for (id, subs) in wanted.into_iter().zip(found) {
         subscriptions.insert(id, subs?);
     }
-    Ok((alerts, subscriptions, snippets))
+    Ok(subscriptions)
 }
 
 /// Reads every listed dashboard's widgets, to know which dashboards show which visualizations.

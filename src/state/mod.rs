@@ -8,4 +8,7 @@ pub mod marker;
 pub mod normalize;
 
 pub use desired::{Desired, resolve};
-pub use fetch::{Actual, FetchOptions, WidgetUse, check_server, fetch_actual, fetch_widget_usage};
+pub use fetch::{
+    Actual, FetchOptions, Lists, WidgetUse, check_server, fetch_actual, fetch_actual_from, fetch_lists,
+    fetch_widget_usage,
+};

@@ -115,6 +115,8 @@ fn ratio(a: Duration, b: Duration) -> f64 {
 }
 
 /// Runs the binary, waits for it with wait4 to get its own CPU time and peak RSS.
+// The child is reaped by wait4, which std's Child does not know about.
+#[allow(clippy::zombie_processes)]
 fn run(emu: &RunningEmulator, dir: &Path, args: &[&str], ok: &[i32]) -> (Duration, Duration, i64) {
     let started = Instant::now();
     let child = Command::new(env!("CARGO_BIN_EXE_redash-gitops"))
@@ -146,37 +148,40 @@ fn run(emu: &RunningEmulator, dir: &Path, args: &[&str], ok: &[i32]) -> (Duratio
     (wall, tv(usage.ru_utime) + tv(usage.ru_stime), usage.ru_maxrss)
 }
 
-fn measure(
-    emu: &RunningEmulator,
-    model: &ServiceModel,
-    dir: &Path,
+/// One scenario's emulator and project.
+struct Bench<'a> {
+    emu: &'a RunningEmulator,
+    model: &'a ServiceModel,
+    dir: &'a Path,
     n: usize,
-    operation: &'static str,
     concurrency: usize,
-    args: &[&str],
-    ok: &[i32],
-) -> Row {
-    emu.emulator.clear_requests();
-    let c = concurrency.to_string();
-    let mut full: Vec<&str> = args.to_vec();
-    full.extend(["--concurrency", &c]);
-    let (wall, cpu, peak_rss_kb) = run(emu, dir, &full, ok);
-    let log = emu.emulator.requests();
-    let mut requests = BTreeMap::new();
-    for r in &log {
-        *requests.entry(r.method.clone()).or_insert(0) += 1;
+}
+
+impl Bench<'_> {
+    fn measure(&self, operation: &'static str, args: &[&str], ok: &[i32]) -> Row {
+        let (emu, n, concurrency) = (self.emu, self.n, self.concurrency);
+        emu.emulator.clear_requests();
+        let c = concurrency.to_string();
+        let mut full: Vec<&str> = args.to_vec();
+        full.extend(["--concurrency", &c]);
+        let (wall, cpu, peak_rss_kb) = run(emu, self.dir, &full, ok);
+        let log = emu.emulator.requests();
+        let mut requests = BTreeMap::new();
+        for r in &log {
+            *requests.entry(r.method.clone()).or_insert(0) += 1;
+        }
+        let floor = self.model.floor(log.iter().map(|r| RequestClass::of(&r.method, &r.path)));
+        let row = Row { n, operation, concurrency, wall, requests, floor, cpu, peak_rss_kb };
+        eprintln!(
+            "  {:<32} {:>8.2} s  {:>6} requests  floor {:>7.2} s  ×{:.2}",
+            operation,
+            row.wall.as_secs_f64(),
+            row.total_requests(),
+            row.floor.as_secs_f64(),
+            ratio(row.wall, row.floor)
+        );
+        row
     }
-    let floor = model.floor(log.iter().map(|r| RequestClass::of(&r.method, &r.path)));
-    let row = Row { n, operation, concurrency, wall, requests, floor, cpu, peak_rss_kb };
-    eprintln!(
-        "  {:<32} {:>8.2} s  {:>6} requests  floor {:>7.2} s  ×{:.2}",
-        operation,
-        row.wall.as_secs_f64(),
-        row.total_requests(),
-        row.floor.as_secs_f64(),
-        ratio(row.wall, row.floor)
-    );
-    row
 }
 
 /// N queries and N/10 dashboards, 100 queries and 10 dashboards per file.
@@ -238,18 +243,18 @@ fn scenario(o: &Options, n: usize, concurrency: usize) -> Vec<Row> {
     let dir = std::env::temp_dir().join(format!("redash-gitops-bench-{}-{n}-{concurrency}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     write_project(&dir, n);
-    let m = &o.model;
+    let b = Bench { emu: &emu, model: &o.model, dir: &dir, n, concurrency };
     eprintln!("N = {n}, concurrency {concurrency}:");
     let mut rows = vec![
-        measure(&emu, m, &dir, n, OPERATIONS[0], concurrency, &["sync", "."], &[0]),
-        measure(&emu, m, &dir, n, OPERATIONS[1], concurrency, &["plan", "."], &[0]),
-        measure(&emu, m, &dir, n, OPERATIONS[2], concurrency, &["plan", ".", "--refresh-children"], &[0]),
+        b.measure(OPERATIONS[0], &["sync", "."], &[0]),
+        b.measure(OPERATIONS[1], &["plan", "."], &[0]),
+        b.measure(OPERATIONS[2], &["plan", ".", "--refresh-children"], &[0]),
     ];
     let (q, d) = change_one_percent(&dir, n);
     eprintln!("  (changed {q} queries and {d} dashboards)");
-    rows.push(measure(&emu, m, &dir, n, OPERATIONS[3], concurrency, &["plan", "."], &[2]));
-    rows.push(measure(&emu, m, &dir, n, OPERATIONS[4], concurrency, &["sync", "."], &[0]));
-    rows.push(measure(&emu, m, &dir, n, OPERATIONS[5], concurrency, &["export", "--out", "exported"], &[0]));
+    rows.push(b.measure(OPERATIONS[3], &["plan", "."], &[2]));
+    rows.push(b.measure(OPERATIONS[4], &["sync", "."], &[0]));
+    rows.push(b.measure(OPERATIONS[5], &["export", "--out", "exported"], &[0]));
     let _ = std::fs::remove_dir_all(&dir);
     rows
 }

@@ -234,8 +234,16 @@ async fn apply_query(ctx: &Ctx, a: &QueryAction) -> Outcome {
 
 async fn write_query(ctx: &Ctx, a: &QueryAction) -> Result<i64, (Option<i64>, RedashError)> {
     let (client, owner, ids, stop) = (&ctx.client, ctx.owner.as_str(), &ctx.ids, &ctx.stop);
+    // Only the ids of the queries this one's dropdowns name: copying every id per write made
+    // a sync of N queries cost N² (0.4 s of CPU per 1,000 queries at 10,000).
     let resolve = |ids: &Shared| {
-        let snapshot = lock(ids).queries.clone();
+        let all = lock(ids);
+        let snapshot: BTreeMap<ResourceKey, i64> = a
+            .desired
+            .dependencies()
+            .into_iter()
+            .filter_map(|k| all.queries.get(k).map(|id| (k.clone(), *id)))
+            .collect();
         move |k: &ResourceKey| snapshot.get(k).copied()
     };
     let marker_key = a.key.marker_key();

@@ -17,7 +17,14 @@ pub fn page_params(args: &[(String, String)]) -> (i64, i64) {
 
 /// One page of `items`, validated in Redash's order: page < 1, page past the end, page size
 /// out of range, then the empty-set special case (page > 1 of nothing is a 404).
+#[cfg(test)]
 pub fn paginate(items: Vec<Value>, page: i64, page_size: i64) -> Outcome {
+    paginate_with(items, page, page_size, |v| v)
+}
+
+/// Like [`paginate`], turning only the items of the page into JSON (a page of 250 out of
+/// 10,000 queries costs 250 serialisations, not 10,000).
+pub fn paginate_with<T>(items: Vec<T>, page: i64, page_size: i64, to_json: impl Fn(T) -> Value) -> Outcome {
     let count = items.len() as i64;
     if page < 1 {
         return Err(Reply::message(400, "Page must be positive integer."));
@@ -32,7 +39,7 @@ pub fn paginate(items: Vec<Value>, page: i64, page_size: i64) -> Outcome {
         return Err(Reply::not_found());
     }
     let start = ((page - 1) * page_size) as usize;
-    let results: Vec<Value> = items.into_iter().skip(start).take(page_size as usize).collect();
+    let results: Vec<Value> = items.into_iter().skip(start).take(page_size as usize).map(to_json).collect();
     Ok(Reply::ok(json!({
         "count": count,
         "page": page,

@@ -3,7 +3,7 @@
 use serde_json::{Map, Value, json};
 
 use super::model::{Dashboard, Query, User, Visualization, Widget};
-use super::paginate::{page_params, paginate};
+use super::paginate::{page_params, paginate_with};
 use super::reply::{EDIT_PERMISSION_MESSAGE, LOGIN_MESSAGE, Outcome, Reply};
 use super::store::{QueryForm, REDASH_VERSION, Store};
 
@@ -365,9 +365,8 @@ fn list_queries(store: &Store, req: &Request, listing: Listing) -> Outcome {
         .filter(|q| term.is_none_or(|t| matches_search(q, t)))
         .collect();
     sort_by_order(&mut rows, req.arg("order"), |q| q.name.clone(), |q| (q.created_at, q.id));
-    let items = rows.into_iter().map(|q| store.query_json(q, QueryForm::List)).collect();
     let (page, page_size) = page_params(&req.args);
-    paginate(items, page, page_size)
+    paginate_with(rows, page, page_size, |q| store.query_json(q, QueryForm::List))
 }
 
 fn get_query(store: &Store, id: &str) -> Outcome {
@@ -798,9 +797,8 @@ fn list_dashboards(store: &Store, req: &Request, user: &User, mine: bool) -> Out
         .filter(|d| term.as_ref().is_none_or(|t| d.name.to_lowercase().contains(t)))
         .collect();
     sort_by_order(&mut rows, req.arg("order"), |d| d.name.clone(), |d| (d.created_at, d.id));
-    let items = rows.into_iter().map(|d| store.dashboard_json(d, false, false)).collect();
     let (page, page_size) = page_params(&req.args);
-    paginate(items, page, page_size)
+    paginate_with(rows, page, page_size, |d| store.dashboard_json(d, false, false))
 }
 
 fn create_dashboard(store: &mut Store, req: &Request, user: &User) -> Outcome {

@@ -92,6 +92,13 @@ pub struct ManifestSet {
 }
 
 impl ManifestSet {
+    fn append(&mut self, other: ManifestSet) {
+        self.queries.extend(other.queries);
+        self.dashboards.extend(other.dashboards);
+        self.alerts.extend(other.alerts);
+        self.snippets.extend(other.snippets);
+    }
+
     pub fn len(&self) -> usize {
         self.queries.len() + self.dashboards.len() + self.alerts.len() + self.snippets.len()
     }
@@ -106,6 +113,7 @@ impl ManifestSet {
 pub fn load_paths(paths: &[PathBuf]) -> (ManifestSet, Vec<Diagnostic>) {
     let mut set = ManifestSet::default();
     let mut diags = Vec::new();
+    let mut all_files = Vec::new();
     for path in paths {
         let mut files = Vec::new();
         match std::fs::metadata(path) {
@@ -122,11 +130,32 @@ pub fn load_paths(paths: &[PathBuf]) -> (ManifestSet, Vec<Diagnostic>) {
             }
             Ok(_) => files.push(path.clone()),
         }
-        for file in files {
-            // `./q.yaml` reads better as `q.yaml` in findings.
-            let file = file.strip_prefix(".").map(Path::to_path_buf).unwrap_or(file);
-            load_file(&file, &mut set, &mut diags);
-        }
+        // `./q.yaml` reads better as `q.yaml` in findings.
+        all_files.extend(files.into_iter().map(|f| f.strip_prefix(".").map(Path::to_path_buf).unwrap_or(f)));
+    }
+    // Files are parsed on every core (YAML parsing is most of a large plan's CPU time); the
+    // results are put together in file order, as one thread would have.
+    let threads =
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(all_files.len().div_ceil(8)).max(1);
+    let chunk = all_files.len().div_ceil(threads).max(1);
+    let parts: Vec<(ManifestSet, Vec<Diagnostic>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = all_files
+            .chunks(chunk)
+            .map(|files| {
+                scope.spawn(move || {
+                    let (mut set, mut diags) = (ManifestSet::default(), Vec::new());
+                    for file in files {
+                        load_file(file, &mut set, &mut diags);
+                    }
+                    (set, diags)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+    });
+    for (part, part_diags) in parts {
+        set.append(part);
+        diags.extend(part_diags);
     }
     (set, diags)
 }

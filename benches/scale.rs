@@ -130,11 +130,34 @@ fn run(emu: &RunningEmulator, dir: &Path, args: &[&str], ok: &[i32]) -> (Duratio
         .spawn()
         .expect("the binary runs");
     let pid = child.id() as libc::pid_t;
+    // Peak RSS from /proc (VmHWM of the process's own memory): wait4's ru_maxrss also counts
+    // the memory of the forked copy of this process before exec, which holds the emulator.
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut peak_kb = 0i64;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status"))
+                    && let Some(kb) = status
+                        .lines()
+                        .find_map(|l| l.strip_prefix("VmHWM:"))
+                        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok())
+                {
+                    peak_kb = peak_kb.max(kb);
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            peak_kb
+        })
+    };
     // The child's stderr is small; read it after it exits (a pipe holds 64 KiB).
     let mut status = 0;
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: wait4 on our own child, with valid pointers to locals.
     let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let peak_kb = sampler.join().unwrap_or(0);
     let wall = started.elapsed();
     assert_eq!(waited, pid, "wait4 failed");
     let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 };
@@ -145,7 +168,7 @@ fn run(emu: &RunningEmulator, dir: &Path, args: &[&str], ok: &[i32]) -> (Duratio
     }
     assert!(ok.contains(&code), "redash-gitops {} exited {code}:\n{stderr}", args.join(" "));
     let tv = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
-    (wall, tv(usage.ru_utime) + tv(usage.ru_stime), usage.ru_maxrss)
+    (wall, tv(usage.ru_utime) + tv(usage.ru_stime), peak_kb)
 }
 
 /// One scenario's emulator and project.

@@ -5,13 +5,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
-use super::planner::{Live, PlanOptions, adoption, by_adopt_id, by_name, cause_of, unfinished_apply};
+use super::planner::{Live, PlanOptions, adoption, by_adopt_id, by_name, settle};
 use super::types::{AlertAction, ArchiveAction, ArchiveReason, Change, Op, Plan, PlanError, SnippetAction};
 use crate::manifest::{AlertOp, Kind, MARKER_FIELD, ResourceKey};
 use crate::redash::types::{Alert, Snippet, Subscription};
 use crate::state::desired::{DesiredAlert, DesiredSnippet};
 use crate::state::fetch::Actual;
-use crate::state::marker::{Marker, marker_json, read_marker, split_snippet_description, without_marker};
+use crate::state::marker::{marker_json, read_marker, split_snippet_description, without_marker};
 use crate::state::normalize::json_eq;
 
 impl Live for Alert {
@@ -235,12 +235,7 @@ pub(super) fn plan_alerts(
                 let SubscriptionDiff { subscribe, unsubscribe, change } =
                     subscription_changes(live_subs, &d.destinations);
                 changes.extend(change);
-                let marker: Option<Marker> = read_marker(&live.options);
-                let cause = cause_of(op, marker.as_ref(), &d.hash);
-                if changes.is_empty() {
-                    changes.extend(unfinished_apply(marker.as_ref(), &d.hash));
-                }
-                let op = if changes.is_empty() && op == Op::Update { Op::Noop } else { op };
+                let (op, cause) = settle(op, read_marker(&live.options).as_ref(), &d.hash, &mut changes, false);
                 AlertAction {
                     op,
                     cause,
@@ -367,12 +362,7 @@ pub(super) fn plan_snippets(
                 change_if(&mut changes, "trigger", json!(live.snippet.trigger), json!(d.trigger));
                 change_if(&mut changes, "description", json!(live.description), json!(d.description));
                 change_if(&mut changes, "snippet", json!(live.snippet.snippet), json!(d.snippet));
-                let marker = read_marker(&live.options);
-                let cause = cause_of(op, marker.as_ref(), &d.hash);
-                if changes.is_empty() {
-                    changes.extend(unfinished_apply(marker.as_ref(), &d.hash));
-                }
-                let op = if changes.is_empty() && op == Op::Update { Op::Noop } else { op };
+                let (op, cause) = settle(op, read_marker(&live.options).as_ref(), &d.hash, &mut changes, false);
                 SnippetAction {
                     op,
                     cause,

@@ -153,11 +153,7 @@ pub fn plan(
                     }
                 }
                 let marker = read_marker(&live.options);
-                let cause = cause_of(*op, marker.as_ref(), &d.hash);
-                if changes.is_empty() && vis.ops.is_empty() {
-                    changes.extend(unfinished_apply(marker.as_ref(), &d.hash));
-                }
-                let op = if changes.is_empty() && vis.ops.is_empty() && *op == Op::Update { Op::Noop } else { *op };
+                let (op, cause) = settle(*op, marker.as_ref(), &d.hash, &mut changes, !vis.ops.is_empty());
                 QueryAction {
                     op,
                     cause,
@@ -285,11 +281,7 @@ pub fn plan(
                 };
                 plan.notes.extend(notes.into_iter().map(|n| format!("{}: {n}", d.key)));
                 let marker = read_marker(&live.options);
-                let cause = cause_of(op, marker.as_ref(), &d.hash);
-                if changes.is_empty() && widgets.is_empty() {
-                    changes.extend(unfinished_apply(marker.as_ref(), &d.hash));
-                }
-                let op = if changes.is_empty() && widgets.is_empty() && op == Op::Update { Op::Noop } else { op };
+                let (op, cause) = settle(op, marker.as_ref(), &d.hash, &mut changes, !widgets.is_empty());
                 DashboardAction {
                     op,
                     cause,
@@ -459,7 +451,24 @@ pub fn plan(
 /// An object whose content is as desired but whose marker does not record it: an apply that
 /// stopped before its last write. The marker is written so that later plans tell manifest
 /// changes from edits made in Redash.
-pub(super) fn unfinished_apply(marker: Option<&Marker>, desired_hash: &str) -> Option<Change> {
+/// How the action on an existing object ends: why it changes, a marker-only write when the
+/// content already matches under an out-of-date hash, and `Noop` when nothing is left to do.
+pub(super) fn settle(
+    op: Op,
+    marker: Option<&Marker>,
+    desired_hash: &str,
+    changes: &mut Vec<Change>,
+    children_change: bool,
+) -> (Op, Cause) {
+    let cause = cause_of(op, marker, desired_hash);
+    if changes.is_empty() && !children_change {
+        changes.extend(unfinished_apply(marker, desired_hash));
+    }
+    let op = if changes.is_empty() && !children_change && op == Op::Update { Op::Noop } else { op };
+    (op, cause)
+}
+
+fn unfinished_apply(marker: Option<&Marker>, desired_hash: &str) -> Option<Change> {
     let live = marker?.hash.as_deref();
     (live != Some(desired_hash)).then(|| {
         let short = |h: &str| h.chars().take(12).collect::<String>();
@@ -467,7 +476,7 @@ pub(super) fn unfinished_apply(marker: Option<&Marker>, desired_hash: &str) -> O
     })
 }
 
-pub(super) fn cause_of(op: Op, marker: Option<&Marker>, desired_hash: &str) -> Cause {
+fn cause_of(op: Op, marker: Option<&Marker>, desired_hash: &str) -> Cause {
     match op {
         Op::Create | Op::Adopt => Cause::New,
         _ if marker.and_then(|m| m.hash.as_deref()) == Some(desired_hash) => Cause::Drift,

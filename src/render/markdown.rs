@@ -8,9 +8,8 @@ use similar::{ChangeTag, TextDiff};
 use super::text::{Style, summary_line};
 use crate::apply::{Report, Status};
 use crate::execute::{RunOutcome, RunReport};
-use crate::plan::{
-    AlertAction, ArchiveReason, Cause, Change, DashboardAction, Op, Plan, QueryAction, SnippetAction, VisOp, WidgetOp,
-};
+use crate::manifest::ResourceKey;
+use crate::plan::{ArchiveReason, Cause, Change, DashboardAction, Op, Plan, QueryAction, VisOp, WidgetOp};
 
 /// A cell of a Markdown table: pipes and line breaks would break the row.
 fn cell(s: &str) -> String {
@@ -85,6 +84,29 @@ fn diff_block(out: &mut String, title: &str, old: &str, new: &str) {
     let _ = writeln!(out, "```\n\n</details>\n");
 }
 
+/// One planned action as a table row.
+struct Row {
+    action: &'static str,
+    resource: String,
+    name: String,
+    id: String,
+    changes: String,
+}
+
+fn actions_table(out: &mut String, title: &str, name_header: &str, rows: &[Row]) {
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "#### {title}\n\n| Action | Resource | {name_header} | Redash id | Changes |\n|---|---|---|---|---|"
+    );
+    for r in rows {
+        let _ = writeln!(out, "| {} | {} | {} | {} | {} |", r.action, r.resource, r.name, r.id, r.changes);
+    }
+    let _ = writeln!(out);
+}
+
 fn id(id: Option<i64>) -> String {
     id.map(|i| i.to_string()).unwrap_or_default()
 }
@@ -102,82 +124,31 @@ pub fn render_markdown(
     let plain = Style { color: false };
     let _ = writeln!(out, "### redash-gitops: {}\n", summary_line(plan, plain));
     let _ = writeln!(out, "Redash `{url}` · owner `{owner}`\n");
-    let queries: Vec<&QueryAction> = plan.queries.iter().filter(|q| q.op != Op::Noop).collect();
-    if !queries.is_empty() {
-        let _ =
-            writeln!(out, "#### Queries\n\n| Action | Resource | Name | Redash id | Changes |\n|---|---|---|---|---|");
-        for q in &queries {
-            let _ = writeln!(
-                out,
-                "| {} | `{}/{}` | {} | {} | {} |",
-                op_cell(q.op, q.cause),
-                q.key.namespace,
-                q.key.name,
-                cell(&q.name),
-                id(q.id),
-                fields(&q.changes, query_children(q))
-            );
-        }
-        let _ = writeln!(out);
-    }
-    let dashboards: Vec<&DashboardAction> = plan.dashboards.iter().filter(|d| d.op != Op::Noop).collect();
-    if !dashboards.is_empty() {
-        let _ = writeln!(
-            out,
-            "#### Dashboards\n\n| Action | Resource | Name | Redash id | Changes |\n|---|---|---|---|---|"
-        );
-        for d in &dashboards {
-            let _ = writeln!(
-                out,
-                "| {} | `{}/{}` | {} | {} | {} |",
-                op_cell(d.op, d.cause),
-                d.key.namespace,
-                d.key.name,
-                cell(&d.name),
-                id(d.id),
-                fields(&d.changes, dashboard_children(d))
-            );
-        }
-        let _ = writeln!(out);
-    }
-    let alerts: Vec<&AlertAction> = plan.alerts.iter().filter(|a| a.op != Op::Noop).collect();
-    if !alerts.is_empty() {
-        let _ =
-            writeln!(out, "#### Alerts\n\n| Action | Resource | Name | Redash id | Changes |\n|---|---|---|---|---|");
-        for a in &alerts {
-            let _ = writeln!(
-                out,
-                "| {} | `{}/{}` | {} | {} | {} |",
-                op_cell(a.op, a.cause),
-                a.key.namespace,
-                a.key.name,
-                cell(&a.name),
-                id(a.id),
-                fields(&a.changes, Vec::new())
-            );
-        }
-        let _ = writeln!(out);
-    }
-    let snippets: Vec<&SnippetAction> = plan.snippets.iter().filter(|s| s.op != Op::Noop).collect();
-    if !snippets.is_empty() {
-        let _ = writeln!(
-            out,
-            "#### Query snippets\n\n| Action | Resource | Trigger | Redash id | Changes |\n|---|---|---|---|---|"
-        );
-        for s in &snippets {
-            let _ = writeln!(
-                out,
-                "| {} | `{}/{}` | {} | {} | {} |",
-                op_cell(s.op, s.cause),
-                s.key.namespace,
-                s.key.name,
-                cell(&s.name),
-                id(s.id),
-                fields(&s.changes, Vec::new())
-            );
-        }
-        let _ = writeln!(out);
-    }
+    let row = |op, cause, key: &ResourceKey, name: &str, id: Option<i64>, changes: &[Change], children| Row {
+        action: op_cell(op, cause),
+        resource: format!("`{}/{}`", key.namespace, key.name),
+        name: cell(name),
+        id: self::id(id),
+        changes: fields(changes, children),
+    };
+    let changed = |op: &Op| *op != Op::Noop;
+    let queries_rows: Vec<Row> = (plan.queries.iter().filter(|q| changed(&q.op)))
+        .map(|q| row(q.op, q.cause, &q.key, &q.name, q.id, &q.changes, query_children(q)))
+        .collect();
+    let dashboards_rows: Vec<Row> = (plan.dashboards.iter().filter(|d| changed(&d.op)))
+        .map(|d| row(d.op, d.cause, &d.key, &d.name, d.id, &d.changes, dashboard_children(d)))
+        .collect();
+    let alerts_rows: Vec<Row> = (plan.alerts.iter().filter(|a| changed(&a.op)))
+        .map(|a| row(a.op, a.cause, &a.key, &a.name, a.id, &a.changes, Vec::new()))
+        .collect();
+    let snippets_rows: Vec<Row> = (plan.snippets.iter().filter(|s| changed(&s.op)))
+        .map(|s| row(s.op, s.cause, &s.key, &s.name, s.id, &s.changes, Vec::new()))
+        .collect();
+    actions_table(&mut out, "Queries", "Name", &queries_rows);
+    actions_table(&mut out, "Dashboards", "Name", &dashboards_rows);
+    actions_table(&mut out, "Alerts", "Name", &alerts_rows);
+    actions_table(&mut out, "Query snippets", "Trigger", &snippets_rows);
+    let queries: Vec<&QueryAction> = plan.queries.iter().filter(|q| changed(&q.op)).collect();
     if !plan.archives.is_empty() {
         let _ = writeln!(out, "#### Archives and deletions\n\n| Kind | Name | Redash id | Why |\n|---|---|---|---|");
         for a in &plan.archives {

@@ -11,7 +11,7 @@ use crate::manifest::{Diagnostics, ManifestSet, ResourceKey, load_paths, validat
 use crate::plan::{Plan, PlanError, PlanOptions, plan};
 use crate::redash::types::Destination;
 use crate::redash::{RedashClient, RedashError};
-use crate::state::fetch::{concurrently, fetch_by_ids};
+use crate::state::fetch::{dashboards_by_id, fetch_by_ids, queries_by_id};
 use crate::state::{Actual, FetchOptions, check_server, fetch_actual_from, fetch_lists, fetch_widget_usage, resolve};
 
 #[derive(Debug, Error)]
@@ -160,29 +160,19 @@ async fn read_details(
     needs: &crate::plan::NeedsDetails,
     concurrency: usize,
 ) -> Result<(), RedashError> {
-    let c = client.clone();
-    let queries = concurrently(needs.queries.iter().copied().collect(), concurrency, move |id| {
-        let c = c.clone();
-        async move { c.query(id).await }
-    });
-    let c = client.clone();
-    let dashboards = concurrently(needs.dashboards.iter().copied().collect(), concurrency, move |id| {
-        let c = c.clone();
-        async move { c.dashboard(id).await }
-    });
+    let queries = queries_by_id(client, needs.queries.iter().copied().collect(), concurrency);
+    let dashboards = dashboards_by_id(client, needs.dashboards.iter().copied().collect(), concurrency);
     let (queries, dashboards) = tokio::join!(queries, dashboards);
     for q in queries {
         let q = q?;
         if let Some(slot) = actual.queries.iter_mut().find(|x| x.id == q.id) {
             *slot = q;
-            actual.children_not_read = actual.children_not_read.saturating_sub(1);
         }
     }
     for d in dashboards {
         let d = d?;
         if let Some(slot) = actual.dashboards.iter_mut().find(|x| x.id == d.id) {
             *slot = d;
-            actual.children_not_read = actual.children_not_read.saturating_sub(1);
         }
     }
     Ok(())

@@ -135,9 +135,6 @@ pub fn plan(
                 let vis = match &live.visualizations {
                     Some(list) => plan_visualizations(&d.visualizations, list, owner),
                     None => {
-                        if actual.children_not_read == 0 {
-                            plan.notes.push(format!("{}: visualizations not read; left as they are", d.key));
-                        }
                         unread_queries.insert(d.key.clone(), live.id);
                         Default::default()
                     }
@@ -196,6 +193,7 @@ pub fn plan(
     // ---- dashboards --------------------------------------------------------------------------
     let dindex = DashboardIndex::new(actual, owner, desired);
     let mut dclaimed = BTreeSet::new();
+    let mut unread_dashboards = 0;
     let mut sorted_dashboards: Vec<&DesiredDashboard> = desired.dashboards.iter().collect();
     sorted_dashboards.sort_by(|a, b| a.key.cmp(&b.key));
     let pruned_query_ids: BTreeSet<i64> = if opts.prune {
@@ -268,7 +266,8 @@ pub fn plan(
                 }
                 let (widgets, notes) = match &live.widgets {
                     Some(list) => plan_widgets(&d.widgets, list, owner, &target, &vanishing),
-                    None if actual.children_not_read > 0 => {
+                    None => {
+                        unread_dashboards += 1;
                         let shows_losing = d.widgets.iter().any(|w| {
                             matches!(&w.content, crate::state::desired::WidgetContent::Visualization { query, .. } if losing.contains(query))
                         });
@@ -277,7 +276,6 @@ pub fn plan(
                         }
                         (Vec::new(), Vec::new())
                     }
-                    None => (Vec::new(), vec![format!("{}: widgets not read; left as they are", d.key)]),
                 };
                 plan.notes.extend(notes.into_iter().map(|n| format!("{}: {n}", d.key)));
                 let marker = read_marker(&live.options);
@@ -439,10 +437,10 @@ pub fn plan(
     }
     plan.needs_details.queries = missing_targets.into_inner();
     plan.known_visualizations.extend(found_in_widgets.into_inner());
-    if actual.children_not_read > 0 {
+    let unread = unread_queries.len() + unread_dashboards;
+    if unread > 0 {
         plan.notes.push(format!(
-            "{} managed queries and dashboards are as last applied: their visualizations and widgets were not read (--refresh-children looks for edits made to them in Redash)",
-            actual.children_not_read
+            "{unread} managed queries and dashboards are as last applied: their visualizations and widgets were not read (--refresh-children looks for edits made to them in Redash)"
         ));
     }
     if errors.is_empty() { Ok(plan) } else { Err(errors) }

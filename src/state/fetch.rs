@@ -29,9 +29,6 @@ pub struct Actual {
     pub subscriptions: BTreeMap<i64, Vec<Subscription>>,
     /// Every query snippet.
     pub snippets: Vec<Snippet>,
-    /// Managed queries and dashboards whose children were not read because their list entry
-    /// shows them as last applied (see [`FetchOptions::refresh_children`]).
-    pub children_not_read: usize,
 }
 
 /// One widget showing a visualization, for the check that archiving a query (or deleting a
@@ -110,6 +107,30 @@ where
         }
     }
     out.into_values().collect()
+}
+
+/// Queries read in full (with their visualizations), in the order of `ids`.
+pub async fn queries_by_id(client: &RedashClient, ids: Vec<i64>, limit: usize) -> Vec<Result<Query, RedashError>> {
+    let c = client.clone();
+    concurrently(ids, limit, move |id| {
+        let c = c.clone();
+        async move { c.query(id).await }
+    })
+    .await
+}
+
+/// Dashboards read in full (with their widgets), in the order of `ids`.
+pub async fn dashboards_by_id(
+    client: &RedashClient,
+    ids: Vec<i64>,
+    limit: usize,
+) -> Vec<Result<Dashboard, RedashError>> {
+    let c = client.clone();
+    concurrently(ids, limit, move |id| {
+        let c = c.clone();
+        async move { c.dashboard(id).await }
+    })
+    .await
 }
 
 fn is_ours(options: &serde_json::Value, owner: &str) -> bool {
@@ -219,16 +240,8 @@ pub async fn fetch_actual_from(
     let missing_dashboard_ids: Vec<i64> =
         dashboard_adopt_ids.iter().filter(|id| !dashboards.iter().any(|d| d.id == **id)).copied().collect();
 
-    let c = client.clone();
-    let query_details = concurrently(query_detail_ids, opts.concurrency, move |id| {
-        let c = c.clone();
-        async move { c.query(id).await }
-    });
-    let c = client.clone();
-    let dashboard_details = concurrently(dashboard_detail_ids, opts.concurrency, move |id| {
-        let c = c.clone();
-        async move { c.dashboard(id).await }
-    });
+    let query_details = queries_by_id(client, query_detail_ids, opts.concurrency);
+    let dashboard_details = dashboards_by_id(client, dashboard_detail_ids, opts.concurrency);
     let c = client.clone();
     let probed = concurrently(probe_slugs, opts.concurrency, move |slug| {
         let c = c.clone();
@@ -267,13 +280,7 @@ pub async fn fetch_actual_from(
             })
             .map(|q| q.id)
             .collect();
-        let c = client.clone();
-        for q in concurrently(ids, opts.concurrency, move |id| {
-            let c = c.clone();
-            async move { c.query(id).await }
-        })
-        .await
-        {
+        for q in queries_by_id(client, ids, opts.concurrency).await {
             archived_queries.push(q?);
         }
     }
@@ -291,16 +298,7 @@ pub async fn fetch_actual_from(
             dashboards.push(d);
         }
     }
-    Ok(Actual {
-        queries,
-        archived_queries,
-        dashboards,
-        widget_usage: None,
-        alerts,
-        subscriptions,
-        snippets,
-        children_not_read: unread.queries.len() + unread.dashboards.len(),
-    })
+    Ok(Actual { queries, archived_queries, dashboards, widget_usage: None, alerts, subscriptions, snippets })
 }
 
 /// The managed queries and dashboards whose details need not be read: the marker in their list
@@ -412,12 +410,7 @@ pub async fn fetch_widget_usage(
 ) -> Result<Vec<WidgetUse>, RedashError> {
     let missing: Vec<i64> =
         actual.dashboards.iter().filter(|d| d.widgets.is_none() && !d.is_archived).map(|d| d.id).collect();
-    let c = client.clone();
-    let fetched = concurrently(missing, concurrency, move |id| {
-        let c = c.clone();
-        async move { c.dashboard(id).await }
-    })
-    .await;
+    let fetched = dashboards_by_id(client, missing, concurrency).await;
     let mut all: Vec<Dashboard> =
         actual.dashboards.iter().filter(|d| d.widgets.is_some() && !d.is_archived).cloned().collect();
     for d in fetched {

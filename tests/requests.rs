@@ -91,3 +91,28 @@ fn edits_of_visualizations_and_widgets_in_the_ui_are_found_with_refresh_children
     w.run(&["sync", ".", "--refresh-children"]).expect(0);
     w.run(&["plan", ".", "--refresh-children"]).expect(0).out_has("No changes.");
 }
+
+#[test]
+fn a_failed_second_round_read_is_one_clear_error_and_nothing_is_written() {
+    use redash_gitops::emulator::{Fault, FaultPlan, FaultRule};
+    let w = World::with_examples("req-fail");
+    w.run(&["sync", "."]).expect(0);
+    w.dir.edit(
+        "dashboards/traffic.yaml",
+        "  widgets:\n",
+        "  widgets:\n    - visualization: {query: orders-by-status, name: Table}\n      position: {col: 0, row: 20, sizeX: 3, sizeY: 8}\n",
+    );
+    let orders = w.query_named("Orders by status")["id"].clone();
+    let path = format!("/api/queries/{orders}");
+    w.emu.emulator.set_faults(FaultPlan {
+        seed: 1,
+        rules: vec![FaultRule::matching("GET", &path, Fault::Error { status: 503 })],
+    });
+    w.clear();
+    let run = w.run(&["sync", ".", "--retries", "1", "--retry-delay", "5ms"]).expect(1);
+    run.err_has(&path).err_has("503");
+    assert!(w.writes().is_empty(), "nothing is written when the plan cannot be completed");
+    w.emu.emulator.clear_faults();
+    w.run(&["sync", "."]).expect(0);
+    w.run(&["plan", ".", "--refresh-children"]).expect(0).out_has("No changes.");
+}

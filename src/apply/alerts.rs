@@ -58,11 +58,7 @@ pub(super) async fn apply_alert(ctx: &Ctx, a: &AlertAction) -> Outcome {
     }
     let query_id = {
         let ids = lock(&ctx.ids);
-        if ids.failed.contains(&a.desired.query) {
-            None
-        } else {
-            ids.queries.get(&a.desired.query).copied().or(a.query_id)
-        }
+        if ids.failed.contains(&a.desired.query) { None } else { ids.queries.get(&a.desired.query).copied() }
     };
     let Some(query_id) = query_id else {
         return Outcome::new(

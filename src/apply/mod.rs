@@ -130,11 +130,7 @@ pub async fn apply_until(client: &RedashClient, plan: &Plan, owner: &str, concur
     let ids: Shared = Arc::new(Mutex::new(Ids::default()));
     {
         let mut i = lock(&ids);
-        for q in &plan.queries {
-            if let Some(id) = q.id {
-                i.queries.insert(q.key.clone(), id);
-            }
-        }
+        i.queries.extend(plan.known_queries.clone());
         i.visualizations.extend(plan.known_visualizations.clone());
     }
     let ctx = Arc::new(Ctx { client: client.clone(), owner: owner.to_string(), ids, stop: stop.clone() });

@@ -212,7 +212,6 @@ pub(super) fn plan_alerts(
                 changes: alert_creation_fields(d),
                 subscribe: d.destinations.clone(),
                 unsubscribe: Vec::new(),
-                query_id: desired_query,
                 live_options: json!({}),
                 desired: d.clone(),
             },
@@ -245,7 +244,6 @@ pub(super) fn plan_alerts(
                     changes,
                     subscribe,
                     unsubscribe,
-                    query_id: desired_query,
                     live_options: live.options.clone(),
                     desired: d.clone(),
                 }

@@ -300,6 +300,7 @@ pub fn plan(
 
     // ---- alerts and snippets (their deletions come first among the archives) -----------------
     let managed_alerts = plan_alerts(&desired.alerts, actual, &ids, opts, &mut plan, &mut errors);
+    plan.known_queries = ids;
     let managed_snippets = plan_snippets(&desired.snippets, actual, opts, &mut plan, &mut errors);
 
     // ---- archives ------------------------------------------------------------------------------

@@ -175,10 +175,6 @@ pub struct AlertAction {
     pub subscribe: Vec<(String, i64)>,
     /// Subscriptions to remove: destination name and subscription id.
     pub unsubscribe: Vec<(String, i64)>,
-    /// The id of the alert's query when it exists already (the operator applies an alert
-    /// without its query's action).
-    #[serde(skip)]
-    pub query_id: Option<i64>,
     /// Options the tool does not manage, kept on writes (Redash replaces `options` whole).
     #[serde(skip)]
     pub live_options: Value,
@@ -241,6 +237,10 @@ pub struct Plan {
     /// Read them and plan again.
     #[serde(skip)]
     pub needs_details: NeedsDetails,
+    /// Ids of desired queries that exist already, whatever actions are kept (the operator applies
+    /// one resource's actions, whose dropdowns and alerts name queries of other resources).
+    #[serde(skip)]
+    pub known_queries: BTreeMap<ResourceKey, i64>,
     /// Ids of desired visualizations that exist already, by (query, visualization name);
     /// those created by the apply are added as it goes.
     #[serde(skip)]

@@ -374,6 +374,32 @@ async fn an_alert_waits_for_its_query_subscribes_by_destination_name_and_is_dele
     op.stop().await;
 }
 
+const BY_STATUS: &str = "apiVersion: redash-gitops.dev/v1alpha1
+kind: Query
+metadata: {name: by-status}
+spec:
+  name: Orders of one status
+  dataSource: Sample Postgres
+  query: SELECT count(*) AS n FROM orders WHERE status = '{{ status }}'
+  parameters:
+    - {name: status, type: query, query: orders, value: paid}
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropdown_on_another_resources_query_is_stored_with_that_querys_id() {
+    let c = Cluster::new("dropdown");
+    c.connect().await;
+    let op = c.start("replica-a", false, Duration::from_secs(300));
+    c.apply_query(ORDERS).await;
+    eventually("orders Ready", 20, || ready_true(&c, QUERIES, "orders")).await;
+    c.apply_query(BY_STATUS).await;
+    eventually("by-status Ready", 20, || ready_true(&c, QUERIES, "by-status")).await;
+    let id = c.status(QUERIES, "by-status")["redashId"].as_i64().unwrap();
+    let stored = c.redash(&format!("/api/queries/{id}"));
+    assert_eq!(stored["options"]["parameters"][0]["queryId"], c.status(QUERIES, "orders")["redashId"]);
+    op.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deletion_policy_orphan_leaves_the_redash_object() {
     let c = Cluster::new("orphan");

@@ -331,14 +331,12 @@ fn unread_children(desired: &Desired, queries: &[Query], dashboards: &[Dashboard
         }
     }
     // A dashboard half created under its pending name is completed from its details.
+    let live_tokens: BTreeSet<&str> = dashboards.iter().filter_map(|d| pending_token_of(&d.name)).collect();
     let pending: BTreeSet<String> = desired
         .dashboards
         .iter()
-        .filter(|d| {
-            let token = pending_token(owner, &d.key.marker_key());
-            dashboards.iter().any(|live| pending_token_of(&live.name) == Some(token.as_str()))
-        })
         .map(|d| d.key.marker_key())
+        .filter(|key| live_tokens.contains(pending_token(owner, key).as_str()))
         .collect();
     let settled =
         |key: &str| live.get(key).is_some_and(|(ids, ok)| ids.len() == 1 && *ok == 1) && !pending.contains(key);

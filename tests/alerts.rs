@@ -221,3 +221,28 @@ fn the_whole_analytics_example_with_its_alert_and_snippet_syncs_and_then_plans_n
     assert_eq!(sales["options"]["globalParamOrder"], json!(["start_date"]));
     w.run(&["plan", "."]).expect(0).out_has("No changes.");
 }
+
+#[test]
+fn lost_answers_to_alert_snippet_and_subscription_creates_are_recovered_without_duplicates() {
+    use redash_gitops::emulator::{Fault, FaultPlan, FaultRule};
+    let w = world("alerts-faults");
+    // Redash makes each object, then the connection breaks before the answer arrives.
+    w.emu.emulator.set_faults(FaultPlan {
+        seed: 1,
+        rules: ["/api/alerts", "/api/query_snippets", "/api/alerts/*"]
+            .into_iter()
+            .map(|p| FaultRule::matching("POST", p, Fault::Reset { handled: true }))
+            .collect(),
+    });
+    let first = w.run(&["sync", "."]);
+    assert!(w.emu.emulator.fired_faults().len() >= 3, "the creates met the faults");
+    w.emu.emulator.clear_faults();
+    assert!(first.code == 0 || first.code == 1, "{}", first.describe());
+    w.run(&["sync", "."]).expect(0);
+    let alerts = w.ok("GET", "/api/alerts", None);
+    assert_eq!(alerts.as_array().unwrap().len(), 1, "one alert, not two");
+    assert_eq!(snippets(&w).len(), 1, "one snippet, not two");
+    let alert = alert_named(&w, "Revenue dropped");
+    assert_eq!(destinations_of(&w, &alert), vec!["Finance mail", "Ops Slack"], "each subscription once");
+    w.run(&["plan", "."]).expect(0).out_has("No changes.");
+}

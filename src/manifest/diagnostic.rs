@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Diagnostic {
@@ -44,33 +45,136 @@ impl fmt::Display for Diagnostic {
 
 /// Where a resource came from: its file, the line its document starts on, and the line of
 /// every value by JSON pointer (e.g. `/spec/visualizations/0/type`).
-#[derive(Debug, Clone, PartialEq, Default)]
+///
+/// Lines are needed only to report a finding, and tracking them costs more than the rest of
+/// reading a manifest; a file read without them keeps its text and finds them when first asked.
+#[derive(Clone, Default)]
 pub struct Source {
     pub file: PathBuf,
-    pub line: usize,
-    pub lines: BTreeMap<String, usize>,
+    lines: Lines,
     /// The SQL read from a query's `queryFile`.
     pub query_file_text: Option<String>,
 }
 
+#[derive(Clone, Default)]
+enum Lines {
+    /// Not from a file (a Kubernetes object): every finding is about the resource as a whole.
+    #[default]
+    None,
+    Known(Arc<DocLines>),
+    /// Document `doc` (counting non-empty ones) of a file's text.
+    Deferred {
+        file: Arc<FileText>,
+        doc: usize,
+    },
+}
+
+#[derive(Debug, Default, PartialEq)]
+pub struct DocLines {
+    /// Where the document starts.
+    pub line: usize,
+    /// The line of every value by JSON pointer, and of every key (`pointer#key`).
+    pub lines: BTreeMap<String, usize>,
+}
+
+/// A manifest file's text, parsed again with lines on first need.
+pub struct FileText {
+    text: String,
+    docs: OnceLock<Vec<Arc<DocLines>>>,
+}
+
+impl FileText {
+    pub fn new(text: String) -> Arc<FileText> {
+        Arc::new(FileText { text, docs: OnceLock::new() })
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    fn doc(&self, index: usize) -> Option<Arc<DocLines>> {
+        let docs = self.docs.get_or_init(|| {
+            super::node::parse_documents(&self.text)
+                .map(|docs| docs.iter().map(|d| Arc::new(doc_lines(d))).collect())
+                .unwrap_or_default()
+        });
+        docs.get(index).cloned()
+    }
+}
+
+/// The lines of a document's metadata and spec.
+pub fn doc_lines(doc: &super::node::Node) -> DocLines {
+    let mut lines = BTreeMap::new();
+    for part in ["metadata", "spec"] {
+        if let Some(node) = doc.get(part) {
+            node.to_json(&format!("/{part}"), &mut lines);
+        }
+    }
+    DocLines { line: doc.line, lines }
+}
+
 impl Source {
+    /// A resource that is not from a file; `name` stands for the file in findings.
+    pub fn named(name: impl Into<PathBuf>) -> Source {
+        Source { file: name.into(), ..Source::default() }
+    }
+
+    pub fn with_lines(file: impl Into<PathBuf>, lines: DocLines) -> Source {
+        Source { file: file.into(), lines: Lines::Known(Arc::new(lines)), query_file_text: None }
+    }
+
+    /// Document `doc` of `text`, whose lines are looked for only when a finding needs them.
+    pub fn deferred(file: impl Into<PathBuf>, text: &Arc<FileText>, doc: usize) -> Source {
+        Source { file: file.into(), lines: Lines::Deferred { file: text.clone(), doc }, query_file_text: None }
+    }
+
+    fn doc_lines(&self) -> Option<Arc<DocLines>> {
+        match &self.lines {
+            Lines::None => None,
+            Lines::Known(lines) => Some(lines.clone()),
+            Lines::Deferred { file, doc } => file.doc(*doc),
+        }
+    }
+
+    /// The line the resource's document starts on (0 when it is not from a file).
+    pub fn line(&self) -> usize {
+        self.doc_lines().map(|d| d.line).unwrap_or(0)
+    }
+
     /// The line of the value at `pointer`, or of its nearest ancestor that has one.
     pub fn line_of(&self, pointer: &str) -> usize {
+        let Some(doc) = self.doc_lines() else { return 0 };
         let mut p = pointer;
         loop {
-            if let Some(line) = self.lines.get(p) {
+            if let Some(line) = doc.lines.get(p) {
                 return *line;
             }
             match p.rfind('/') {
                 Some(i) => p = &p[..i],
-                None => return self.line,
+                None => return doc.line,
             }
         }
     }
 
     /// The line of a mapping key (for "unknown"/"duplicate" findings about the key itself).
     pub fn key_line(&self, pointer: &str) -> usize {
-        self.lines.get(&format!("{pointer}#key")).copied().unwrap_or_else(|| self.line_of(pointer))
+        let key = self.doc_lines().and_then(|d| d.lines.get(&format!("{pointer}#key")).copied());
+        key.unwrap_or_else(|| self.line_of(pointer))
+    }
+}
+
+impl fmt::Debug for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Not the text or the line map: a Debug of a manifest set would print every file whole.
+        f.debug_struct("Source").field("file", &self.file).field("query_file_text", &self.query_file_text).finish()
+    }
+}
+
+impl PartialEq for Source {
+    fn eq(&self, other: &Source) -> bool {
+        self.file == other.file
+            && self.query_file_text == other.query_file_text
+            && self.doc_lines() == other.doc_lines()
     }
 }
 
@@ -129,8 +233,8 @@ mod tests {
 
     #[test]
     fn lines_fall_back_to_the_nearest_ancestor() {
-        let mut s = Source { file: "f.yaml".into(), line: 3, ..Source::default() };
-        s.lines.insert("/spec".into(), 7);
+        let lines = DocLines { line: 3, lines: [("/spec".to_string(), 7)].into() };
+        let s = Source::with_lines("f.yaml", lines);
         assert_eq!(s.line_of("/spec/widgets/2"), 7);
         assert_eq!(s.line_of("/metadata"), 3);
     }

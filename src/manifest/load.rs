@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::diagnostic::{Diagnostic, Source, field_path};
-use super::node::{Node, NodeValue, parse_documents};
+use super::diagnostic::{Diagnostic, DocLines, FileText, Source, field_path};
+use super::node::{Node, Tree, parse_documents, parse_values};
 use super::schema_check;
 use super::types::{API_VERSION, AlertSpec, DashboardSpec, Kind, Metadata, QuerySnippetSpec, QuerySpec};
 
@@ -133,27 +133,30 @@ pub fn load_paths(paths: &[PathBuf]) -> (ManifestSet, Vec<Diagnostic>) {
         // `./q.yaml` reads better as `q.yaml` in findings.
         all_files.extend(files.into_iter().map(|f| f.strip_prefix(".").map(Path::to_path_buf).unwrap_or(f)));
     }
-    // Files are parsed on every core (YAML parsing is most of a large plan's CPU time); the
-    // results are put together in file order, as one thread would have.
-    let threads =
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(all_files.len().div_ceil(8)).max(1);
-    let chunk = all_files.len().div_ceil(threads).max(1);
-    let parts: Vec<(ManifestSet, Vec<Diagnostic>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = all_files
-            .chunks(chunk)
-            .map(|files| {
-                scope.spawn(move || {
-                    let (mut set, mut diags) = (ManifestSet::default(), Vec::new());
-                    for file in files {
+    // Files are parsed on every core (YAML parsing is most of a large plan's CPU time), each
+    // thread taking the next file left, as files differ in size; the results are put together
+    // in file order, as one thread would have.
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(all_files.len()).max(1);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut parts: Vec<(usize, ManifestSet, Vec<Diagnostic>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(file) = all_files.get(i) else { break done };
+                        let (mut set, mut diags) = (ManifestSet::default(), Vec::new());
                         load_file(file, &mut set, &mut diags);
+                        done.push((i, set, diags));
                     }
-                    (set, diags)
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
     });
-    for (part, part_diags) in parts {
+    parts.sort_by_key(|(i, _, _)| *i);
+    for (_, part, part_diags) in parts {
         set.append(part);
         diags.extend(part_diags);
     }
@@ -253,58 +256,91 @@ fn load_file(file: &Path, set: &mut ManifestSet, diags: &mut Vec<Diagnostic>) {
             return;
         }
     };
-    let docs = match parse_documents(&text) {
-        Ok(d) => d,
-        Err(e) => {
-            let line = e.location().map(|l| l.line() as usize).filter(|l| *l > 0);
-            diags.push(Diagnostic::in_file(file, line, yaml_error_message(&e)));
-            return;
-        }
+    // Most files are valid: they are read without lines, which costs a fraction of reading with
+    // them. A file with any finding is read again with lines, to report every finding in it.
+    let text = match load_valid_file(file, text) {
+        Ok(part) => return set.append(part),
+        Err(text) => text,
     };
     // An empty file is a mistake (a save gone wrong, a bad merge), not "no resources wanted":
     // with pruning on, taking it at its word would archive everything.
-    if docs.is_empty() {
+    if load_str_into(file, &text, set, diags) == Some(0) {
         diags.push(Diagnostic::in_file(
             file,
             None,
             "no resources in this file: it is empty (delete it, or add a manifest)",
         ));
     }
-    for doc in docs {
-        load_document(file, &doc, set, diags);
-    }
 }
 
-fn key_line(doc: &Node, key: &str) -> usize {
-    match &doc.value {
-        NodeValue::Map(entries) => entries.iter().find(|(k, _)| k.name == key).map(|(k, _)| k.line).unwrap_or(doc.line),
-        _ => doc.line,
+/// Reads a file in which nothing is wrong, or gives its text back.
+fn load_valid_file(file: &Path, text: String) -> Result<ManifestSet, String> {
+    let docs = match parse_values(&text) {
+        Ok(docs) if !docs.is_empty() => docs,
+        _ => return Err(text),
+    };
+    if docs.iter().any(|doc| !check_document(file, doc).1.is_empty()) {
+        return Err(text);
     }
+    let shared = FileText::new(text);
+    let mut set = ManifestSet::default();
+    let mut diags = Vec::new();
+    for (index, doc) in docs.into_iter().enumerate() {
+        let Value::Object(mut fields) = doc else { unreachable!("checked to be a mapping") };
+        let (Some(kind), Some(metadata), Some(spec)) = (
+            fields.get("kind").and_then(Value::as_str).and_then(Kind::parse),
+            fields.remove("metadata"),
+            fields.remove("spec"),
+        ) else {
+            unreachable!("checked to have a kind, metadata and spec")
+        };
+        add_typed(file, kind, metadata, spec, Source::deferred(file, &shared, index), &mut set, &mut diags);
+    }
+    // The schema lets through nothing typed reading refuses; should it, the slow path says what.
+    if !diags.is_empty() {
+        return Err(shared.text().to_string());
+    }
+    Ok(set)
+}
+
+/// Reads every document of `text` with lines; the number of documents, unless the YAML is bad.
+fn load_str_into(file: &Path, text: &str, set: &mut ManifestSet, diags: &mut Vec<Diagnostic>) -> Option<usize> {
+    let docs = match parse_documents(text) {
+        Ok(d) => d,
+        Err(e) => {
+            let line = e.location().map(|l| l.line() as usize).filter(|l| *l > 0);
+            diags.push(Diagnostic::in_file(file, line, yaml_error_message(&e)));
+            return None;
+        }
+    };
+    for doc in &docs {
+        load_document(file, doc, set, diags);
+    }
+    Some(docs.len())
+}
+
+fn key_line<T: Tree>(doc: &T, key: &str) -> usize {
+    doc.entries().and_then(|e| e.into_iter().find(|(k, _, _)| *k == key).map(|(_, line, _)| line)).unwrap_or(doc.line())
 }
 
 const TOP_LEVEL_FIELDS: &[&str] = &["apiVersion", "kind", "metadata", "spec"];
 
-fn load_document(file: &Path, doc: &Node, set: &mut ManifestSet, diags: &mut Vec<Diagnostic>) {
-    let NodeValue::Map(entries) = &doc.value else {
-        diags.push(Diagnostic::in_file(
-            file,
-            Some(doc.line),
-            format!(
-                "expected a manifest (a mapping with apiVersion, kind, metadata and spec), found {}",
-                doc.kind_name()
-            ),
-        ));
-        return;
+/// Everything wrong with a document's shape (fields, apiVersion, kind, and the schema of its
+/// metadata and spec), and its kind when that is known.
+fn check_document<T: Tree>(file: &Path, doc: &T) -> (Option<Kind>, Vec<Diagnostic>) {
+    let Some(entries) = doc.entries() else {
+        let message = format!(
+            "expected a manifest (a mapping with apiVersion, kind, metadata and spec), found {}",
+            doc.kind_name()
+        );
+        return (None, vec![Diagnostic::in_file(file, Some(doc.line()), message)]);
     };
-    let name = doc.get("metadata").and_then(|m| m.get("name")).and_then(Node::as_str);
-    let kind_text = doc.get("kind").and_then(Node::as_str);
+    let name = doc.get("metadata").and_then(|m| m.get("name")).and_then(T::as_str);
+    let kind_text = doc.get("kind").and_then(T::as_str);
     let resource = match (kind_text, name) {
         (Some(k), Some(n)) => {
-            let ns = doc
-                .get("metadata")
-                .and_then(|m| m.get("namespace"))
-                .and_then(Node::as_str)
-                .unwrap_or(DEFAULT_NAMESPACE);
+            let ns =
+                doc.get("metadata").and_then(|m| m.get("namespace")).and_then(T::as_str).unwrap_or(DEFAULT_NAMESPACE);
             Some(format!("{k} {ns}/{n}"))
         }
         _ => None,
@@ -319,36 +355,32 @@ fn load_document(file: &Path, doc: &Node, set: &mut ManifestSet, diags: &mut Vec
             message,
         });
     };
-    for (key, _) in entries {
-        if !TOP_LEVEL_FIELDS.contains(&key.name.as_str()) {
-            push(
-                key.line,
-                &key.name,
-                format!("unknown field `{}`; expected one of: {}", key.name, TOP_LEVEL_FIELDS.join(", ")),
-            );
+    for (key, line, _) in &entries {
+        if !TOP_LEVEL_FIELDS.contains(key) {
+            push(*line, key, format!("unknown field `{key}`; expected one of: {}", TOP_LEVEL_FIELDS.join(", ")));
         }
     }
     match doc.get("apiVersion") {
-        None => push(doc.line, "apiVersion", format!("missing required field (use {API_VERSION})")),
+        None => push(doc.line(), "apiVersion", format!("missing required field (use {API_VERSION})")),
         Some(v) if v.as_str() == Some(API_VERSION) => {}
-        Some(v) => push(v.line, "apiVersion", format!("unsupported apiVersion; use {API_VERSION}")),
+        Some(v) => push(v.line(), "apiVersion", format!("unsupported apiVersion; use {API_VERSION}")),
     }
     let kind = match doc.get("kind") {
         None => {
-            push(doc.line, "kind", format!("missing required field ({})", Kind::names()));
+            push(doc.line(), "kind", format!("missing required field ({})", Kind::names()));
             None
         }
         Some(k) => match k.as_str().and_then(Kind::parse) {
             Some(kind) => Some(kind),
             None => {
                 let found = k.as_str().map(|s| format!(" `{s}`")).unwrap_or_default();
-                push(k.line, "kind", format!("unknown kind{found}; expected {}", Kind::names()));
+                push(k.line(), "kind", format!("unknown kind{found}; expected {}", Kind::names()));
                 None
             }
         },
     };
     match doc.get("metadata") {
-        None => push(doc.line, "metadata", "missing required field (with at least `name`)".into()),
+        None => push(doc.line(), "metadata", "missing required field (with at least `name`)".into()),
         Some(m) => {
             static SCHEMA: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
             let schema = SCHEMA.get_or_init(|| schemars::schema_for!(Metadata).to_value());
@@ -357,9 +389,8 @@ fn load_document(file: &Path, doc: &Node, set: &mut ManifestSet, diags: &mut Vec
             }
         }
     }
-    let spec_node = doc.get("spec");
-    match (kind, spec_node) {
-        (_, None) => push(doc.line, "spec", "missing required field".into()),
+    match (kind, doc.get("spec")) {
+        (_, None) => push(doc.line(), "spec", "missing required field".into()),
         (Some(kind), Some(spec)) => {
             for e in schema_check::check(spec, kind.spec_schema(), "spec", key_line(doc, "spec")) {
                 push(e.line, &e.path, e.message);
@@ -367,25 +398,42 @@ fn load_document(file: &Path, doc: &Node, set: &mut ManifestSet, diags: &mut Vec
         }
         (None, Some(_)) => {}
     }
+    (kind, errors)
+}
+
+fn load_document(file: &Path, doc: &Node, set: &mut ManifestSet, diags: &mut Vec<Diagnostic>) {
+    let (kind, errors) = check_document(file, doc);
     if !errors.is_empty() {
         diags.extend(errors);
         return;
     }
-    let (Some(kind), Some(spec)) = (kind, spec_node) else {
+    let (Some(kind), Some(metadata), Some(spec)) = (kind, doc.get("metadata"), doc.get("spec")) else {
         return;
     };
     let mut lines = BTreeMap::new();
-    let metadata_json = doc.get("metadata").map(|m| m.to_json("/metadata", &mut lines)).unwrap_or(Value::Null);
-    let spec_json = spec.to_json("/spec", &mut lines);
-    let source = Source { file: file.to_path_buf(), line: doc.line, lines, query_file_text: None };
-    let metadata: Metadata = match typed(metadata_json, file, doc.line) {
+    let metadata = metadata.to_json("/metadata", &mut lines);
+    let spec = spec.to_json("/spec", &mut lines);
+    let source = Source::with_lines(file, DocLines { line: doc.line, lines });
+    add_typed(file, kind, metadata, spec, source, set, diags);
+}
+
+/// Reads a checked document's metadata and spec into their types, and the SQL of a `queryFile`.
+fn add_typed(
+    file: &Path,
+    kind: Kind,
+    metadata: Value,
+    spec: Value,
+    mut source: Source,
+    set: &mut ManifestSet,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let metadata: Metadata = match typed(metadata, file, &source, "/metadata") {
         Ok(m) => m,
         Err(d) => return diags.push(d),
     };
     match kind {
-        Kind::Query => match typed::<QuerySpec>(spec_json, file, spec.line) {
+        Kind::Query => match typed::<QuerySpec>(spec, file, &source, "/spec") {
             Ok(spec) => {
-                let mut source = source;
                 if let Some(rel) = spec.query_file.clone() {
                     let path = file.parent().unwrap_or(Path::new(".")).join(&rel);
                     match read_text(&path) {
@@ -404,40 +452,30 @@ fn load_document(file: &Path, doc: &Node, set: &mut ManifestSet, diags: &mut Vec
             }
             Err(d) => diags.push(d),
         },
-        Kind::Dashboard => match typed::<DashboardSpec>(spec_json, file, spec.line) {
+        Kind::Dashboard => match typed::<DashboardSpec>(spec, file, &source, "/spec") {
             Ok(spec) => set.dashboards.push(Manifest { metadata, spec, source }),
             Err(d) => diags.push(d),
         },
-        Kind::Alert => match typed::<AlertSpec>(spec_json, file, spec.line) {
+        Kind::Alert => match typed::<AlertSpec>(spec, file, &source, "/spec") {
             Ok(spec) => set.alerts.push(Manifest { metadata, spec, source }),
             Err(d) => diags.push(d),
         },
-        Kind::QuerySnippet => match typed::<QuerySnippetSpec>(spec_json, file, spec.line) {
+        Kind::QuerySnippet => match typed::<QuerySnippetSpec>(spec, file, &source, "/spec") {
             Ok(spec) => set.snippets.push(Manifest { metadata, spec, source }),
             Err(d) => diags.push(d),
         },
     }
 }
 
-fn typed<T: DeserializeOwned>(value: Value, file: &Path, line: usize) -> Result<T, Diagnostic> {
-    serde_json::from_value(value).map_err(|e| Diagnostic::in_file(file, Some(line), e.to_string()))
+fn typed<T: DeserializeOwned>(value: Value, file: &Path, source: &Source, part: &str) -> Result<T, Diagnostic> {
+    serde_json::from_value(value).map_err(|e| Diagnostic::in_file(file, Some(source.line_of(part)), e.to_string()))
 }
 
 /// Reads manifests from one YAML text (tests and the operator use this).
 pub fn load_str(file: &Path, text: &str) -> (ManifestSet, Vec<Diagnostic>) {
     let mut set = ManifestSet::default();
     let mut diags = Vec::new();
-    match parse_documents(text) {
-        Ok(docs) => {
-            for doc in docs {
-                load_document(file, &doc, &mut set, &mut diags);
-            }
-        }
-        Err(e) => {
-            let line = e.location().map(|l| l.line() as usize).filter(|l| *l > 0);
-            diags.push(Diagnostic::in_file(file, line, yaml_error_message(&e)));
-        }
-    }
+    load_str_into(file, text, &mut set, &mut diags);
     (set, diags)
 }
 
@@ -458,7 +496,7 @@ mod tests {
         assert_eq!(diags, Vec::<String>::new());
         assert_eq!(set.queries.len(), 1);
         assert_eq!(set.dashboards[0].namespace(), "team");
-        assert_eq!(set.dashboards[0].source.line, 6);
+        assert_eq!(set.dashboards[0].source.line(), 6);
         assert_eq!(set.dashboards[0].source.line_of("/spec/widgets/0/position"), 13);
     }
 
@@ -493,6 +531,41 @@ mod tests {
         assert_eq!(diags.len(), 1);
         assert!(diags[0].starts_with("m.yaml:"), "{}", diags[0]);
         assert!(diags[0].contains("invalid YAML"), "{}", diags[0]);
+    }
+
+    #[test]
+    fn files_read_without_lines_give_what_reading_with_lines_gives() {
+        let mut files = Vec::new();
+        collect_files(Path::new("examples/analytics"), &mut files, &mut BTreeSet::new(), &mut Vec::new());
+        let extra = Path::new("extra.yaml");
+        let text = "# comment\n---\napiVersion: redash-gitops.dev/v1alpha1\nkind: Query\nmetadata: {name: q, namespace: t}\nspec:\n  name: Q\n  dataSource: DS\n  query: select {{ n }}\n  parameters:\n    - {name: n, type: number, value: 1.5}\n  schedule: {interval: 3600, until: '2030-01-01'}\n---\n---\napiVersion: redash-gitops.dev/v1alpha1\nkind: Dashboard\nmetadata: {name: d}\nspec:\n  name: D\n  widgets:\n    - text: hi\n      position: {col: 0, row: 0, sizeX: 3, sizeY: 2}\n";
+        let mut cases: Vec<(PathBuf, String)> =
+            files.iter().map(|f| (f.clone(), std::fs::read_to_string(f).unwrap())).collect();
+        cases.push((extra.to_path_buf(), text.to_string()));
+        assert!(cases.len() > 5, "{cases:?}");
+        for (file, text) in cases {
+            let fast = load_valid_file(&file, text.clone()).unwrap_or_else(|_| panic!("{} fell back", file.display()));
+            let (mut slow, mut diags) = (ManifestSet::default(), Vec::new());
+            load_str_into(&file, &text, &mut slow, &mut diags);
+            assert_eq!(diags, vec![], "{}", file.display());
+            // Equality covers every line: the deferred ones are found by parsing again.
+            assert_eq!(fast, slow, "{}", file.display());
+        }
+    }
+
+    #[test]
+    fn a_file_with_any_finding_is_read_with_lines() {
+        let text = "apiVersion: redash-gitops.dev/v1alpha1\nkind: Query\nmetadata: {name: a}\nspec: {name: A, dataSource: DS, query: select 1}\n---\napiVersion: redash-gitops.dev/v1alpha1\nkind: Query\nmetadata: {name: b}\nspec: {name: B, dataSource: DS, query: select 1, colour: red}\n";
+        assert!(load_valid_file(Path::new("m.yaml"), text.to_string()).is_err());
+        let dir = std::env::temp_dir().join(format!("redash-gitops-load-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("m.yaml"), text).unwrap();
+        let (set, diags) = load_paths(&[dir.join("m.yaml")]);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(set.queries.len(), 1);
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(diags[0].line, Some(9));
+        assert_eq!(diags[0].field.as_deref(), Some("spec.colour"));
     }
 
     #[test]

@@ -87,6 +87,155 @@ impl Node {
     }
 }
 
+/// A parsed YAML value as the schema check and the document checks see it. Two trees have
+/// it: [`Node`], which knows the line of every value and key, and plain JSON, which does not
+/// (line 0) but is several times cheaper to build and is what typed deserialisation reads.
+pub trait Tree: Sized {
+    fn line(&self) -> usize;
+    fn kind_name(&self) -> &'static str;
+    /// Whether this value is of the JSON Schema `type` named.
+    fn has_type(&self, ty: &str) -> bool;
+    fn is_null(&self) -> bool;
+    fn is_str(&self) -> bool;
+    /// A number or boolean (where a string was wanted, quotes are the likely fix).
+    fn is_unquoted_scalar(&self) -> bool;
+    /// A scalar as JSON, for `enum` and `const`.
+    fn scalar_json(&self) -> Option<Value>;
+    fn as_str(&self) -> Option<&str>;
+    fn number(&self) -> Option<f64>;
+    fn items(&self) -> Option<&[Self]>;
+    /// A mapping's entries: key, the key's line, value.
+    fn entries(&self) -> Option<Vec<(&str, usize, &Self)>>;
+    fn get(&self, key: &str) -> Option<&Self>;
+}
+
+impl Tree for Node {
+    fn line(&self) -> usize {
+        self.line
+    }
+    fn kind_name(&self) -> &'static str {
+        Node::kind_name(self)
+    }
+    fn has_type(&self, ty: &str) -> bool {
+        match (ty, &self.value) {
+            ("null", NodeValue::Null) => true,
+            ("boolean", NodeValue::Bool(_)) => true,
+            ("integer", NodeValue::Int(_) | NodeValue::UInt(_)) => true,
+            ("integer", NodeValue::Float(f)) => f.fract() == 0.0,
+            ("number", NodeValue::Int(_) | NodeValue::UInt(_) | NodeValue::Float(_)) => true,
+            ("string", NodeValue::Str(_)) => true,
+            ("array", NodeValue::Seq(_)) => true,
+            ("object", NodeValue::Map(_)) => true,
+            _ => false,
+        }
+    }
+    fn is_null(&self) -> bool {
+        self.value == NodeValue::Null
+    }
+    fn is_str(&self) -> bool {
+        matches!(self.value, NodeValue::Str(_))
+    }
+    fn is_unquoted_scalar(&self) -> bool {
+        matches!(self.value, NodeValue::Int(_) | NodeValue::UInt(_) | NodeValue::Float(_) | NodeValue::Bool(_))
+    }
+    fn scalar_json(&self) -> Option<Value> {
+        match &self.value {
+            NodeValue::Null => Some(Value::Null),
+            NodeValue::Bool(b) => Some(Value::Bool(*b)),
+            NodeValue::Int(i) => Some(Value::from(*i)),
+            NodeValue::UInt(u) => Some(Value::from(*u)),
+            NodeValue::Float(f) => serde_json::Number::from_f64(*f).map(Value::Number),
+            NodeValue::Str(s) => Some(Value::String(s.clone())),
+            NodeValue::Seq(_) | NodeValue::Map(_) => None,
+        }
+    }
+    fn as_str(&self) -> Option<&str> {
+        Node::as_str(self)
+    }
+    fn number(&self) -> Option<f64> {
+        match self.value {
+            NodeValue::Int(i) => Some(i as f64),
+            NodeValue::UInt(u) => Some(u as f64),
+            NodeValue::Float(f) => Some(f),
+            _ => None,
+        }
+    }
+    fn items(&self) -> Option<&[Node]> {
+        match &self.value {
+            NodeValue::Seq(items) => Some(items),
+            _ => None,
+        }
+    }
+    fn entries(&self) -> Option<Vec<(&str, usize, &Node)>> {
+        match &self.value {
+            NodeValue::Map(entries) => Some(entries.iter().map(|(k, v)| (k.name.as_str(), k.line, v)).collect()),
+            _ => None,
+        }
+    }
+    fn get(&self, key: &str) -> Option<&Node> {
+        Node::get(self, key)
+    }
+}
+
+impl Tree for Value {
+    fn line(&self) -> usize {
+        0
+    }
+    fn kind_name(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Number(n) if n.is_f64() => "a number",
+            Value::Number(_) => "an integer",
+            Value::String(_) => "a string",
+            Value::Array(_) => "a list",
+            Value::Object(_) => "a mapping",
+        }
+    }
+    fn has_type(&self, ty: &str) -> bool {
+        match (ty, self) {
+            ("null", Value::Null) => true,
+            ("boolean", Value::Bool(_)) => true,
+            ("integer", Value::Number(n)) => !n.is_f64() || n.as_f64().is_some_and(|f| f.fract() == 0.0),
+            ("number", Value::Number(_)) => true,
+            ("string", Value::String(_)) => true,
+            ("array", Value::Array(_)) => true,
+            ("object", Value::Object(_)) => true,
+            _ => false,
+        }
+    }
+    fn is_null(&self) -> bool {
+        self.is_null()
+    }
+    fn is_str(&self) -> bool {
+        self.is_string()
+    }
+    fn is_unquoted_scalar(&self) -> bool {
+        matches!(self, Value::Number(_) | Value::Bool(_))
+    }
+    fn scalar_json(&self) -> Option<Value> {
+        match self {
+            Value::Array(_) | Value::Object(_) => None,
+            other => Some(other.clone()),
+        }
+    }
+    fn as_str(&self) -> Option<&str> {
+        self.as_str()
+    }
+    fn number(&self) -> Option<f64> {
+        self.as_f64()
+    }
+    fn items(&self) -> Option<&[Value]> {
+        self.as_array().map(Vec::as_slice)
+    }
+    fn entries(&self) -> Option<Vec<(&str, usize, &Value)>> {
+        self.as_object().map(|m| m.iter().map(|(k, v)| (k.as_str(), 0, v)).collect())
+    }
+    fn get(&self, key: &str) -> Option<&Value> {
+        self.as_object().and_then(|m| m.get(key))
+    }
+}
+
 pub fn escape_pointer(segment: &str) -> String {
     segment.replace('~', "~0").replace('/', "~1")
 }
@@ -196,10 +345,20 @@ impl<'de> Deserialize<'de> for KeyText {
 /// Parses every document of a YAML text. Empty documents (comments only) are left out.
 /// Booleans are YAML 1.2's `true`/`false` only: `NO` (Norway) and `y` stay strings.
 pub fn parse_documents(text: &str) -> Result<Vec<Node>, serde_saphyr::Error> {
+    let docs: Vec<Option<Node>> = serde_saphyr::from_multiple_with_options(text, yaml_options())?;
+    Ok(docs.into_iter().flatten().filter(|n| n.value != NodeValue::Null).collect())
+}
+
+/// Like [`parse_documents`], without lines: the same documents, in the same order, as JSON.
+pub fn parse_values(text: &str) -> Result<Vec<Value>, serde_saphyr::Error> {
+    let docs: Vec<Value> = serde_saphyr::from_multiple_with_options(text, yaml_options())?;
+    Ok(docs.into_iter().filter(|v| !v.is_null()).collect())
+}
+
+fn yaml_options() -> serde_saphyr::Options {
     let mut options = serde_saphyr::Options::default();
     options.strict_booleans = true;
-    let docs: Vec<Option<Node>> = serde_saphyr::from_multiple_with_options(text, options)?;
-    Ok(docs.into_iter().flatten().filter(|n| n.value != NodeValue::Null).collect())
+    options
 }
 
 #[cfg(test)]

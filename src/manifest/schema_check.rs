@@ -7,7 +7,7 @@
 
 use serde_json::Value;
 
-use super::node::{Node, NodeValue};
+use super::node::Tree;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SchemaError {
@@ -19,7 +19,7 @@ pub struct SchemaError {
 
 /// Checks `node` against `schema`. `anchor` is the line of the key that holds the node: a
 /// missing field is reported there.
-pub fn check(node: &Node, schema: &Value, path: &str, anchor: usize) -> Vec<SchemaError> {
+pub fn check<T: Tree>(node: &T, schema: &Value, path: &str, anchor: usize) -> Vec<SchemaError> {
     let mut errors = Vec::new();
     Checker { root: schema, strict: false }.check(node, schema, path, anchor, &mut errors);
     errors
@@ -35,24 +35,10 @@ struct Checker<'a> {
 /// Checks a custom resource's `node` against a CRD's OpenAPI v3 schema (with `nullable` and
 /// `x-kubernetes-preserve-unknown-fields`), unknown fields being errors as with
 /// `kubectl --validate=strict`.
-pub fn check_crd(node: &Node, schema: &Value, path: &str, anchor: usize) -> Vec<SchemaError> {
+pub fn check_crd<T: Tree>(node: &T, schema: &Value, path: &str, anchor: usize) -> Vec<SchemaError> {
     let mut errors = Vec::new();
     Checker { root: schema, strict: true }.check(node, schema, path, anchor, &mut errors);
     errors
-}
-
-fn type_matches(ty: &str, node: &Node) -> bool {
-    match (ty, &node.value) {
-        ("null", NodeValue::Null) => true,
-        ("boolean", NodeValue::Bool(_)) => true,
-        ("integer", NodeValue::Int(_) | NodeValue::UInt(_)) => true,
-        ("integer", NodeValue::Float(f)) => f.fract() == 0.0,
-        ("number", NodeValue::Int(_) | NodeValue::UInt(_) | NodeValue::Float(_)) => true,
-        ("string", NodeValue::Str(_)) => true,
-        ("array", NodeValue::Seq(_)) => true,
-        ("object", NodeValue::Map(_)) => true,
-        _ => false,
-    }
 }
 
 fn type_words(ty: &str) -> &str {
@@ -65,18 +51,6 @@ fn type_words(ty: &str) -> &str {
         "array" => "a list",
         "object" => "a mapping",
         other => other,
-    }
-}
-
-fn scalar_json(node: &Node) -> Option<Value> {
-    match &node.value {
-        NodeValue::Null => Some(Value::Null),
-        NodeValue::Bool(b) => Some(Value::Bool(*b)),
-        NodeValue::Int(i) => Some(Value::from(*i)),
-        NodeValue::UInt(u) => Some(Value::from(*u)),
-        NodeValue::Float(f) => serde_json::Number::from_f64(*f).map(Value::Number),
-        NodeValue::Str(s) => Some(Value::String(s.clone())),
-        _ => None,
     }
 }
 
@@ -118,29 +92,29 @@ impl Checker<'_> {
     }
 
     /// Whether a branch of `anyOf`/`oneOf` is meant for this kind of node (by its `type`).
-    fn branch_fits(&self, branch: &Value, node: &Node) -> bool {
+    fn branch_fits<T: Tree>(&self, branch: &Value, node: &T) -> bool {
         let branch = self.resolve(branch);
         let types = Self::types_of(branch);
         if types.is_empty() {
             if let Some(values) = branch.get("enum").and_then(Value::as_array) {
-                return scalar_json(node).is_some_and(|v| values.iter().any(|e| e == &v))
-                    || values.iter().any(|e| e.is_string() && matches!(node.value, NodeValue::Str(_)));
+                return node.scalar_json().is_some_and(|v| values.iter().any(|e| e == &v))
+                    || values.iter().any(|e| e.is_string() && node.is_str());
             }
             return true;
         }
-        types.iter().any(|t| type_matches(t, node))
+        types.iter().any(|t| node.has_type(t))
     }
 
-    fn check(&self, node: &Node, schema: &Value, path: &str, anchor: usize, errors: &mut Vec<SchemaError>) {
+    fn check<T: Tree>(&self, node: &T, schema: &Value, path: &str, anchor: usize, errors: &mut Vec<SchemaError>) {
         if schema == &Value::Bool(true) {
             return;
         }
         if schema == &Value::Bool(false) {
-            errors.push(SchemaError { path: path.into(), line: node.line, message: "is not allowed here".into() });
+            errors.push(SchemaError { path: path.into(), line: node.line(), message: "is not allowed here".into() });
             return;
         }
         let schema = self.resolve(schema);
-        if node.value == NodeValue::Null && schema.get("nullable") == Some(&Value::Bool(true)) {
+        if node.is_null() && schema.get("nullable") == Some(&Value::Bool(true)) {
             return;
         }
         let preserve = schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
@@ -158,70 +132,53 @@ impl Checker<'_> {
             }
         }
         let types = Self::types_of(schema);
-        if !types.is_empty() && !types.iter().any(|t| type_matches(t, node)) {
+        if !types.is_empty() && !types.iter().any(|t| node.has_type(t)) {
             let wanted: Vec<&str> = types.iter().filter(|t| **t != "null").map(|t| type_words(t)).collect();
-            let hint = if wanted.contains(&"a string")
-                && matches!(node.value, NodeValue::Int(_) | NodeValue::Float(_) | NodeValue::Bool(_))
-            {
-                " (put it in quotes)"
-            } else {
-                ""
-            };
+            let hint =
+                if wanted.contains(&"a string") && node.is_unquoted_scalar() { " (put it in quotes)" } else { "" };
             errors.push(SchemaError {
                 path: path.into(),
-                line: node.line,
+                line: node.line(),
                 message: format!("expected {}, found {}{hint}", wanted.join(" or "), node.kind_name()),
             });
             return;
         }
         if let Some(values) = schema.get("enum").and_then(Value::as_array) {
-            if !scalar_json(node).is_some_and(|v| values.contains(&v)) {
-                let found = scalar_json(node).map(|v| format!(" {v}")).unwrap_or_default();
+            if !node.scalar_json().is_some_and(|v| values.contains(&v)) {
+                let found = node.scalar_json().map(|v| format!(" {v}")).unwrap_or_default();
                 errors.push(SchemaError {
                     path: path.into(),
-                    line: node.line,
+                    line: node.line(),
                     message: format!("unknown value{found}; expected one of: {}", describe_values(values)),
                 });
             }
             return;
         }
         if let Some(c) = schema.get("const")
-            && scalar_json(node).as_ref() != Some(c)
+            && node.scalar_json().as_ref() != Some(c)
         {
-            errors.push(SchemaError { path: path.into(), line: node.line, message: format!("must be {c}") });
+            errors.push(SchemaError { path: path.into(), line: node.line(), message: format!("must be {c}") });
         }
-        match &node.value {
-            NodeValue::Map(entries) => self.check_object(entries, schema, path, anchor, errors),
-            NodeValue::Seq(items) => {
-                if let Some(item_schema) = schema.get("items") {
-                    for (i, item) in items.iter().enumerate() {
-                        self.check(item, item_schema, &format!("{path}[{i}]"), item.line, errors);
-                    }
+        if let Some(entries) = node.entries() {
+            self.check_object(&entries, schema, path, anchor, errors);
+        } else if let Some(items) = node.items() {
+            if let Some(item_schema) = schema.get("items") {
+                for (i, item) in items.iter().enumerate() {
+                    self.check(item, item_schema, &format!("{path}[{i}]"), item.line(), errors);
                 }
-                self.check_bound(node, items.len() as f64, schema, "minItems", "maxItems", "items", path, errors);
             }
-            NodeValue::Str(s) => {
-                self.check_bound(
-                    node,
-                    s.chars().count() as f64,
-                    schema,
-                    "minLength",
-                    "maxLength",
-                    "characters",
-                    path,
-                    errors,
-                );
-            }
-            NodeValue::Int(i) => self.check_number(node, *i as f64, schema, path, errors),
-            NodeValue::UInt(u) => self.check_number(node, *u as f64, schema, path, errors),
-            NodeValue::Float(f) => self.check_number(node, *f, schema, path, errors),
-            _ => {}
+            self.check_bound(node, items.len() as f64, schema, "minItems", "maxItems", "items", path, errors);
+        } else if let Some(s) = node.as_str() {
+            let len = s.chars().count() as f64;
+            self.check_bound(node, len, schema, "minLength", "maxLength", "characters", path, errors);
+        } else if let Some(n) = node.number() {
+            self.check_number(node, n, schema, path, errors);
         }
     }
 
-    fn check_alternatives(
+    fn check_alternatives<T: Tree>(
         &self,
-        node: &Node,
+        node: &T,
         branches: &[Value],
         path: &str,
         anchor: usize,
@@ -248,9 +205,9 @@ impl Checker<'_> {
         }
     }
 
-    fn check_object(
+    fn check_object<T: Tree>(
         &self,
-        entries: &[(super::node::Key, Node)],
+        entries: &[(&str, usize, &T)],
         schema: &Value,
         path: &str,
         anchor: usize,
@@ -259,13 +216,13 @@ impl Checker<'_> {
         let properties = schema.get("properties").and_then(Value::as_object);
         let additional = schema.get("additionalProperties");
         let mut seen = std::collections::BTreeSet::new();
-        for (key, value) in entries {
-            let child = if path.is_empty() { key.name.clone() } else { format!("{path}.{}", key.name) };
-            if !seen.insert(key.name.as_str()) {
-                errors.push(SchemaError { path: child.clone(), line: key.line, message: "appears twice".into() });
+        for &(key, key_line, value) in entries {
+            let child = if path.is_empty() { key.to_string() } else { format!("{path}.{key}") };
+            if !seen.insert(key) {
+                errors.push(SchemaError { path: child.clone(), line: key_line, message: "appears twice".into() });
             }
-            if let Some(prop) = properties.and_then(|p| p.get(&key.name)) {
-                self.check(value, prop, &child, key.line, errors);
+            if let Some(prop) = properties.and_then(|p| p.get(key)) {
+                self.check(value, prop, &child, key_line, errors);
             } else {
                 let preserve = schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
                 let denied = match additional {
@@ -279,18 +236,18 @@ impl Checker<'_> {
                             properties.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
                         errors.push(SchemaError {
                             path: child,
-                            line: key.line,
-                            message: format!("unknown field `{}`; expected one of: {}", key.name, known.join(", ")),
+                            line: key_line,
+                            message: format!("unknown field `{key}`; expected one of: {}", known.join(", ")),
                         });
                     }
-                    Some(extra) => self.check(value, extra, &child, key.line, errors),
+                    Some(extra) => self.check(value, extra, &child, key_line, errors),
                     None => {}
                 }
             }
         }
         if let Some(required) = schema.get("required").and_then(Value::as_array) {
             for name in required.iter().filter_map(Value::as_str) {
-                if !entries.iter().any(|(k, _)| k.name == name) {
+                if !entries.iter().any(|(k, _, _)| *k == name) {
                     let child = if path.is_empty() { name.to_string() } else { format!("{path}.{name}") };
                     errors.push(SchemaError { path: child, line: anchor, message: "missing required field".into() });
                 }
@@ -298,7 +255,7 @@ impl Checker<'_> {
         }
     }
 
-    fn check_number(&self, node: &Node, value: f64, schema: &Value, path: &str, errors: &mut Vec<SchemaError>) {
+    fn check_number<T: Tree>(&self, node: &T, value: f64, schema: &Value, path: &str, errors: &mut Vec<SchemaError>) {
         let max_for_format = match schema.get("format").and_then(Value::as_str) {
             Some("uint32") => Some(u32::MAX as f64),
             Some("int32") => Some(i32::MAX as f64),
@@ -309,20 +266,28 @@ impl Checker<'_> {
         if let Some(min) = schema.get("minimum").and_then(Value::as_f64)
             && value < min
         {
-            errors.push(SchemaError { path: path.into(), line: node.line, message: format!("must be at least {min}") });
+            errors.push(SchemaError {
+                path: path.into(),
+                line: node.line(),
+                message: format!("must be at least {min}"),
+            });
         }
         let max = schema.get("maximum").and_then(Value::as_f64).or(max_for_format);
         if let Some(max) = max
             && value > max
         {
-            errors.push(SchemaError { path: path.into(), line: node.line, message: format!("must be at most {max}") });
+            errors.push(SchemaError {
+                path: path.into(),
+                line: node.line(),
+                message: format!("must be at most {max}"),
+            });
         }
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn check_bound(
+    fn check_bound<T: Tree>(
         &self,
-        node: &Node,
+        node: &T,
         len: f64,
         schema: &Value,
         min_key: &str,
@@ -336,7 +301,7 @@ impl Checker<'_> {
         {
             errors.push(SchemaError {
                 path: path.into(),
-                line: node.line,
+                line: node.line(),
                 message: format!("needs at least {min} {unit}"),
             });
         }
@@ -345,7 +310,7 @@ impl Checker<'_> {
         {
             errors.push(SchemaError {
                 path: path.into(),
-                line: node.line,
+                line: node.line(),
                 message: format!("allows at most {max} {unit}"),
             });
         }

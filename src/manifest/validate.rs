@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::diagnostic::Diagnostic;
+use super::diagnostic::{Diagnostic, Source};
 use super::load::{Manifest, ManifestSet, ResourceKey};
 use super::types::{
     AlertSpec, DashboardSpec, Kind, MappingSource, ParameterMapping, ParameterType, QuerySnippetSpec, QuerySpec,
@@ -75,7 +75,9 @@ fn check_alert(
 /// Triggers are unique on the whole Redash server, so across namespaces too.
 fn check_snippets(snippets: &[Manifest<QuerySnippetSpec>], diags: &mut Vec<Diagnostic>) {
     let k = Kind::QuerySnippet;
-    let mut seen: BTreeMap<&str, String> = BTreeMap::new();
+    // Where a trigger was first seen, put in words only for a duplicate: finding a line means
+    // parsing its file again.
+    let mut seen: BTreeMap<&str, &Manifest<QuerySnippetSpec>> = BTreeMap::new();
     for s in snippets {
         let trigger = s.spec.trigger.as_str();
         check_length(s, k, "/spec/trigger", trigger, 255, diags);
@@ -85,15 +87,24 @@ fn check_snippets(snippets: &[Manifest<QuerySnippetSpec>], diags: &mut Vec<Diagn
         if s.spec.snippet.trim().is_empty() {
             diags.push(s.diagnostic(k, "/spec/snippet", "must not be empty"));
         }
-        let here = format!("{} ({}:{})", s.key(k), s.source.file.display(), s.source.line_of("/spec/trigger"));
         match seen.get(trigger) {
-            Some(first) => diags.push(s.diagnostic(
-                k,
-                "/spec/trigger",
-                format!("duplicate trigger {trigger:?}: also used by {first} (triggers are unique on a Redash server)"),
-            )),
+            Some(first) => {
+                let first = format!(
+                    "{} ({}:{})",
+                    first.key(k),
+                    first.source.file.display(),
+                    first.source.line_of("/spec/trigger")
+                );
+                diags.push(s.diagnostic(
+                    k,
+                    "/spec/trigger",
+                    format!(
+                        "duplicate trigger {trigger:?}: also used by {first} (triggers are unique on a Redash server)"
+                    ),
+                ))
+            }
             None => {
-                seen.insert(trigger, here);
+                seen.insert(trigger, s);
             }
         }
     }
@@ -116,7 +127,7 @@ fn is_dns_label(name: &str) -> bool {
 }
 
 fn check_identities(set: &ManifestSet, diags: &mut Vec<Diagnostic>) {
-    let mut seen: BTreeMap<ResourceKey, String> = BTreeMap::new();
+    let mut seen: BTreeMap<ResourceKey, &Source> = BTreeMap::new();
     let entries = set
         .queries
         .iter()
@@ -126,7 +137,6 @@ fn check_identities(set: &ManifestSet, diags: &mut Vec<Diagnostic>) {
         .chain(set.snippets.iter().map(|s| (Kind::QuerySnippet, &s.metadata, &s.source, s.namespace())));
     for (kind, metadata, source, namespace) in entries {
         let key = ResourceKey::new(kind, namespace, &metadata.name);
-        let here = format!("{}:{}", source.file.display(), source.line_of("/metadata/name"));
         let diag = |pointer: &str, message: String| Diagnostic {
             file: Some(source.file.clone()),
             line: Some(source.line_of(pointer)),
@@ -160,9 +170,10 @@ fn check_identities(set: &ManifestSet, diags: &mut Vec<Diagnostic>) {
             ));
         }
         if let Some(first) = seen.get(&key) {
+            let first = format!("{}:{}", first.file.display(), first.line_of("/metadata/name"));
             diags.push(diag("/metadata/name", format!("duplicate resource: {key} is also defined at {first}")));
         } else {
-            seen.insert(key.clone(), here.clone());
+            seen.insert(key.clone(), source);
         }
         if let Some(value) = metadata.annotations.get(super::types::ADOPT_ANNOTATION)
             && super::types::parse_adopt(value).is_none()

@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -419,7 +418,7 @@ async fn children(
 }
 
 fn source_of(key: &ResourceKey) -> Source {
-    Source { file: PathBuf::from(key.to_string()), ..Source::default() }
+    Source::named(key.to_string())
 }
 
 /// The manifests a plan of `obj` needs (itself and the Ready queries it refers to) and the

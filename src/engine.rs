@@ -9,8 +9,9 @@ use thiserror::Error;
 
 use crate::manifest::{Diagnostics, ManifestSet, ResourceKey, load_paths, validate_offline};
 use crate::plan::{Plan, PlanError, PlanOptions, plan};
-use crate::redash::types::Destination;
+use crate::redash::types::{DataSource, Destination};
 use crate::redash::{RedashClient, RedashError};
+use crate::state::fetch::Lists;
 use crate::state::fetch::{dashboards_by_id, fetch_by_ids, queries_by_id};
 use crate::state::{Actual, FetchOptions, check_server, fetch_actual_from, fetch_lists, fetch_widget_usage, resolve};
 
@@ -47,8 +48,10 @@ impl EngineError {
 
 /// Reads and validates every manifest under `paths`; all findings at once.
 pub fn load_and_validate(paths: &[PathBuf]) -> Result<ManifestSet, EngineError> {
+    let started = std::time::Instant::now();
     let (set, mut diags) = load_paths(paths);
     diags.extend(validate_offline(&set));
+    tracing::info!(resources = set.len(), ms = started.elapsed().as_millis() as u64, "read the manifests");
     if diags.is_empty() {
         Ok(set)
     } else {
@@ -96,6 +99,59 @@ pub async fn destinations_for(client: &RedashClient, set: &ManifestSet) -> Resul
     }
 }
 
+/// What a plan reads from Redash that does not depend on the manifests.
+pub struct ServerState {
+    pub redash_version: String,
+    pub data_sources: Vec<DataSource>,
+    /// Every list, unless the objects are read by id (the operator).
+    pub lists: Option<Lists>,
+}
+
+/// Reads the session (whose verdict comes first: a wrong key or URL is told as such, not as a
+/// failed list), the data sources and, when asked, the lists — all in one round.
+pub async fn read_server(client: &RedashClient, with_lists: bool) -> Result<ServerState, RedashError> {
+    let started = std::time::Instant::now();
+    let lists = async { if with_lists { fetch_lists(client).await.map(Some) } else { Ok(None) } };
+    let (session, data_sources, lists) = tokio::join!(check_server(client), client.data_sources(), lists);
+    tracing::info!(ms = started.elapsed().as_millis() as u64, "read the session, data sources and lists");
+    let redash_version = session?;
+    Ok(ServerState { redash_version, data_sources: data_sources?, lists: lists? })
+}
+
+/// Loads and validates the manifests under `paths` while Redash is read (what is read from it
+/// needs nothing from them), then plans. Invalid manifests are reported as such, whatever
+/// Redash answers, without waiting for it. Nothing is written.
+pub async fn load_and_plan(
+    client: &RedashClient,
+    paths: &[PathBuf],
+    opts: &EngineOptions,
+) -> Result<(ManifestSet, Planned), EngineError> {
+    let server = {
+        let client = client.clone();
+        tokio::spawn(async move { read_server(&client, true).await })
+    };
+    let paths = paths.to_vec();
+    let loaded = tokio::task::spawn_blocking(move || load_and_validate(&paths)).await;
+    let set = match loaded {
+        Ok(Ok(set)) => set,
+        Ok(Err(e)) => {
+            server.abort();
+            return Err(e);
+        }
+        Err(e) => {
+            server.abort();
+            std::panic::resume_unwind(e.into_panic());
+        }
+    };
+    let state = match server.await {
+        Ok(state) => state?,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    };
+    let destinations = destinations_for(client, &set).await?;
+    let planned = plan_from(client, &set, opts, &BTreeMap::new(), state, destinations).await?;
+    Ok((set, planned))
+}
+
 /// Reads what the plan needs from Redash and plans. Nothing is written.
 pub async fn plan_against(
     client: &RedashClient,
@@ -113,14 +169,21 @@ pub async fn plan_with_hints(
     opts: &EngineOptions,
     hints: &BTreeMap<ResourceKey, i64>,
 ) -> Result<Planned, EngineError> {
-    // The lists need nothing from the manifests: they are read alongside the session and the
-    // data sources, so that a plan takes two rounds of requests, not four. The session's
-    // verdict comes first (a wrong key or URL is told as such, not as a failed list).
-    let lists = async { if hints.is_empty() { fetch_lists(client).await.map(Some) } else { Ok(None) } };
-    let (session, data_sources, destinations, lists) =
-        tokio::join!(check_server(client), client.data_sources(), destinations_for(client, set), lists);
-    let redash_version = session?;
-    let (data_sources, destinations, lists) = (data_sources?, destinations?, lists?);
+    let (state, destinations) = tokio::join!(read_server(client, hints.is_empty()), destinations_for(client, set));
+    plan_from(client, set, opts, hints, state?, destinations?).await
+}
+
+/// Plans from what was read of Redash, reading more as the plan asks.
+async fn plan_from(
+    client: &RedashClient,
+    set: &ManifestSet,
+    opts: &EngineOptions,
+    hints: &BTreeMap<ResourceKey, i64>,
+    state: ServerState,
+    destinations: Vec<Destination>,
+) -> Result<Planned, EngineError> {
+    let started = std::time::Instant::now();
+    let ServerState { redash_version, data_sources, lists } = state;
     let desired = resolve(set, &data_sources, &destinations, &opts.data_source_map)
         .map_err(|d| EngineError::Invalid(Diagnostics(d)))?;
     let fetch = FetchOptions {
@@ -149,6 +212,7 @@ pub async fn plan_with_hints(
         actual.widget_usage = Some(fetch_widget_usage(client, &actual, opts.concurrency).await?);
         result = plan(&desired, &actual, &data_sources, &opts.plan);
     }
+    tracing::info!(ms = started.elapsed().as_millis() as u64, "planned");
     let plan = result.map_err(|e| EngineError::Plan(PlanErrors(e)))?;
     Ok(Planned { plan, actual, redash_version })
 }

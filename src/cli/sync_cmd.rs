@@ -10,7 +10,7 @@ use super::common::{
     ColorChoice, ConnectionArgs, data_source_map, engine_error, paths, runtime, stop_on_signal, style,
 };
 use crate::apply::{Report, Status, Stop, apply_until};
-use crate::engine::{EngineOptions, load_and_validate, plan_against};
+use crate::engine::{EngineOptions, load_and_plan};
 use crate::execute::{RunReport, changed_sql, check, refresh};
 use crate::plan::{DriftPolicy, Plan, PlanOptions};
 use crate::redash::{DEFAULT_CONCURRENCY, RedashClient};
@@ -180,7 +180,6 @@ fn print_document(
 
 pub fn run_plan(args: &PlanArgs, apply_changes: bool) -> anyhow::Result<Outcome> {
     let Resolved { paths, client, opts, style } = args.resolve()?;
-    let set = load_and_validate(&paths).map_err(engine_error)?;
     let text = args.output == OutputFormat::Text;
     let owner = opts.plan.owner.clone();
     runtime()?.block_on(async {
@@ -189,7 +188,7 @@ pub fn run_plan(args: &PlanArgs, apply_changes: bool) -> anyhow::Result<Outcome>
         if apply_changes {
             stop_on_signal(stop.clone());
         }
-        let planned = plan_against(&client, &set, &opts).await.map_err(engine_error)?;
+        let (_, planned) = load_and_plan(&client, &paths, &opts).await.map_err(engine_error)?;
         let target = format!("{} (Redash {}, owner {owner:?})", client.base_url(), planned.redash_version);
         let plan = &planned.plan;
         let mut produced = Produced::default();

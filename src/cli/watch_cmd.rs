@@ -10,7 +10,7 @@ use super::Outcome;
 use super::common::engine_error;
 use super::sync_cmd::{PlanArgs, Resolved};
 use crate::apply::apply;
-use crate::engine::{EngineOptions, load_and_validate, plan_against};
+use crate::engine::{EngineOptions, load_and_plan};
 use crate::redash::RedashClient;
 use crate::render::{Style, render_plan, render_report};
 
@@ -42,15 +42,8 @@ fn relevant(path: &Path) -> bool {
 
 /// One round: validate, plan, apply. Problems are printed; watching goes on.
 async fn round(paths: &[PathBuf], client: &RedashClient, opts: &EngineOptions, style: Style) {
-    let set = match load_and_validate(paths) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("{:#}\nwaiting for the next save", engine_error(e));
-            return;
-        }
-    };
-    let planned = match plan_against(client, &set, opts).await {
-        Ok(p) => p,
+    let planned = match load_and_plan(client, paths, opts).await {
+        Ok((_, p)) => p,
         Err(e) => {
             eprintln!("{:#}\nwaiting for the next save", engine_error(e));
             return;

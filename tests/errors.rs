@@ -89,3 +89,19 @@ fn a_server_error_on_one_query_does_not_stop_the_others() {
     w.run(&["sync", "."]).expect(0);
     w.run(&["plan", "."]).expect(0);
 }
+
+#[test]
+fn invalid_manifests_are_reported_without_waiting_for_a_server_that_does_not_answer() {
+    // Redash is read while the manifests are; a finding in them must not wait for Redash.
+    let w = World::new("silent-server");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    w.dir.write("q.yaml", "apiVersion: redash-gitops.dev/v1alpha1\nkind: Query\nmetadata: {name: q}\nspec: {name: Q, dataSource: Sample Postgres, query: select 1, colour: red}\n");
+    let started = std::time::Instant::now();
+    let run =
+        w.run_with_env(&["plan", "q.yaml", "--request-timeout", "60s", "--retries", "0"], &[("REDASH_URL", &url)]);
+    let run = run.expect(1);
+    run.err_has("q.yaml:4: Query default/q: spec.colour: unknown field `colour`");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "waited for the server\n{}", run.describe());
+    drop(listener);
+}

@@ -81,10 +81,12 @@ fn the_kubernetes_example_is_the_files_example() {
         assert!(validate_offline(&set).is_empty());
         let mut desired = resolve(&set, &data_sources, &[], &BTreeMap::new()).unwrap();
         for q in &mut desired.queries {
+            let q = std::sync::Arc::make_mut(q);
             q.key.namespace = "any".into();
             q.hash.clear();
         }
         for d in &mut desired.dashboards {
+            let d = std::sync::Arc::make_mut(d);
             d.key.namespace = "any".into();
             d.hash.clear();
             for w in &mut d.widgets {

@@ -122,7 +122,7 @@ pub fn changed_sql(plan: &Plan) -> Vec<(&DesiredQuery, Option<i64>)> {
                 || (q.op != Op::Noop
                     && q.changes.iter().any(|c| matches!(c.field.as_str(), "query" | "parameters" | "dataSource")))
         })
-        .map(|q| (&q.desired, q.id))
+        .map(|q| (&*q.desired, q.id))
         .collect()
 }
 

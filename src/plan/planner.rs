@@ -1,6 +1,7 @@
 //! The planner: a pure function of the desired state, the actual state and the options.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 
@@ -78,7 +79,7 @@ pub fn plan(
     let mut losing: BTreeSet<ResourceKey> = BTreeSet::new();
     let mut matched: BTreeMap<ResourceKey, (Op, &Query)> = BTreeMap::new();
     let mut claimed: BTreeSet<i64> = BTreeSet::new();
-    let mut sorted_queries: Vec<&DesiredQuery> = desired.queries.iter().collect();
+    let mut sorted_queries: Vec<&Arc<DesiredQuery>> = desired.queries.iter().collect();
     sorted_queries.sort_by(|a, b| a.key.cmp(&b.key));
     for d in &sorted_queries {
         match index.find(d, opts, &claimed) {
@@ -124,7 +125,7 @@ pub fn plan(
                     expected_updated_at: None,
                     live_options: json!({}),
                     live_hash: None,
-                    desired: (*d).clone(),
+                    desired: Arc::clone(d),
                 }
             }
             Some((op, live)) => {
@@ -163,7 +164,7 @@ pub fn plan(
                     expected_updated_at: Some(live.updated_at.clone()),
                     live_options: live.options.clone(),
                     live_hash: marker.and_then(|m| m.hash),
-                    desired: (*d).clone(),
+                    desired: Arc::clone(d),
                 }
             }
         };
@@ -194,7 +195,7 @@ pub fn plan(
     let dindex = DashboardIndex::new(actual, owner, desired);
     let mut dclaimed = BTreeSet::new();
     let mut unread_dashboards = 0;
-    let mut sorted_dashboards: Vec<&DesiredDashboard> = desired.dashboards.iter().collect();
+    let mut sorted_dashboards: Vec<&Arc<DesiredDashboard>> = desired.dashboards.iter().collect();
     sorted_dashboards.sort_by(|a, b| a.key.cmp(&b.key));
     let pruned_query_ids: BTreeSet<i64> = if opts.prune {
         query_archives.iter().map(|(_, q)| q.id).collect()
@@ -256,7 +257,7 @@ pub fn plan(
                 expected_version: None,
                 live_options: json!({}),
                 live_hash: None,
-                desired: d.clone(),
+                desired: Arc::clone(d),
             },
             Some((op, live)) => {
                 dclaimed.insert(live.id);
@@ -291,7 +292,7 @@ pub fn plan(
                     expected_version: Some(live.version),
                     live_options: live.options.clone(),
                     live_hash: marker.and_then(|m| m.hash),
-                    desired: d.clone(),
+                    desired: Arc::clone(d),
                 }
             }
         };

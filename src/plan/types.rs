@@ -2,6 +2,7 @@
 //! executed by `apply`.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -106,7 +107,7 @@ pub struct QueryAction {
     #[serde(skip)]
     pub live_hash: Option<String>,
     #[serde(skip)]
-    pub desired: DesiredQuery,
+    pub desired: Arc<DesiredQuery>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -159,7 +160,7 @@ pub struct DashboardAction {
     #[serde(skip)]
     pub live_hash: Option<String>,
     #[serde(skip)]
-    pub desired: DesiredDashboard,
+    pub desired: Arc<DesiredDashboard>,
 }
 
 /// An alert to create, update or adopt, with its destination subscriptions.

@@ -2,6 +2,7 @@
 //! references by resource key), with the hash of each spec.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -159,8 +160,9 @@ pub struct DesiredDashboard {
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Desired {
-    pub queries: Vec<DesiredQuery>,
-    pub dashboards: Vec<DesiredDashboard>,
+    /// Shared with the plan's actions, which carry what they write.
+    pub queries: Vec<Arc<DesiredQuery>>,
+    pub dashboards: Vec<Arc<DesiredDashboard>>,
     pub alerts: Vec<DesiredAlert>,
     pub snippets: Vec<DesiredSnippet>,
 }
@@ -233,7 +235,7 @@ pub fn resolve(
             }
         };
         match resolve_query(q, wanted, data_source_id) {
-            Ok(d) => desired.queries.push(d),
+            Ok(d) => desired.queries.push(Arc::new(d)),
             Err(d) => diags.push(d),
         }
     }
@@ -280,7 +282,7 @@ pub fn resolve(
             hash: String::new(),
         };
         dashboard.hash = hash_of(&dashboard);
-        desired.dashboards.push(dashboard);
+        desired.dashboards.push(Arc::new(dashboard));
     }
     let (alerts, snippets, found) = resolve_alerts_and_snippets(
         set,

@@ -22,6 +22,24 @@ pub fn iso_millis(millis: i64) -> String {
     }
 }
 
+/// `f` of every item, in order, computed on every core: for CPU-bound work over thousands of
+/// resources (a handful of items stay on this thread).
+pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let threads = cores.min(items.len() / 256).max(1);
+    if threads == 1 {
+        return items.iter().map(f).collect();
+    }
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(items.len().div_ceil(threads))
+            .map(|chunk| scope.spawn(move || chunk.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+    })
+}
+
 /// Today's date in UTC, `YYYY-MM-DD`.
 pub fn utc_today() -> String {
     iso_millis(now_millis())[..10].to_string()

@@ -13,7 +13,9 @@ use crate::redash::types::{DataSource, Destination};
 use crate::redash::{RedashClient, RedashError};
 use crate::state::fetch::Lists;
 use crate::state::fetch::{dashboards_by_id, fetch_by_ids, queries_by_id};
-use crate::state::{Actual, FetchOptions, check_server, fetch_actual_from, fetch_lists, fetch_widget_usage, resolve};
+use crate::state::{
+    Actual, Desired, FetchOptions, check_server, fetch_actual_from, fetch_lists, fetch_widget_usage, resolve,
+};
 
 #[derive(Debug, Error)]
 pub enum EngineError {
@@ -125,7 +127,7 @@ pub async fn load_and_plan(
     client: &RedashClient,
     paths: &[PathBuf],
     opts: &EngineOptions,
-) -> Result<(ManifestSet, Planned), EngineError> {
+) -> Result<Planned, EngineError> {
     let server = {
         let client = client.clone();
         tokio::spawn(async move { read_server(&client, true).await })
@@ -148,8 +150,11 @@ pub async fn load_and_plan(
         Err(e) => std::panic::resume_unwind(e.into_panic()),
     };
     let destinations = destinations_for(client, &set).await?;
-    let planned = plan_from(client, &set, opts, &BTreeMap::new(), state, destinations).await?;
-    Ok((set, planned))
+    let desired = resolved(&set, &state, &destinations, opts)?;
+    // The manifests are not needed past this point; at 10,000 resources they are a sixth of
+    // what the plan would otherwise hold at its peak.
+    drop(set);
+    plan_from(client, &desired, opts, &BTreeMap::new(), state).await
 }
 
 /// Reads what the plan needs from Redash and plans. Nothing is written.
@@ -170,22 +175,32 @@ pub async fn plan_with_hints(
     hints: &BTreeMap<ResourceKey, i64>,
 ) -> Result<Planned, EngineError> {
     let (state, destinations) = tokio::join!(read_server(client, hints.is_empty()), destinations_for(client, set));
-    plan_from(client, set, opts, hints, state?, destinations?).await
+    let state = state?;
+    let desired = resolved(set, &state, &destinations?, opts)?;
+    plan_from(client, &desired, opts, hints, state).await
+}
+
+/// The manifests with names resolved to what the server holds (data sources, destinations).
+fn resolved(
+    set: &ManifestSet,
+    state: &ServerState,
+    destinations: &[Destination],
+    opts: &EngineOptions,
+) -> Result<Desired, EngineError> {
+    resolve(set, &state.data_sources, destinations, &opts.data_source_map)
+        .map_err(|d| EngineError::Invalid(Diagnostics(d)))
 }
 
 /// Plans from what was read of Redash, reading more as the plan asks.
 async fn plan_from(
     client: &RedashClient,
-    set: &ManifestSet,
+    desired: &Desired,
     opts: &EngineOptions,
     hints: &BTreeMap<ResourceKey, i64>,
     state: ServerState,
-    destinations: Vec<Destination>,
 ) -> Result<Planned, EngineError> {
     let started = std::time::Instant::now();
     let ServerState { redash_version, data_sources, lists } = state;
-    let desired = resolve(set, &data_sources, &destinations, &opts.data_source_map)
-        .map_err(|d| EngineError::Invalid(Diagnostics(d)))?;
     let fetch = FetchOptions {
         owner: opts.plan.owner.clone(),
         adopt: opts.plan.adopt,
@@ -193,11 +208,11 @@ async fn plan_from(
         refresh_children: opts.refresh_children,
     };
     let mut actual = if let Some(lists) = lists {
-        fetch_actual_from(client, &desired, &fetch, lists).await?
+        fetch_actual_from(client, desired, &fetch, lists).await?
     } else {
-        fetch_by_ids(client, &desired, &fetch, hints).await?
+        fetch_by_ids(client, desired, &fetch, hints).await?
     };
-    let mut result = plan(&desired, &actual, &data_sources, &opts.plan);
+    let mut result = plan(desired, &actual, &data_sources, &opts.plan);
     // Children left unread that the plan turns out to need: read them and plan again. Each
     // round reads only what the last one asked for; three cover a dashboard whose widgets need
     // queries that lose visualizations.
@@ -206,11 +221,11 @@ async fn plan_from(
             break;
         };
         read_details(client, &mut actual, &needs, opts.concurrency).await?;
-        result = plan(&desired, &actual, &data_sources, &opts.plan);
+        result = plan(desired, &actual, &data_sources, &opts.plan);
     }
     if result.as_ref().is_ok_and(|p| p.needs_widget_usage) {
         actual.widget_usage = Some(fetch_widget_usage(client, &actual, opts.concurrency).await?);
-        result = plan(&desired, &actual, &data_sources, &opts.plan);
+        result = plan(desired, &actual, &data_sources, &opts.plan);
     }
     tracing::info!(ms = started.elapsed().as_millis() as u64, "planned");
     let plan = result.map_err(|e| EngineError::Plan(PlanErrors(e)))?;

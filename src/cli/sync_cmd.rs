@@ -188,10 +188,10 @@ pub fn run_plan(args: &PlanArgs, apply_changes: bool) -> anyhow::Result<Outcome>
         if apply_changes {
             stop_on_signal(stop.clone());
         }
-        let (set, planned) = load_and_plan(&client, &paths, &opts).await.map_err(engine_error)?;
-        // Freeing 10,000 resources and their plan one by one costs a tenth of a no-op plan's
-        // time; the process ends after this and gives the memory back whole.
-        let (_set, planned) = (std::mem::ManuallyDrop::new(set), std::mem::ManuallyDrop::new(planned));
+        let planned = load_and_plan(&client, &paths, &opts).await.map_err(engine_error)?;
+        // Freeing a plan of 10,000 resources one by one costs a tenth of a no-op plan's time;
+        // the process ends after this and gives the memory back whole.
+        let planned = std::mem::ManuallyDrop::new(planned);
         let target = format!("{} (Redash {}, owner {owner:?})", client.base_url(), planned.redash_version);
         let plan = &planned.plan;
         let mut produced = Produced::default();

@@ -43,7 +43,7 @@ fn relevant(path: &Path) -> bool {
 /// One round: validate, plan, apply. Problems are printed; watching goes on.
 async fn round(paths: &[PathBuf], client: &RedashClient, opts: &EngineOptions, style: Style) {
     let planned = match load_and_plan(client, paths, opts).await {
-        Ok((_, p)) => p,
+        Ok(p) => p,
         Err(e) => {
             eprintln!("{:#}\nwaiting for the next save", engine_error(e));
             return;

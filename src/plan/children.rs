@@ -2,6 +2,7 @@
 //! Pure functions of the desired children and the live ones.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 
@@ -17,7 +18,7 @@ use crate::state::normalize::json_diff;
 /// under); an unmanaged one with a desired name is taken over. Other unmanaged ones, like
 /// the TABLE Redash adds to every new query, are left alone: deleting one would also delete
 /// its widgets on every dashboard.
-pub fn plan_visualizations(desired: &[DesiredVisualization], live: &[Visualization], owner: &str) -> VisPlan {
+pub fn plan_visualizations(desired: &[Arc<DesiredVisualization>], live: &[Visualization], owner: &str) -> VisPlan {
     let mut ours: BTreeMap<String, &Visualization> = BTreeMap::new();
     let mut unmanaged: Vec<&Visualization> = Vec::new();
     let mut ops = Vec::new();
@@ -47,12 +48,12 @@ pub fn plan_visualizations(desired: &[DesiredVisualization], live: &[Visualizati
             },
         };
         match live_viz {
-            None => ops.push(VisOp::Create { desired: d.clone(), name: d.name.clone(), kind: d.kind.clone() }),
+            None => ops.push(VisOp::Create { desired: Arc::clone(d), name: d.name.clone(), kind: d.kind.clone() }),
             Some(v) => {
                 ids.insert(d.name.clone(), v.id);
                 let changes = visualization_changes(d, v);
                 if !changes.is_empty() || adopt {
-                    ops.push(VisOp::Update { id: v.id, name: d.name.clone(), changes, adopt, desired: d.clone() });
+                    ops.push(VisOp::Update { id: v.id, name: d.name.clone(), changes, adopt, desired: Arc::clone(d) });
                 }
             }
         }
@@ -267,8 +268,8 @@ mod tests {
         }
     }
 
-    fn dviz(name: &str, kind: &str, options: Value) -> DesiredVisualization {
-        DesiredVisualization { name: name.into(), kind: kind.into(), description: String::new(), options }
+    fn dviz(name: &str, kind: &str, options: Value) -> Arc<DesiredVisualization> {
+        Arc::new(DesiredVisualization { name: name.into(), kind: kind.into(), description: String::new(), options })
     }
 
     fn marked(name: &str, extra: Value) -> Value {

@@ -162,7 +162,7 @@ pub fn plan(
                     visualizations: vis.ops,
                     level,
                     expected_updated_at: Some(live.updated_at.clone()),
-                    live_options: live.options.clone(),
+                    live_options: kept_options(op, &live.options),
                     live_hash: marker.and_then(|m| m.hash),
                     desired: Arc::clone(d),
                 }
@@ -290,7 +290,7 @@ pub fn plan(
                     changes,
                     widgets,
                     expected_version: Some(live.version),
-                    live_options: live.options.clone(),
+                    live_options: kept_options(op, &live.options),
                     live_hash: marker.and_then(|m| m.hash),
                     desired: Arc::clone(d),
                 }
@@ -453,6 +453,12 @@ pub fn plan(
 /// changes from edits made in Redash.
 /// How the action on an existing object ends: why it changes, a marker-only write when the
 /// content already matches under an out-of-date hash, and `Noop` when nothing is left to do.
+/// The live options an action keeps to write back the keys the tool does not manage: none for
+/// an action that writes nothing (most of them, in a large no-op plan).
+fn kept_options(op: Op, live: &Value) -> Value {
+    if op == Op::Noop { Value::Null } else { live.clone() }
+}
+
 pub(super) fn settle(
     op: Op,
     marker: Option<&Marker>,

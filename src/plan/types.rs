@@ -63,7 +63,7 @@ pub enum Cause {
 pub enum VisOp {
     Create {
         #[serde(skip)]
-        desired: DesiredVisualization,
+        desired: Arc<DesiredVisualization>,
         name: String,
         #[serde(rename = "type")]
         kind: String,
@@ -75,7 +75,7 @@ pub enum VisOp {
         /// Taken over from an unmanaged visualization of the same name.
         adopt: bool,
         #[serde(skip)]
-        desired: DesiredVisualization,
+        desired: Arc<DesiredVisualization>,
     },
     Delete {
         id: i64,

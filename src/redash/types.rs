@@ -59,9 +59,10 @@ pub struct Visualization {
     pub description: Option<String>,
     #[serde(default)]
     pub options: Value,
-    /// Present inside widgets.
+    /// Present inside widgets, as the whole query; only its id is kept (a dashboard's widgets
+    /// would otherwise hold a copy of each query's SQL and options).
     #[serde(default, skip_serializing)]
-    pub query: Option<Box<Query>>,
+    pub query: Option<QueryRef>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -168,7 +169,7 @@ pub struct Alert {
     #[serde(default)]
     pub updated_at: String,
     #[serde(default)]
-    pub query: Option<AlertQuery>,
+    pub query: Option<QueryRef>,
 }
 
 impl Alert {
@@ -177,9 +178,10 @@ impl Alert {
     }
 }
 
-/// The query embedded in an alert: only what identifies it.
+/// A query embedded in another object (an alert, a widget's visualization): only what
+/// identifies it.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-pub struct AlertQuery {
+pub struct QueryRef {
     pub id: i64,
     #[serde(default)]
     pub name: String,

@@ -78,7 +78,8 @@ pub struct DesiredQuery {
     pub parameters: Vec<DesiredParameter>,
     pub auto_limit: Option<bool>,
     pub draft: bool,
-    pub visualizations: Vec<DesiredVisualization>,
+    /// Shared with the plan's visualization actions.
+    pub visualizations: Vec<Arc<DesiredVisualization>>,
     #[serde(skip)]
     pub adopt_id: Option<i64>,
     #[serde(skip)]
@@ -330,14 +331,16 @@ fn resolve_query(q: &Manifest<QuerySpec>, data_source: &str, data_source_id: i64
     let visualizations = spec
         .visualizations
         .iter()
-        .map(|v| DesiredVisualization {
-            name: v.name.clone(),
-            kind: v.kind.clone(),
-            description: v.description.clone().unwrap_or_default(),
-            options: match &v.options {
-                Some(Value::Object(m)) => Value::Object(m.clone()),
-                _ => Value::Object(Map::new()),
-            },
+        .map(|v| {
+            Arc::new(DesiredVisualization {
+                name: v.name.clone(),
+                kind: v.kind.clone(),
+                description: v.description.clone().unwrap_or_default(),
+                options: match &v.options {
+                    Some(Value::Object(m)) => Value::Object(m.clone()),
+                    _ => Value::Object(Map::new()),
+                },
+            })
         })
         .collect();
     let mut desired = DesiredQuery {

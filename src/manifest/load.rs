@@ -153,7 +153,7 @@ pub fn load_paths(paths: &[PathBuf]) -> (ManifestSet, Vec<Diagnostic>) {
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
     });
     parts.sort_by_key(|(i, _, _)| *i);
     for (_, part, part_diags) in parts {

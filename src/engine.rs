@@ -102,16 +102,16 @@ pub async fn destinations_for(client: &RedashClient, set: &ManifestSet) -> Resul
 }
 
 /// What a plan reads from Redash that does not depend on the manifests.
-pub struct ServerState {
-    pub redash_version: String,
-    pub data_sources: Vec<DataSource>,
+struct ServerState {
+    redash_version: String,
+    data_sources: Vec<DataSource>,
     /// Every list, unless the objects are read by id (the operator).
-    pub lists: Option<Lists>,
+    lists: Option<Lists>,
 }
 
 /// Reads the session (whose verdict comes first: a wrong key or URL is told as such, not as a
 /// failed list), the data sources and, when asked, the lists — all in one round.
-pub async fn read_server(client: &RedashClient, with_lists: bool) -> Result<ServerState, RedashError> {
+async fn read_server(client: &RedashClient, with_lists: bool) -> Result<ServerState, RedashError> {
     let started = std::time::Instant::now();
     let lists = async { if with_lists { fetch_lists(client).await.map(Some) } else { Ok(None) } };
     let (session, data_sources, lists) = tokio::join!(check_server(client), client.data_sources(), lists);

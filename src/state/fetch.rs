@@ -479,3 +479,44 @@ pub async fn fetch_by_ids(
     }
     Ok(actual)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrently_keeps_input_order_and_never_more_than_the_limit_alive() {
+        let running = Arc::new(AtomicUsize::new(0));
+        let (most_running, most_tasks) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (r, mr, mt) = (running.clone(), most_running.clone(), most_tasks.clone());
+        let out = concurrently((0..200u64).collect(), 5, move |i| {
+            let (r, mr, mt) = (r.clone(), mr.clone(), mt.clone());
+            async move {
+                mr.fetch_max(r.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                // Tasks, not just running futures: a task holds its future's whole state from
+                // the moment it is spawned (a finished one may be counted a moment longer).
+                mt.fetch_max(tokio::runtime::Handle::current().metrics().num_alive_tasks(), Ordering::SeqCst);
+                // Later items finish first, so completion order differs from input order.
+                tokio::time::sleep(std::time::Duration::from_micros(200 - i)).await;
+                r.fetch_sub(1, Ordering::SeqCst);
+                i * 2
+            }
+        })
+        .await;
+        assert_eq!(out, (0..200u64).map(|i| i * 2).collect::<Vec<_>>());
+        assert_eq!(most_running.load(Ordering::SeqCst), 5);
+        assert!(most_tasks.load(Ordering::SeqCst) <= 10, "{} tasks alive at once", most_tasks.load(Ordering::SeqCst));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[should_panic(expected = "item 3 failed")]
+    async fn concurrently_passes_on_a_panic_instead_of_dropping_the_result() {
+        concurrently((0..8).collect(), 4, |i: i32| async move {
+            assert_ne!(i, 3, "item 3 failed");
+            i
+        })
+        .await;
+    }
+}

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
-use super::planner::{Live, PlanOptions, adoption, by_adopt_id, by_name, settle};
+use super::planner::{Live, PlanOptions, adoption, by_adopt_id, by_name, kept_options, settle};
 use super::types::{AlertAction, ArchiveAction, ArchiveReason, Change, Op, Plan, PlanError, SnippetAction};
 use crate::manifest::{AlertOp, Kind, MARKER_FIELD, ResourceKey};
 use crate::redash::types::{Alert, Snippet, Subscription};
@@ -244,7 +244,7 @@ pub(super) fn plan_alerts(
                     changes,
                     subscribe,
                     unsubscribe,
-                    live_options: live.options.clone(),
+                    live_options: kept_options(op, &live.options),
                     desired: d.clone(),
                 }
             }

@@ -448,17 +448,14 @@ pub fn plan(
     if errors.is_empty() { Ok(plan) } else { Err(errors) }
 }
 
-/// An object whose content is as desired but whose marker does not record it: an apply that
-/// stopped before its last write. The marker is written so that later plans tell manifest
-/// changes from edits made in Redash.
-/// How the action on an existing object ends: why it changes, a marker-only write when the
-/// content already matches under an out-of-date hash, and `Noop` when nothing is left to do.
 /// The live options an action keeps to write back the keys the tool does not manage: none for
 /// an action that writes nothing (most of them, in a large no-op plan).
-fn kept_options(op: Op, live: &Value) -> Value {
+pub(super) fn kept_options(op: Op, live: &Value) -> Value {
     if op == Op::Noop { Value::Null } else { live.clone() }
 }
 
+/// How the action on an existing object ends: why it changes, a marker-only write when the
+/// content already matches under an out-of-date hash, and `Noop` when nothing is left to do.
 pub(super) fn settle(
     op: Op,
     marker: Option<&Marker>,
@@ -474,6 +471,9 @@ pub(super) fn settle(
     (op, cause)
 }
 
+/// An object whose content is as desired but whose marker does not record it: an apply that
+/// stopped before its last write. The marker is written so that later plans tell manifest
+/// changes from edits made in Redash.
 fn unfinished_apply(marker: Option<&Marker>, desired_hash: &str) -> Option<Change> {
     let live = marker?.hash.as_deref();
     (live != Some(desired_hash)).then(|| {

@@ -448,6 +448,11 @@ pub async fn fetch_by_ids(
     let ours = |options: &serde_json::Value, key: &ResourceKey| {
         read_marker(options).is_some_and(|m| m.owner == owner && m.key == key.marker_key())
     };
+    // A resource without a hint means listing everything anyway: known before any request.
+    let unhinted = desired.queries.iter().map(|q| &q.key).chain(desired.dashboards.iter().map(|d| &d.key));
+    if unhinted.into_iter().any(|k| !hints.contains_key(k)) {
+        return fetch_actual(client, desired, opts).await;
+    }
     let mut actual = Actual::default();
     if !desired.alerts.is_empty() || !desired.snippets.is_empty() {
         (actual.alerts, actual.subscriptions, actual.snippets) =

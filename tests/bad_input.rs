@@ -116,3 +116,47 @@ fn a_url_that_answers_html_is_recognised_as_not_redash() {
     let problems = refused(&w, &[("REDASH_URL", &url)], &["does not look like Redash".into(), "text/html".into()]);
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
 }
+
+/// A server answering every request with status 200 and the JSON `answer(path)` gives.
+fn json_server(answer: fn(&str) -> &'static str) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for mut stream in listener.incoming().flatten() {
+            let mut buf = [0u8; 8192];
+            let n = stream.read(&mut buf).unwrap_or(0);
+            let request = String::from_utf8_lossy(&buf[..n]);
+            let path = request.split_whitespace().nth(1).unwrap_or("/");
+            let body = answer(path);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(format!("{head}{body}").as_bytes());
+        }
+    });
+    url
+}
+
+#[test]
+fn a_server_answering_json_of_another_shape_is_one_error_naming_the_request() {
+    // Something that speaks JSON but not Redash's (another API behind the URL, a proxy's own
+    // JSON page with status 200): answers are decoded straight into Redash's types.
+    let w = World::with_examples("other-json");
+    let url = json_server(|path| {
+        if path.starts_with("/api/session") {
+            r#"{"user": {"id": 1}, "client_config": {"version": "26.08.0"}}"#
+        } else {
+            r#"{"unexpected": true}"#
+        }
+    });
+    let expected = ["/api/data_sources: unexpected answer from Redash".to_string()];
+    let problems = refused(&w, &[("REDASH_URL", &url)], &expected);
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+    // Not even a session: told as such, not as a key of the wrong kind.
+    let url = json_server(|_| r#"{"unexpected": true}"#);
+    let expected = ["/api/session: unexpected answer from Redash: no user in the answer".to_string()];
+    let problems = refused(&w, &[("REDASH_URL", &url)], &expected);
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}

@@ -57,6 +57,14 @@ pub struct FetchOptions {
 /// The Redash version, checked: Redash 10 or later.
 pub async fn check_server(client: &RedashClient) -> Result<String, RedashError> {
     let session = client.session().await?;
+    // A query key's session still has a user (without permissions); an answer without one is
+    // not Redash's session at all, and "use a user key" would send the reader the wrong way.
+    if !session.user.is_object() {
+        return Err(RedashError::Decode {
+            request: "/api/session".into(),
+            detail: "no user in the answer; is the URL Redash's?".into(),
+        });
+    }
     let version = session.client_config.get("version").and_then(|v| v.as_str()).map(str::to_string);
     let Some(version) = version else {
         return Err(RedashError::NotAUserKey);

@@ -54,16 +54,22 @@ fn a_changed_query_is_the_only_object_read() {
     assert_eq!(details, vec![format!("/api/queries/{customers}")]);
 }
 
-#[test]
-fn a_widget_showing_an_unread_querys_visualization_has_that_query_read_then_applies() {
-    let w = World::with_examples("req-widget");
+/// The examples synced, then the traffic dashboard given a widget for a chart of a query that
+/// no widget on it shows yet (so that query's visualizations were never read by a fast plan).
+fn synced_then_widget_added(tag: &str) -> World {
+    let w = World::with_examples(tag);
     w.run(&["sync", "."]).expect(0);
-    // The traffic dashboard gets a widget for a chart no widget on it shows yet.
     w.dir.edit(
         "dashboards/traffic.yaml",
         "  widgets:\n",
         "  widgets:\n    - visualization: {query: orders-by-status, name: Table}\n      position: {col: 0, row: 20, sizeX: 3, sizeY: 8}\n",
     );
+    w
+}
+
+#[test]
+fn a_widget_showing_an_unread_querys_visualization_has_that_query_read_then_applies() {
+    let w = synced_then_widget_added("req-widget");
     w.clear();
     w.run(&["plan", "."]).expect(2).out_has("+ widget viz:orders-by-status/Table#0");
     let details = details_read(&w);
@@ -95,13 +101,7 @@ fn edits_of_visualizations_and_widgets_in_the_ui_are_found_with_refresh_children
 #[test]
 fn a_failed_second_round_read_is_one_clear_error_and_nothing_is_written() {
     use redash_gitops::emulator::{Fault, FaultPlan, FaultRule};
-    let w = World::with_examples("req-fail");
-    w.run(&["sync", "."]).expect(0);
-    w.dir.edit(
-        "dashboards/traffic.yaml",
-        "  widgets:\n",
-        "  widgets:\n    - visualization: {query: orders-by-status, name: Table}\n      position: {col: 0, row: 20, sizeX: 3, sizeY: 8}\n",
-    );
+    let w = synced_then_widget_added("req-fail");
     let orders = w.query_named("Orders by status")["id"].clone();
     let path = format!("/api/queries/{orders}");
     w.emu.emulator.set_faults(FaultPlan {

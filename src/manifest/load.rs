@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::diagnostic::{Diagnostic, DocLines, FileText, Source, field_path};
+use super::diagnostic::{Diagnostic, FileText, Source, doc_lines, field_path};
 use super::node::{Node, Tree, parse_documents, parse_values};
 use super::schema_check;
 use super::types::{API_VERSION, AlertSpec, DashboardSpec, Kind, Metadata, QuerySnippetSpec, QuerySpec};
@@ -410,11 +410,10 @@ fn load_document(file: &Path, doc: &Node, set: &mut ManifestSet, diags: &mut Vec
     let (Some(kind), Some(metadata), Some(spec)) = (kind, doc.get("metadata"), doc.get("spec")) else {
         return;
     };
-    let mut lines = BTreeMap::new();
-    let metadata = metadata.to_json("/metadata", &mut lines);
-    let spec = spec.to_json("/spec", &mut lines);
-    let source = Source::with_lines(file, DocLines { line: doc.line, lines });
-    add_typed(file, kind, metadata, spec, source, set, diags);
+    // Lines come from the one function that also finds them for files read without them.
+    let source = Source::with_lines(file, doc_lines(doc));
+    let json = |node: &Node| node.to_json("", &mut BTreeMap::new());
+    add_typed(file, kind, json(metadata), json(spec), source, set, diags);
 }
 
 /// Reads a checked document's metadata and spec into their types, and the SQL of a `queryFile`.

@@ -83,6 +83,35 @@ fn a_widget_showing_an_unread_querys_visualization_has_that_query_read_then_appl
 }
 
 #[test]
+fn a_widget_for_a_chart_another_read_widget_shows_takes_its_id_without_reading_the_query() {
+    let w = World::with_examples("req-shown");
+    w.run(&["sync", "."]).expect(0);
+    // A second widget for a chart the same (changed, so read) dashboard already shows.
+    w.dir.edit(
+        "dashboards/traffic.yaml",
+        "  widgets:\n",
+        "  widgets:\n    - visualization: {query: page-views-by-page, name: Views per page}\n      position: {col: 0, row: 20, sizeX: 3, sizeY: 8}\n",
+    );
+    w.clear();
+    w.run(&["plan", "."]).expect(2).out_has("+ widget viz:page-views-by-page/Views per page#1");
+    let details = details_read(&w);
+    let audience = w.dashboard_named("Audience and traffic")["id"].clone();
+    assert_eq!(details, vec![format!("/api/dashboards/{audience}")], "the query is not read");
+    w.run(&["sync", "."]).expect(0);
+    let d = w.ok("GET", &format!("/api/dashboards/{audience}"), None);
+    let shown: Vec<&serde_json::Value> = d["widgets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["visualization"]["name"] == "Views per page")
+        .map(|x| &x["visualization"]["id"])
+        .collect();
+    assert_eq!(shown.len(), 2, "{d}");
+    assert_eq!(shown[0], shown[1], "both widgets show the one chart");
+    w.run(&["plan", ".", "--refresh-children"]).expect(0).out_has("No changes.");
+}
+
+#[test]
 fn edits_of_visualizations_and_widgets_in_the_ui_are_found_with_refresh_children() {
     let w = World::with_examples("req-refresh");
     w.run(&["sync", "."]).expect(0);

@@ -218,19 +218,10 @@ pub fn plan(
             shown_by_widgets.insert((query_id, m.key), v.id);
         }
     }
-    let missing_targets = std::cell::RefCell::new(BTreeSet::new());
-    let found_in_widgets = std::cell::RefCell::new(BTreeMap::new());
     let target = |k: &ResourceKey, name: &str| match unread_queries.get(k) {
-        Some(query_id) => match shown_by_widgets.get(&(*query_id, name.to_string())) {
-            Some(id) => {
-                found_in_widgets.borrow_mut().insert((k.clone(), name.to_string()), *id);
-                VizTarget::Existing(*id)
-            }
-            None => {
-                missing_targets.borrow_mut().insert(*query_id);
-                VizTarget::New
-            }
-        },
+        Some(query_id) => {
+            shown_by_widgets.get(&(*query_id, name.to_string())).map_or(VizTarget::New, |id| VizTarget::Existing(*id))
+        }
         None => targets.get(&(k.clone(), name.to_string())).copied().unwrap_or(VizTarget::New),
     };
     for d in sorted_dashboards {
@@ -429,16 +420,23 @@ pub fn plan(
         }
     }
     apply_drift_policy(&mut plan, opts.drift, &mut errors);
-    // Every widget to create or replace needs its visualization's id at apply time.
+    // Every widget to create or replace needs its visualization's id at apply time: for a query
+    // whose visualizations were not read, from another widget showing it, or else by reading it.
     for op in plan.dashboards.iter().flat_map(|d| &d.widgets) {
         if let WidgetOp::Create { desired, .. } | WidgetOp::Replace { desired, .. } = op
             && let crate::state::desired::WidgetContent::Visualization { query, name } = &desired.content
+            && let Some(query_id) = unread_queries.get(query)
         {
-            target(query, name);
+            match shown_by_widgets.get(&(*query_id, name.clone())) {
+                Some(id) => {
+                    plan.known_visualizations.insert((query.clone(), name.clone()), *id);
+                }
+                None => {
+                    plan.needs_details.queries.insert(*query_id);
+                }
+            }
         }
     }
-    plan.needs_details.queries = missing_targets.into_inner();
-    plan.known_visualizations.extend(found_in_widgets.into_inner());
     let unread = unread_queries.len() + unread_dashboards;
     if unread > 0 {
         plan.notes.push(format!(

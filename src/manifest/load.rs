@@ -133,30 +133,13 @@ pub fn load_paths(paths: &[PathBuf]) -> (ManifestSet, Vec<Diagnostic>) {
         // `./q.yaml` reads better as `q.yaml` in findings.
         all_files.extend(files.into_iter().map(|f| f.strip_prefix(".").map(Path::to_path_buf).unwrap_or(f)));
     }
-    // Files are parsed on every core (YAML parsing is most of a large plan's CPU time), each
-    // thread taking the next file left, as files differ in size; the results are put together
-    // in file order, as one thread would have.
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(all_files.len()).max(1);
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut parts: Vec<(usize, ManifestSet, Vec<Diagnostic>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(file) = all_files.get(i) else { break done };
-                        let (mut set, mut diags) = (ManifestSet::default(), Vec::new());
-                        load_file(file, &mut set, &mut diags);
-                        done.push((i, set, diags));
-                    }
-                })
-            })
-            .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+    // Files are parsed on every core (YAML parsing is most of a large plan's CPU time).
+    let parts = crate::util::par_map(&all_files, |file| {
+        let (mut set, mut diags) = (ManifestSet::default(), Vec::new());
+        load_file(file, &mut set, &mut diags);
+        (set, diags)
     });
-    parts.sort_by_key(|(i, _, _)| *i);
-    for (_, part, part_diags) in parts {
+    for (part, part_diags) in parts {
         set.append(part);
         diags.extend(part_diags);
     }

@@ -131,6 +131,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn par_map_keeps_the_order_of_items_of_uneven_cost() {
+        let items: Vec<u64> = (0..400).collect();
+        // Early items take longest, so the threads finish them out of order.
+        let out = par_map(&items, |i| {
+            std::thread::sleep(std::time::Duration::from_micros(400 - i));
+            i * 3
+        });
+        assert_eq!(out, items.iter().map(|i| i * 3).collect::<Vec<_>>());
+    }
+
+    #[test]
     fn formats_timestamps_like_redash() {
         assert_eq!(iso_millis(0), "1970-01-01T00:00:00Z");
         assert_eq!(iso_millis(1_795_885_883_950), "2026-11-28T17:11:23.950Z");

@@ -543,7 +543,7 @@ _redash__gitops() {
             return 0
             ;;
         redash__subcmd__gitops__subcmd__plan)
-            opts="-v -h --url --api-key-file --config --env --request-timeout --connect-timeout --retries --retry-delay --owner --adopt --prune --no-prune --max-archive --force --drift --refresh-children --concurrency --map-data-source --output --color --execute --refresh --timeout --verbose --help"
+            opts="-v -h --url --api-key-file --config --env --request-timeout --connect-timeout --retries --retry-delay --cache-dir --no-cache --owner --adopt --prune --no-prune --max-archive --force --drift --refresh-children --concurrency --map-data-source --output --color --execute --refresh --timeout --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -578,6 +578,10 @@ _redash__gitops() {
                     return 0
                     ;;
                 --retry-delay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -713,7 +717,7 @@ _redash__gitops() {
             return 0
             ;;
         redash__subcmd__gitops__subcmd__sync)
-            opts="-v -h --url --api-key-file --config --env --request-timeout --connect-timeout --retries --retry-delay --owner --adopt --prune --no-prune --max-archive --force --drift --refresh-children --concurrency --map-data-source --output --color --execute --refresh --timeout --dry-run --verbose --help"
+            opts="-v -h --url --api-key-file --config --env --request-timeout --connect-timeout --retries --retry-delay --cache-dir --no-cache --owner --adopt --prune --no-prune --max-archive --force --drift --refresh-children --concurrency --map-data-source --output --color --execute --refresh --timeout --dry-run --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -748,6 +752,10 @@ _redash__gitops() {
                     return 0
                     ;;
                 --retry-delay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -791,7 +799,7 @@ _redash__gitops() {
             return 0
             ;;
         redash__subcmd__gitops__subcmd__validate)
-            opts="-v -h --url --api-key-file --config --env --request-timeout --connect-timeout --retries --retry-delay --offline --execute --timeout --owner --map-data-source --color --verbose --help"
+            opts="-v -h --url --api-key-file --config --env --request-timeout --connect-timeout --retries --retry-delay --cache-dir --no-cache --offline --execute --timeout --owner --map-data-source --color --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -826,6 +834,10 @@ _redash__gitops() {
                     return 0
                     ;;
                 --retry-delay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -853,7 +865,7 @@ _redash__gitops() {
             return 0
             ;;
         redash__subcmd__gitops__subcmd__watch)
-            opts="-v -h --url --api-key-file --config --env --request-timeout --connect-timeout --retries --retry-delay --owner --adopt --prune --no-prune --max-archive --force --drift --refresh-children --concurrency --map-data-source --output --color --execute --refresh --timeout --debounce --verbose --help"
+            opts="-v -h --url --api-key-file --config --env --request-timeout --connect-timeout --retries --retry-delay --cache-dir --no-cache --owner --adopt --prune --no-prune --max-archive --force --drift --refresh-children --concurrency --map-data-source --output --color --execute --refresh --timeout --debounce --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -888,6 +900,10 @@ _redash__gitops() {
                     return 0
                     ;;
                 --retry-delay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -3,10 +3,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+use crate::manifest::cache::{CacheStats, ManifestCache};
 use crate::manifest::{Diagnostics, ManifestSet, ResourceKey, load_paths, validate_offline};
 use crate::plan::{Plan, PlanError, PlanOptions, plan};
 use crate::redash::types::{DataSource, Destination};
@@ -48,10 +49,19 @@ impl EngineError {
     }
 }
 
-/// Reads and validates every manifest under `paths`; all findings at once.
-pub fn load_and_validate(paths: &[PathBuf]) -> Result<ManifestSet, EngineError> {
+/// Reads and validates every manifest under `paths`; all findings at once. Files read and found
+/// valid before come from the manifest cache in `cache_dir`, when given.
+pub fn load_and_validate(paths: &[PathBuf], cache_dir: Option<&Path>) -> Result<ManifestSet, EngineError> {
     let started = std::time::Instant::now();
-    let (set, mut diags) = load_paths(paths);
+    let cache = cache_dir.and_then(|dir| ManifestCache::open(dir, paths));
+    let (set, mut diags) = load_paths(paths, cache.as_ref());
+    if let Some(cache) = cache {
+        let CacheStats { hits, misses } = cache.stats();
+        tracing::info!(hits, misses, "manifest cache");
+        if let Err(e) = cache.save() {
+            tracing::warn!(error = %e, "could not write the manifest cache; the next run reads every file again");
+        }
+    }
     diags.extend(validate_offline(&set));
     tracing::info!(resources = set.len(), ms = started.elapsed().as_millis() as u64, "read the manifests");
     if diags.is_empty() {
@@ -71,6 +81,8 @@ pub struct EngineOptions {
     pub refresh_children: bool,
     /// Data source renames for another instance: name in the manifests → name on the server.
     pub data_source_map: BTreeMap<String, String>,
+    /// Where the manifest cache lives; `None` reads every file.
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Default for EngineOptions {
@@ -80,6 +92,7 @@ impl Default for EngineOptions {
             concurrency: 8,
             refresh_children: false,
             data_source_map: BTreeMap::new(),
+            cache_dir: None,
         }
     }
 }
@@ -132,8 +145,8 @@ pub async fn load_and_plan(
         let client = client.clone();
         tokio::spawn(async move { read_server(&client, true).await })
     };
-    let paths = paths.to_vec();
-    let loaded = tokio::task::spawn_blocking(move || load_and_validate(&paths)).await;
+    let (paths, cache_dir) = (paths.to_vec(), opts.cache_dir.clone());
+    let loaded = tokio::task::spawn_blocking(move || load_and_validate(&paths, cache_dir.as_deref())).await;
     let set = match loaded {
         Ok(Ok(set)) => set,
         Ok(Err(e)) => {

@@ -25,9 +25,8 @@ fn the_file_gives_url_owner_and_paths() {
         .out_has(&format!("Plan for {} (Redash 26.08.0-dev, owner \"team-file\")", w.emu.url))
         .out_has("8 to create");
     // Found from a subdirectory too, with its paths relative to the file.
-    let mut cmd = std::process::Command::new(common::BIN);
-    let out = cmd
-        .args(["validate", "--offline"])
+    let out = w
+        .command(&["validate", "--offline"])
         .current_dir(w.dir.path().join("queries"))
         .env("REDASH_URL", "")
         .output()

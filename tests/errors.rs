@@ -11,8 +11,8 @@ fn missing_configuration_is_explained() {
     w.run_with_env(&["plan", "."], &[("REDASH_API_KEY", "")])
         .expect(1)
         .err_has("no API key: set REDASH_API_KEY or pass --api-key-file");
-    let mut cmd = std::process::Command::new(common::BIN);
-    cmd.args(["plan", "."]).current_dir(w.dir.path()).env_remove("REDASH_URL").env("REDASH_API_KEY", "x");
+    let mut cmd = w.command(&["plan", "."]);
+    cmd.env_remove("REDASH_URL").env("REDASH_API_KEY", "x");
     let out = cmd.output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(

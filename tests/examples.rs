@@ -76,7 +76,7 @@ fn the_kubernetes_example_is_the_files_example() {
         DataSource { id: 2, name: "Analytics".into(), kind: "pg".into() },
     ];
     let load = |dir: &str| {
-        let (set, diags) = load_paths(&[root().join(dir)]);
+        let (set, diags) = load_paths(&[root().join(dir)], None);
         assert!(diags.is_empty(), "{diags:?}");
         assert!(validate_offline(&set).is_empty());
         let mut desired = resolve(&set, &data_sources, &[], &BTreeMap::new()).unwrap();

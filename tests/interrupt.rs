@@ -4,20 +4,18 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{BIN, World, foreign, normalized};
+use common::{World, foreign, normalized};
 use redash_gitops::emulator::{HookOutcome, Reply};
 
 const OWNER: &str = "default";
 
 fn spawn(w: &World, args: &[&str]) -> Child {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(w.dir.path())
+    w.command(args)
         .env("REDASH_URL", &w.emu.url)
         .env("REDASH_API_KEY", &w.key)
         .env("NO_COLOR", "1")

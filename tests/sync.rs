@@ -71,6 +71,32 @@ fn an_sql_edit_is_exactly_one_query_update() {
 }
 
 #[test]
+fn the_manifest_cache_spares_parsing_unchanged_documents_and_changes_no_result() {
+    let w = World::with_examples("cache");
+    w.run(&["sync", "."]).expect(0);
+    let files = |dir: &std::path::Path| std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(files(w.cache.path()), 1, "the sync wrote the cache");
+    w.run(&["plan", ".", "-v"]).expect(0).err_has("manifest cache hits=8 misses=0");
+
+    // One document changed: only it is parsed, and the plan sees the change.
+    w.dir.edit("queries/sales.yaml", "globalSeriesType: line", "globalSeriesType: area");
+    w.run(&["plan", ".", "-v"]).expect(2).err_has("manifest cache hits=7 misses=1").out_has("1 to update");
+
+    // A mistake in a document read before is found, with its line, as without the cache.
+    w.dir.edit("queries/sales.yaml", "  name: Orders by status\n", "  name: Orders by status\n  colour: red\n");
+    let cached = w.run(&["plan", "."]).expect(1);
+    let uncached = w.run(&["plan", ".", "--no-cache"]).expect(1);
+    assert_eq!(cached.stderr, uncached.stderr);
+    cached.err_has("queries/sales.yaml:9: Query default/orders-by-status: spec.colour: unknown field `colour`");
+
+    // --no-cache neither reads nor writes one.
+    let elsewhere = common::TempDir::new("cache-none");
+    let dir = elsewhere.path().join("cache").display().to_string();
+    w.run_with_env(&["validate", ".", "--no-cache"], &[("REDASH_GITOPS_CACHE_DIR", &dir)]).expect(1);
+    assert_eq!(files(&elsewhere.path().join("cache")), 0);
+}
+
+#[test]
 fn a_visualization_options_edit_updates_that_visualization_only() {
     let w = World::with_examples("viz-edit");
     w.run(&["sync", "."]).expect(0);

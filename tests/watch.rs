@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{BIN, World, write_summary};
+use common::{World, write_summary};
 
 /// Lines of a child's stream, as they come.
 fn lines(stream: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
@@ -40,9 +40,8 @@ fn wait_for(rx: &mpsc::Receiver<String>, seen: &mut Vec<String>, text: &str) {
 #[test]
 fn a_burst_of_saves_is_one_sync_an_invalid_save_is_reported_and_ctrl_c_stops() {
     let w = World::with_examples("watch");
-    let mut child = Command::new(BIN)
-        .args(["watch", ".", "--debounce", "300ms", "--color", "never"])
-        .current_dir(w.dir.path())
+    let mut child = w
+        .command(&["watch", ".", "--debounce", "300ms", "--color", "never"])
         .env("REDASH_URL", &w.emu.url)
         .env("REDASH_API_KEY", &w.key)
         .stdout(Stdio::piped())

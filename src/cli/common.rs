@@ -23,6 +23,25 @@ pub enum ColorChoice {
     Never,
 }
 
+/// The manifest cache (`manifest::cache`): files unchanged since an earlier run are not parsed
+/// again.
+#[derive(Args, Debug, Clone)]
+pub struct CacheArgs {
+    /// Directory of the manifest cache (default: $XDG_CACHE_HOME/redash-gitops, else
+    /// ~/.cache/redash-gitops); only files that were valid are kept, by their content
+    #[arg(long, value_name = "DIR", env = "REDASH_GITOPS_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Parse every manifest file, and neither read nor write the cache
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+impl CacheArgs {
+    pub fn dir(&self) -> Option<PathBuf> {
+        if self.no_cache { None } else { self.cache_dir.clone().or_else(crate::manifest::cache::default_dir) }
+    }
+}
+
 /// Where Redash is, how to authenticate, how patiently to talk to it, and which
 /// configuration to read.
 #[derive(Args, Debug, Clone)]

@@ -25,7 +25,7 @@ pub struct DemoArgs {
 }
 
 pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
-    let set = match load_and_validate(&args.paths) {
+    let set = match load_and_validate(&args.paths, None) {
         Ok(s) => s,
         Err(e) => {
             bail!("{e}\n(run the demo from the repository root, or pass the examples directory)")

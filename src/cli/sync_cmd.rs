@@ -7,7 +7,7 @@ use clap::{Args, ValueEnum};
 
 use super::Outcome;
 use super::common::{
-    ColorChoice, ConnectionArgs, data_source_map, engine_error, paths, runtime, stop_on_signal, style,
+    CacheArgs, ColorChoice, ConnectionArgs, data_source_map, engine_error, paths, runtime, stop_on_signal, style,
 };
 use crate::apply::{Report, Status, Stop, apply_until};
 use crate::engine::{EngineOptions, load_and_plan};
@@ -40,6 +40,8 @@ pub struct PlanArgs {
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
     pub connection: ConnectionArgs,
+    #[command(flatten)]
+    pub cache: CacheArgs,
     /// Ownership scope: objects marked by another owner are never changed (default: `default`)
     #[arg(long, env = "REDASH_GITOPS_OWNER")]
     pub owner: Option<String>,
@@ -120,6 +122,7 @@ impl PlanArgs {
             concurrency,
             refresh_children: self.refresh_children,
             data_source_map: data_source_map(&self.map_data_source, &cfg)?,
+            cache_dir: self.cache.dir(),
         };
         let paths = paths(&self.paths, &cfg)?;
         let client = self.connection.client(&cfg)?.with_concurrency(concurrency);

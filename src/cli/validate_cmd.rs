@@ -6,7 +6,7 @@ use anyhow::bail;
 use clap::Args;
 
 use super::Outcome;
-use super::common::{ColorChoice, ConnectionArgs, data_source_map, engine_error, paths, runtime, style};
+use super::common::{CacheArgs, ColorChoice, ConnectionArgs, data_source_map, engine_error, paths, runtime, style};
 use crate::engine::{EngineError, EngineOptions, destinations_for, load_and_validate, plan_against};
 use crate::execute::{changed_sql, check};
 use crate::manifest::Diagnostics;
@@ -22,6 +22,8 @@ pub struct ValidateArgs {
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
     pub connection: ConnectionArgs,
+    #[command(flatten)]
+    pub cache: CacheArgs,
     /// Check nothing that needs Redash, even when a URL is configured
     #[arg(long, conflicts_with = "execute")]
     pub offline: bool,
@@ -46,7 +48,7 @@ pub struct ValidateArgs {
 /// SQL of new and changed queries.
 pub fn run(args: &ValidateArgs) -> anyhow::Result<Outcome> {
     let cfg = args.connection.config()?;
-    let set = load_and_validate(&paths(&args.paths, &cfg)?).map_err(engine_error)?;
+    let set = load_and_validate(&paths(&args.paths, &cfg)?, args.cache.dir().as_deref()).map_err(engine_error)?;
     let mut counts = format!("{} queries and {} dashboards", set.queries.len(), set.dashboards.len());
     if !set.alerts.is_empty() || !set.snippets.is_empty() {
         counts = format!(
@@ -71,6 +73,7 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<Outcome> {
         concurrency: DEFAULT_CONCURRENCY,
         refresh_children: false,
         data_source_map: data_source_map(&args.map_data_source, &cfg)?,
+        cache_dir: None,
     };
     let style = style(args.color);
     runtime()?.block_on(async {

@@ -227,50 +227,52 @@ async fn serve_request(State(emu): State<Emulator>, req: axum::extract::Request)
         body: body.to_vec(),
     };
     let service = emu.service.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let _worker = match &service {
-        Some(s) => match s.serve(RequestClass::of(&request.method, &request.path)).await {
-            Some(worker) => Some(worker),
-            None => {
-                emu.log_unhandled(&request, 503);
-                return to_response(Reply::message(503, "Service Unavailable: the server is overloaded"));
-            }
-        },
-        None => None,
+    let Some(service) = service else { return respond(&emu, &request).await };
+    let Some(worker) = service.serve(RequestClass::of(&request.method, &request.path)).await else {
+        emu.log_unhandled(&request, 503);
+        return to_response(Reply::message(503, "Service Unavailable: the server is overloaded"));
     };
+    let response = respond(&emu, &request).await;
+    worker.finish().await;
+    response
+}
+
+/// Handles a request, or the fault configured for it.
+async fn respond(emu: &Emulator, request: &Request) -> Response {
     let Some(fault) = emu.pick_fault(&request.method, &request.path) else {
-        return to_response(emu.handle(&request));
+        return to_response(emu.handle(request));
     };
     let sleep = |ms| tokio::time::sleep(std::time::Duration::from_millis(ms));
     match fault {
         Fault::Latency { ms } | Fault::Hang { ms } => {
-            let reply = emu.handle(&request);
+            let reply = emu.handle(request);
             sleep(ms).await;
             to_response(reply)
         }
         Fault::Error { status } => {
-            emu.log_unhandled(&request, status);
+            emu.log_unhandled(request, status);
             to_response(Reply::status(status))
         }
         Fault::ErrorAfter { status } => {
-            emu.handle(&request);
+            emu.handle(request);
             to_response(Reply::status(status))
         }
         Fault::TooManyRequests { retry_after } => {
-            emu.log_unhandled(&request, 429);
+            emu.log_unhandled(request, 429);
             let mut r = to_response(Reply::message(429, "Rate limit exceeded"));
             r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
             r
         }
         Fault::Reset { handled } => {
             if handled {
-                emu.handle(&request);
+                emu.handle(request);
             } else {
-                emu.log_unhandled(&request, 0);
+                emu.log_unhandled(request, 0);
             }
             broken_response()
         }
         Fault::ConcurrentEdit => {
-            let reply = emu.handle(&request);
+            let reply = emu.handle(request);
             let segments: Vec<&str> = request.path.trim_matches('/').split('/').collect();
             if let ["api", table, id] = segments.as_slice()
                 && let Ok(id) = id.parse::<i64>()

@@ -100,6 +100,17 @@ pub(super) struct Service {
 pub(super) struct Served<'a> {
     service: &'a Service,
     _worker: tokio::sync::SemaphorePermit<'a>,
+    /// When the request's service time is over.
+    done_at: tokio::time::Instant,
+}
+
+impl Served<'_> {
+    /// Waits out what is left of the service time once the request was handled: the time the
+    /// emulator itself spent handling it is part of the service time, as on a real server, not
+    /// added to it.
+    pub async fn finish(self) {
+        tokio::time::sleep_until(self.done_at).await;
+    }
 }
 
 impl Drop for Served<'_> {
@@ -118,8 +129,8 @@ impl Service {
         }
     }
 
-    /// Waits for a worker and spends the request's service time on it; `None` when the queue
-    /// is full and the request is turned away.
+    /// Waits for a worker, which then spends the request's service time on it (see
+    /// `Served::finish`); `None` when the queue is full and the request is turned away.
     pub async fn serve(&self, class: RequestClass) -> Option<Served<'_>> {
         let present = self.present.fetch_add(1, Ordering::SeqCst) + 1;
         if let Some(limit) = self.model.queue_limit
@@ -133,8 +144,8 @@ impl Service {
             self.present.fetch_sub(1, Ordering::SeqCst);
             return None;
         };
-        tokio::time::sleep(self.model.service_time(class)).await;
-        Some(Served { service: self, _worker: worker })
+        let done_at = tokio::time::Instant::now() + self.model.service_time(class);
+        Some(Served { service: self, _worker: worker, done_at })
     }
 
     pub fn rejected(&self) -> u64 {
@@ -169,15 +180,15 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn beyond_the_workers_and_the_queue_requests_are_turned_away() {
         let s = Arc::new(Service::new(ServiceModel { workers: 1, queue_limit: Some(1), ..ServiceModel::default() }));
-        let first = tokio::spawn({
-            let s = s.clone();
-            async move { s.serve(RequestClass::Write).await.is_some() }
-        });
+        // A request holds its worker until its service time is over.
+        let request = |s: Arc<Service>| async move {
+            let Some(worker) = s.serve(RequestClass::Write).await else { return false };
+            worker.finish().await;
+            true
+        };
+        let first = tokio::spawn(request(s.clone()));
         tokio::task::yield_now().await;
-        let second = tokio::spawn({
-            let s = s.clone();
-            async move { s.serve(RequestClass::Write).await.is_some() }
-        });
+        let second = tokio::spawn(request(s.clone()));
         tokio::task::yield_now().await;
         assert!(s.serve(RequestClass::Write).await.is_none(), "a third request finds worker and queue taken");
         assert!(first.await.unwrap() && second.await.unwrap());

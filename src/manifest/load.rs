@@ -4,10 +4,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::cache::{self, ManifestCache};
 use super::diagnostic::{Diagnostic, FileText, Source, doc_lines, field_path};
 use super::node::{Node, Tree, parse_documents, parse_values};
 use super::schema_check;
@@ -110,7 +112,8 @@ impl ManifestSet {
 
 /// Reads every manifest under `paths` (files, or directories searched recursively).
 /// Returns what could be read and every finding; callers refuse to go on when there are any.
-pub fn load_paths(paths: &[PathBuf]) -> (ManifestSet, Vec<Diagnostic>) {
+/// Files read and found valid before come from `cache` when given.
+pub fn load_paths(paths: &[PathBuf], cache: Option<&ManifestCache>) -> (ManifestSet, Vec<Diagnostic>) {
     let mut set = ManifestSet::default();
     let mut diags = Vec::new();
     let mut all_files = Vec::new();
@@ -136,7 +139,7 @@ pub fn load_paths(paths: &[PathBuf]) -> (ManifestSet, Vec<Diagnostic>) {
     // Files are parsed on every core (YAML parsing is most of a large plan's CPU time).
     let parts = crate::util::par_map(&all_files, |file| {
         let (mut set, mut diags) = (ManifestSet::default(), Vec::new());
-        load_file(file, &mut set, &mut diags);
+        load_file(file, cache, &mut set, &mut diags);
         (set, diags)
     });
     for (part, part_diags) in parts {
@@ -231,7 +234,7 @@ fn yaml_error_message(e: &serde_saphyr::Error) -> String {
     format!("invalid YAML: {first}")
 }
 
-fn load_file(file: &Path, set: &mut ManifestSet, diags: &mut Vec<Diagnostic>) {
+fn load_file(file: &Path, cache: Option<&ManifestCache>, set: &mut ManifestSet, diags: &mut Vec<Diagnostic>) {
     let text = match read_text(file) {
         Ok(t) => t,
         Err(message) => {
@@ -239,10 +242,13 @@ fn load_file(file: &Path, set: &mut ManifestSet, diags: &mut Vec<Diagnostic>) {
             return;
         }
     };
+    if let Some(docs) = cache.and_then(|cache| cached_docs(file, &text, cache)) {
+        return add_docs(file, &FileText::new(text), docs, set, diags);
+    }
     // Most files are valid: they are read without lines, which costs a fraction of reading with
     // them. A file with any finding is read again with lines, to report every finding in it.
     let text = match load_valid_file(file, text) {
-        Ok(part) => return set.append(part),
+        Ok((text, docs)) => return add_docs(file, &text, docs, set, diags),
         Err(text) => text,
     };
     // An empty file is a mistake (a save gone wrong, a bad merge), not "no resources wanted":
@@ -257,18 +263,21 @@ fn load_file(file: &Path, set: &mut ManifestSet, diags: &mut Vec<Diagnostic>) {
 }
 
 /// Reads a file in which nothing is wrong, or gives its text back.
-fn load_valid_file(file: &Path, text: String) -> Result<ManifestSet, String> {
-    let docs = match parse_values(&text) {
-        Ok(docs) if !docs.is_empty() => docs,
-        _ => return Err(text),
-    };
-    if docs.iter().any(|doc| !check_document(file, doc).1.is_empty()) {
-        return Err(text);
+fn load_valid_file(file: &Path, text: String) -> Result<(Arc<FileText>, Vec<Doc>), String> {
+    match valid_docs(file, &text) {
+        Some(docs) if !docs.is_empty() => Ok((FileText::new(text), docs)),
+        _ => Err(text),
     }
-    let shared = FileText::new(text);
-    let mut set = ManifestSet::default();
-    let mut diags = Vec::new();
-    for (index, doc) in docs.into_iter().enumerate() {
+}
+
+/// The documents of a YAML text in which nothing is wrong (none, for only comments), or `None`.
+fn valid_docs(file: &Path, text: &str) -> Option<Vec<Doc>> {
+    let docs = parse_values(text).ok()?;
+    if docs.iter().any(|doc| !check_document(file, doc).1.is_empty()) {
+        return None;
+    }
+    let mut typed = Vec::with_capacity(docs.len());
+    for doc in docs {
         let Value::Object(mut fields) = doc else { unreachable!("checked to be a mapping") };
         let (Some(kind), Some(metadata), Some(spec)) = (
             fields.get("kind").and_then(Value::as_str).and_then(Kind::parse),
@@ -277,13 +286,59 @@ fn load_valid_file(file: &Path, text: String) -> Result<ManifestSet, String> {
         ) else {
             unreachable!("checked to have a kind, metadata and spec")
         };
-        add_typed(file, kind, metadata, spec, Source::deferred(file, &shared, index), &mut set, &mut diags);
+        // The schema lets through nothing typed reading refuses; should it, the slow path says what.
+        typed.push(typed_doc(kind, metadata, spec).ok()?);
     }
-    // The schema lets through nothing typed reading refuses; should it, the slow path says what.
-    if !diags.is_empty() {
-        return Err(shared.text().to_string());
+    Some(typed)
+}
+
+/// The documents of a file, from the manifest cache for every document read before, parsing
+/// only the others; `None` when the file must be read as a whole (something is wrong in it).
+fn cached_docs(file: &Path, text: &str, cache: &ManifestCache) -> Option<Vec<Doc>> {
+    // By document, so that changing one resource of a file of a hundred parses that one only.
+    let parts = split_documents(text).unwrap_or_else(|| vec![text]);
+    let mut docs = Vec::new();
+    for part in parts {
+        let key = cache::key_of(part);
+        match cache.get(&key) {
+            Some(found) => docs.extend(found),
+            None => {
+                let found = valid_docs(file, part)?;
+                cache.put(key, &found);
+                docs.extend(found);
+            }
+        }
     }
-    Ok(set)
+    (!docs.is_empty()).then_some(docs)
+}
+
+/// A YAML text cut into its documents at its `---` lines, when the cut is sure to give the
+/// documents parsing the whole text gives: YAML forbids a `---` line inside a document, and
+/// manifests are mappings, whose nested block scalars are indented. Texts with directives
+/// (`%`), end markers (`...`) or content on a `---` line are not cut.
+fn split_documents(text: &str) -> Option<Vec<&str>> {
+    let (mut parts, mut start, mut at) = (Vec::new(), 0, 0);
+    for line in text.split_inclusive('\n') {
+        let bare = line.trim_end_matches(['\n', '\r']);
+        let marker = |m: &str| bare.strip_prefix(m).is_some_and(|rest| rest.trim_end_matches([' ', '\t']).is_empty());
+        if bare.starts_with('%') || bare.starts_with("...") || (bare.starts_with("---") && !marker("---")) {
+            return None;
+        }
+        if marker("---") {
+            parts.push(&text[start..at]);
+            start = at + line.len();
+        }
+        at += line.len();
+    }
+    parts.push(&text[start..]);
+    Some(parts)
+}
+
+/// Adds the documents of a file read without lines; their lines are found when first needed.
+fn add_docs(file: &Path, text: &Arc<FileText>, docs: Vec<Doc>, set: &mut ManifestSet, diags: &mut Vec<Diagnostic>) {
+    for (index, doc) in docs.into_iter().enumerate() {
+        add_doc(file, doc, Source::deferred(file, text, index), set, diags);
+    }
 }
 
 /// Reads every document of `text` with lines; the number of documents, unless the YAML is bad.
@@ -396,61 +451,61 @@ fn load_document(file: &Path, doc: &Node, set: &mut ManifestSet, diags: &mut Vec
     // Lines come from the one function that also finds them for files read without them.
     let source = Source::with_lines(file, doc_lines(doc));
     let json = |node: &Node| node.to_json("", &mut BTreeMap::new());
-    add_typed(file, kind, json(metadata), json(spec), source, set, diags);
-}
-
-/// Reads a checked document's metadata and spec into their types, and the SQL of a `queryFile`.
-fn add_typed(
-    file: &Path,
-    kind: Kind,
-    metadata: Value,
-    spec: Value,
-    mut source: Source,
-    set: &mut ManifestSet,
-    diags: &mut Vec<Diagnostic>,
-) {
-    let metadata: Metadata = match typed(metadata, file, &source, "/metadata") {
-        Ok(m) => m,
-        Err(d) => return diags.push(d),
-    };
-    match kind {
-        Kind::Query => match typed::<QuerySpec>(spec, file, &source, "/spec") {
-            Ok(spec) => {
-                if let Some(rel) = spec.query_file.clone() {
-                    let path = file.parent().unwrap_or(Path::new(".")).join(&rel);
-                    match read_text(&path) {
-                        Ok(sql) => source.query_file_text = Some(sql),
-                        Err(message) => {
-                            let manifest = Manifest { metadata: metadata.clone(), spec: (), source: source.clone() };
-                            diags.push(manifest.diagnostic(
-                                Kind::Query,
-                                "/spec/queryFile",
-                                format!("{}: {message}", path.display()),
-                            ));
-                        }
-                    }
-                }
-                set.queries.push(Manifest { metadata, spec, source });
-            }
-            Err(d) => diags.push(d),
-        },
-        Kind::Dashboard => match typed::<DashboardSpec>(spec, file, &source, "/spec") {
-            Ok(spec) => set.dashboards.push(Manifest { metadata, spec, source }),
-            Err(d) => diags.push(d),
-        },
-        Kind::Alert => match typed::<AlertSpec>(spec, file, &source, "/spec") {
-            Ok(spec) => set.alerts.push(Manifest { metadata, spec, source }),
-            Err(d) => diags.push(d),
-        },
-        Kind::QuerySnippet => match typed::<QuerySnippetSpec>(spec, file, &source, "/spec") {
-            Ok(spec) => set.snippets.push(Manifest { metadata, spec, source }),
-            Err(d) => diags.push(d),
-        },
+    match typed_doc(kind, json(metadata), json(spec)) {
+        Ok(doc) => add_doc(file, doc, source, set, diags),
+        Err((part, e)) => diags.push(Diagnostic::in_file(file, Some(source.line_of(part)), e.to_string())),
     }
 }
 
-fn typed<T: DeserializeOwned>(value: Value, file: &Path, source: &Source, part: &str) -> Result<T, Diagnostic> {
-    serde_json::from_value(value).map_err(|e| Diagnostic::in_file(file, Some(source.line_of(part)), e.to_string()))
+/// One checked document of a manifest file, typed (what the manifest cache keeps).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum Doc {
+    Query(Metadata, QuerySpec),
+    Dashboard(Metadata, DashboardSpec),
+    Alert(Metadata, AlertSpec),
+    QuerySnippet(Metadata, QuerySnippetSpec),
+}
+
+/// Reads a checked document's metadata and spec into their types; what failed (`/metadata` or
+/// `/spec`) and why.
+fn typed_doc(kind: Kind, metadata: Value, spec: Value) -> Result<Doc, (&'static str, serde_json::Error)> {
+    fn at<T: DeserializeOwned>(part: &'static str, value: Value) -> Result<T, (&'static str, serde_json::Error)> {
+        serde_json::from_value(value).map_err(|e| (part, e))
+    }
+    let metadata = at("/metadata", metadata)?;
+    Ok(match kind {
+        Kind::Query => Doc::Query(metadata, at("/spec", spec)?),
+        Kind::Dashboard => Doc::Dashboard(metadata, at("/spec", spec)?),
+        Kind::Alert => Doc::Alert(metadata, at("/spec", spec)?),
+        Kind::QuerySnippet => Doc::QuerySnippet(metadata, at("/spec", spec)?),
+    })
+}
+
+/// Adds a typed document to the set, with the SQL of its `queryFile` (read every time: it is
+/// not part of the manifest's text).
+fn add_doc(file: &Path, doc: Doc, mut source: Source, set: &mut ManifestSet, diags: &mut Vec<Diagnostic>) {
+    match doc {
+        Doc::Query(metadata, spec) => {
+            if let Some(rel) = &spec.query_file {
+                let path = file.parent().unwrap_or(Path::new(".")).join(rel);
+                match read_text(&path) {
+                    Ok(sql) => source.query_file_text = Some(sql),
+                    Err(message) => {
+                        let manifest = Manifest { metadata: metadata.clone(), spec: (), source: source.clone() };
+                        diags.push(manifest.diagnostic(
+                            Kind::Query,
+                            "/spec/queryFile",
+                            format!("{}: {message}", path.display()),
+                        ));
+                    }
+                }
+            }
+            set.queries.push(Manifest { metadata, spec, source });
+        }
+        Doc::Dashboard(metadata, spec) => set.dashboards.push(Manifest { metadata, spec, source }),
+        Doc::Alert(metadata, spec) => set.alerts.push(Manifest { metadata, spec, source }),
+        Doc::QuerySnippet(metadata, spec) => set.snippets.push(Manifest { metadata, spec, source }),
+    }
 }
 
 /// Reads manifests from one YAML text (tests and the operator use this).
@@ -526,8 +581,11 @@ mod tests {
         cases.push((extra.to_path_buf(), text.to_string()));
         assert!(cases.len() > 5, "{cases:?}");
         for (file, text) in cases {
-            let fast = load_valid_file(&file, text.clone()).unwrap_or_else(|_| panic!("{} fell back", file.display()));
-            let (mut slow, mut diags) = (ManifestSet::default(), Vec::new());
+            let (shared, docs) =
+                load_valid_file(&file, text.clone()).unwrap_or_else(|_| panic!("{} fell back", file.display()));
+            let (mut fast, mut diags) = (ManifestSet::default(), Vec::new());
+            add_docs(&file, &shared, docs, &mut fast, &mut diags);
+            let mut slow = ManifestSet::default();
             load_str_into(&file, &text, &mut slow, &mut diags);
             assert_eq!(diags, vec![], "{}", file.display());
             // Equality covers every line: the deferred ones are found by parsing again.
@@ -542,12 +600,136 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("redash-gitops-load-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("m.yaml"), text).unwrap();
-        let (set, diags) = load_paths(&[dir.join("m.yaml")]);
+        let (set, diags) = load_paths(&[dir.join("m.yaml")], None);
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(set.queries.len(), 1);
         assert_eq!(diags.len(), 1, "{diags:?}");
         assert_eq!(diags[0].line, Some(9));
         assert_eq!(diags[0].field.as_deref(), Some("spec.colour"));
+    }
+
+    #[test]
+    fn texts_are_cut_into_documents_only_where_yaml_says_a_document_ends() {
+        assert_eq!(split_documents("a: 1\n---\nb: 2\n"), Some(vec!["a: 1\n", "b: 2\n"]));
+        assert_eq!(
+            split_documents("---\r\na: 1\r\n--- \t\r\nb: |\n  ---\n"),
+            Some(vec!["", "a: 1\r\n", "b: |\n  ---\n"])
+        );
+        assert_eq!(split_documents("a: 1"), Some(vec!["a: 1"]));
+        for uncut in ["%YAML 1.2\n---\na: 1\n", "a: 1\n...\n---\nb: 2\n", "--- {a: 1}\n", "---# c\na: 1\n"] {
+            assert_eq!(split_documents(uncut), None, "{uncut:?}");
+        }
+    }
+
+    /// A scratch directory for one test, removed when dropped.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(tag: &str) -> Scratch {
+            let dir = std::env::temp_dir().join(format!("redash-gitops-load-{tag}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            Scratch(dir)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// Loads `paths` through a cache in `dir`, saving it as a run does; what was loaded and the
+    /// cache's hits and misses.
+    fn load_cached(dir: &Path, paths: &[PathBuf]) -> (ManifestSet, Vec<Diagnostic>, cache::CacheStats) {
+        let cache = ManifestCache::open(dir, paths).expect("the test binary has an identity");
+        let (set, diags) = load_paths(paths, Some(&cache));
+        let stats = cache.stats();
+        cache.save().unwrap();
+        (set, diags, stats)
+    }
+
+    const TWO_QUERIES: &str = "apiVersion: redash-gitops.dev/v1alpha1\nkind: Query\nmetadata: {name: a}\nspec: {name: A, dataSource: DS, query: select 1}\n---\napiVersion: redash-gitops.dev/v1alpha1\nkind: Query\nmetadata: {name: b}\nspec: {name: B, dataSource: DS, query: select 2}\n";
+
+    #[test]
+    fn the_cache_gives_what_parsing_gives_and_parses_only_changed_documents() {
+        let scratch = Scratch::new("cache");
+        let project = scratch.0.join("project");
+        let examples = Path::new("examples/analytics");
+        let mut files = Vec::new();
+        collect_files(examples, &mut files, &mut BTreeSet::new(), &mut Vec::new());
+        for f in &files {
+            let to = project.join(f.strip_prefix(examples).unwrap());
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(f, &to).unwrap();
+        }
+        copy_sql(examples, &project);
+        let tricky = "# leading comment\n---\napiVersion: redash-gitops.dev/v1alpha1\nkind: Query\nmetadata: {name: q, namespace: t}\nspec:\n  name: Q\n  dataSource: DS\n  query: |\n    select 1\n    ---\n  parameters:\n    - {name: n, type: number, value: 0.1}\n---\n---\n";
+        std::fs::write(project.join("tricky.yaml"), tricky).unwrap();
+        std::fs::write(project.join("two.yaml"), TWO_QUERIES).unwrap();
+        let paths = [project.clone()];
+        let (plain, plain_diags) = load_paths(&paths, None);
+        assert_eq!(plain_diags, vec![]);
+        let resources = plain.len();
+        let cache_dir = scratch.0.join("cache");
+        let (cold, cold_diags, stats) = load_cached(&cache_dir, &paths);
+        assert_eq!((cold, cold_diags), (plain.clone(), vec![]));
+        assert_eq!(stats.hits, 0);
+        let (warm, warm_diags, stats) = load_cached(&cache_dir, &paths);
+        assert_eq!((warm, warm_diags), (plain, vec![]));
+        assert_eq!(stats.misses, 0, "{stats:?}");
+        assert!(stats.hits > 5, "{stats:?}");
+
+        // One changed document of a file is the only one parsed.
+        std::fs::write(project.join("two.yaml"), TWO_QUERIES.replace("select 2", "select 3")).unwrap();
+        let (changed, _, stats) = load_cached(&cache_dir, &paths);
+        assert_eq!(stats.misses, 1, "{stats:?}");
+        assert!(stats.hits >= resources - 1, "every other document comes from the cache: {stats:?}");
+        let b = changed.queries.iter().find(|q| q.metadata.name == "b").unwrap();
+        assert_eq!(b.spec.query.as_deref(), Some("select 3"));
+        assert_eq!(b.source.line_of("/spec/query"), 9);
+    }
+
+    fn copy_sql(examples: &Path, project: &Path) {
+        let sql = examples.join("sql");
+        for entry in std::fs::read_dir(&sql).unwrap() {
+            let entry = entry.unwrap().path();
+            std::fs::create_dir_all(project.join("sql")).unwrap();
+            std::fs::copy(&entry, project.join("sql").join(entry.file_name().unwrap())).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_finding_in_a_cached_file_is_reported_as_without_the_cache() {
+        let scratch = Scratch::new("finding");
+        let file = scratch.0.join("m.yaml");
+        std::fs::write(&file, TWO_QUERIES).unwrap();
+        let cache_dir = scratch.0.join("cache");
+        load_cached(&cache_dir, std::slice::from_ref(&file));
+        std::fs::write(&file, TWO_QUERIES.replace("query: select 2", "query: select 2, colour: red")).unwrap();
+        let (plain, plain_diags) = load_paths(std::slice::from_ref(&file), None);
+        let (cached, cached_diags, _) = load_cached(&cache_dir, std::slice::from_ref(&file));
+        assert_eq!(cached_diags.len(), 1, "{cached_diags:?}");
+        assert_eq!(cached_diags[0].line, Some(9));
+        assert_eq!((cached, cached_diags), (plain, plain_diags));
+    }
+
+    #[test]
+    fn the_sql_of_a_query_file_is_read_again_when_its_manifest_comes_from_the_cache() {
+        let scratch = Scratch::new("sql");
+        let file = scratch.0.join("q.yaml");
+        std::fs::write(&file, "apiVersion: redash-gitops.dev/v1alpha1\nkind: Query\nmetadata: {name: q}\nspec: {name: Q, dataSource: DS, queryFile: q.sql}\n").unwrap();
+        std::fs::write(scratch.0.join("q.sql"), "select 1").unwrap();
+        let cache_dir = scratch.0.join("cache");
+        load_cached(&cache_dir, std::slice::from_ref(&file));
+        std::fs::write(scratch.0.join("q.sql"), "select 2").unwrap();
+        let (set, diags, stats) = load_cached(&cache_dir, std::slice::from_ref(&file));
+        assert_eq!((diags, stats.hits), (vec![], 1));
+        assert_eq!(set.queries[0].source.query_file_text.as_deref(), Some("select 2"));
+        std::fs::remove_file(scratch.0.join("q.sql")).unwrap();
+        let (_, diags, _) = load_cached(&cache_dir, std::slice::from_ref(&file));
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!((diags[0].line, diags[0].field.as_deref()), (Some(4), Some("spec.queryFile")));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Resource types, loading from files with file:line findings, and whole-set validation.
 
+pub mod cache;
 pub mod diagnostic;
 pub mod load;
 pub mod node;

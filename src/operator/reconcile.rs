@@ -312,6 +312,8 @@ async fn sync<K: Managed>(obj: &K, ctx: &Context) -> (Verdict, Option<Synced>) {
         // visualizations and widgets are found.
         refresh_children: true,
         data_source_map: BTreeMap::new(),
+        // Custom resources come from the Kubernetes API, not from files.
+        cache_dir: None,
     };
     let planned = match plan_with_hints(&conn.client, &set, &opts, &hints).await {
         Ok(p) => p,

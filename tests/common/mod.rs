@@ -105,6 +105,8 @@ pub struct World {
     pub emu: RunningEmulator,
     pub key: String,
     pub dir: TempDir,
+    /// The manifest cache of the world's runs, not the user's.
+    pub cache: TempDir,
     runtime: tokio::runtime::Runtime,
 }
 
@@ -122,6 +124,7 @@ impl World {
             emu,
             key,
             dir: TempDir::new(tag),
+            cache: TempDir::new(&format!("{tag}-cache")),
             runtime: tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap(),
         }
     }
@@ -144,9 +147,15 @@ impl World {
         w
     }
 
-    pub fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+    /// The binary with `args`, run in the project directory with the world's manifest cache.
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(BIN);
-        cmd.args(args).current_dir(self.dir.path());
+        cmd.args(args).current_dir(self.dir.path()).env("REDASH_GITOPS_CACHE_DIR", self.cache.path());
+        cmd
+    }
+
+    pub fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = self.command(args);
         cmd.env("REDASH_URL", &self.emu.url).env("REDASH_API_KEY", &self.key).env("NO_COLOR", "1");
         cmd.env_remove("REDASH_GITOPS_OWNER");
         for (k, v) in env {

@@ -125,48 +125,91 @@ struct ServerState {
 /// Reads the session (whose verdict comes first: a wrong key or URL is told as such, not as a
 /// failed list), the data sources and, when asked, the lists — all in one round.
 async fn read_server(client: &RedashClient, with_lists: bool) -> Result<ServerState, RedashError> {
+    let lists = async { if with_lists { read_lists(client).await.map(Some) } else { Ok(None) } };
+    let (session, lists) = tokio::join!(read_session(client), lists);
+    let (redash_version, data_sources) = session?;
+    Ok(ServerState { redash_version, data_sources, lists: lists? })
+}
+
+/// Redash's version (checking the URL and key) and its data sources.
+async fn read_session(client: &RedashClient) -> Result<(String, Vec<DataSource>), RedashError> {
     let started = std::time::Instant::now();
-    let lists = async { if with_lists { fetch_lists(client).await.map(Some) } else { Ok(None) } };
-    let (session, data_sources, lists) = tokio::join!(check_server(client), client.data_sources(), lists);
-    tracing::info!(ms = started.elapsed().as_millis() as u64, "read the session, data sources and lists");
-    let redash_version = session?;
-    Ok(ServerState { redash_version, data_sources: data_sources?, lists: lists? })
+    let (session, data_sources) = tokio::join!(check_server(client), client.data_sources());
+    tracing::info!(ms = started.elapsed().as_millis() as u64, "read the session and data sources");
+    Ok((session?, data_sources?))
+}
+
+async fn read_lists(client: &RedashClient) -> Result<Lists, RedashError> {
+    let started = std::time::Instant::now();
+    let lists = fetch_lists(client).await;
+    tracing::info!(ms = started.elapsed().as_millis() as u64, "read the lists");
+    lists
+}
+
+/// A spawned task that is cancelled when dropped: a plan that fails early does not leave its
+/// reads running.
+struct Background<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Background<T> {
+    fn spawn(task: impl Future<Output = T> + Send + 'static) -> Background<T>
+    where
+        T: Send + 'static,
+    {
+        Background(tokio::spawn(task))
+    }
+
+    /// The task's result; its panic, should it panic.
+    async fn join(mut self) -> T {
+        match (&mut self.0).await {
+            Ok(value) => value,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+}
+
+impl<T> Drop for Background<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Runs CPU-bound work off the runtime; its panic, should it panic.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
 }
 
 /// Loads and validates the manifests under `paths` while Redash is read (what is read from it
-/// needs nothing from them), then plans. Invalid manifests are reported as such, whatever
-/// Redash answers, without waiting for it. Nothing is written.
+/// needs nothing from them), and resolves them while the lists are still being read; then
+/// plans. Invalid manifests are reported as such, whatever Redash answers, without waiting for
+/// it. Nothing is written.
 pub async fn load_and_plan(
     client: &RedashClient,
     paths: &[PathBuf],
     opts: &EngineOptions,
 ) -> Result<Planned, EngineError> {
-    let server = {
+    let session = Background::spawn({
         let client = client.clone();
-        tokio::spawn(async move { read_server(&client, true).await })
-    };
+        async move { read_session(&client).await }
+    });
+    let lists = Background::spawn({
+        let client = client.clone();
+        async move { read_lists(&client).await }
+    });
     let (paths, cache_dir) = (paths.to_vec(), opts.cache_dir.clone());
-    let loaded = tokio::task::spawn_blocking(move || load_and_validate(&paths, cache_dir.as_deref())).await;
-    let set = match loaded {
-        Ok(Ok(set)) => set,
-        Ok(Err(e)) => {
-            server.abort();
-            return Err(e);
-        }
-        Err(e) => {
-            server.abort();
-            std::panic::resume_unwind(e.into_panic());
-        }
-    };
-    let state = match server.await {
-        Ok(state) => state?,
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
-    };
+    let set = blocking(move || load_and_validate(&paths, cache_dir.as_deref())).await?;
+    let (redash_version, data_sources) = session.join().await?;
     let destinations = destinations_for(client, &set).await?;
-    let desired = resolved(&set, &state, &destinations, opts)?;
-    // The manifests are not needed past this point; at 10,000 resources they are a sixth of
-    // what the plan would otherwise hold at its peak.
-    drop(set);
+    let map = opts.data_source_map.clone();
+    let (desired, data_sources) = blocking(move || {
+        let desired = resolve(&set, &data_sources, &destinations, &map);
+        // The manifests are not needed past this point; at 10,000 resources they are a sixth
+        // of what the plan would otherwise hold at its peak.
+        drop(set);
+        (desired, data_sources)
+    })
+    .await;
+    let desired = desired.map_err(|d| EngineError::Invalid(Diagnostics(d)))?;
+    let state = ServerState { redash_version, data_sources, lists: Some(lists.join().await?) };
     plan_from(client, &desired, opts, &BTreeMap::new(), state).await
 }
 

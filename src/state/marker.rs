@@ -56,8 +56,13 @@ pub fn with_marker(options: &Value, marker: Value) -> Value {
     Value::Object(m)
 }
 
+/// SHA-256 in lowercase hex (hashed for every resource of every plan: no `format!` per byte).
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    Sha256::digest(bytes)
+        .iter()
+        .flat_map(|b| [HEX[usize::from(b >> 4)] as char, HEX[usize::from(b & 15)] as char])
+        .collect()
 }
 
 /// How the marker line of a query snippet starts. Snippets have no `options` (nor tags): their

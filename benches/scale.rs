@@ -3,8 +3,9 @@
 //! with a chart besides Redash's default table) and N/10 dashboards (8 chart widgets and a text
 //! widget each).
 //!
-//! For each N it measures a first sync, a no-op plan (list pages only, and with
-//! --refresh-children), a plan and a sync after 1% of the resources changed, and an export; a
+//! For each N it measures a first sync, a no-op plan (list pages only, with the manifest cache
+//! the first sync filled and without it, and with --refresh-children), a plan and a sync after
+//! 1% of the resources changed (their documents miss the cache), and an export; a
 //! serial run (--concurrency 1) of the same operations for the sizes in --serial-sizes. Each
 //! row: wall time, requests by method, the floor the server allows (service time of those
 //! requests ÷ workers), the child's CPU time and peak RSS.
@@ -26,6 +27,7 @@ const KEY: &str = "benchkey0123456789";
 const OPERATIONS: &[&str] = &[
     "first sync",
     "no-op plan",
+    "no-op plan --no-cache",
     "no-op plan --refresh-children",
     "plan after 1% changed",
     "sync of 1% changed",
@@ -124,6 +126,7 @@ fn run(emu: &RunningEmulator, dir: &Path, args: &[&str], ok: &[i32]) -> (Duratio
         .current_dir(dir)
         .env("REDASH_URL", &emu.url)
         .env("REDASH_API_KEY", KEY)
+        .env("REDASH_GITOPS_CACHE_DIR", cache_dir(dir))
         .env_remove("REDASH_GITOPS_CONFIG")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
@@ -169,6 +172,11 @@ fn run(emu: &RunningEmulator, dir: &Path, args: &[&str], ok: &[i32]) -> (Duratio
     assert!(ok.contains(&code), "redash-gitops {} exited {code}:\n{stderr}", args.join(" "));
     let tv = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
     (wall, tv(usage.ru_utime) + tv(usage.ru_stime), peak_kb)
+}
+
+/// The manifest cache of a project's runs: the first sync fills it, the plans after it use it.
+fn cache_dir(project: &Path) -> PathBuf {
+    project.with_extension("cache")
 }
 
 /// One scenario's emulator and project.
@@ -271,14 +279,16 @@ fn scenario(o: &Options, n: usize, concurrency: usize) -> Vec<Row> {
     let mut rows = vec![
         b.measure(OPERATIONS[0], &["sync", "."], &[0]),
         b.measure(OPERATIONS[1], &["plan", "."], &[0]),
-        b.measure(OPERATIONS[2], &["plan", ".", "--refresh-children"], &[0]),
+        b.measure(OPERATIONS[2], &["plan", ".", "--no-cache"], &[0]),
+        b.measure(OPERATIONS[3], &["plan", ".", "--refresh-children"], &[0]),
     ];
     let (q, d) = change_one_percent(&dir, n);
     eprintln!("  (changed {q} queries and {d} dashboards)");
-    rows.push(b.measure(OPERATIONS[3], &["plan", "."], &[2]));
-    rows.push(b.measure(OPERATIONS[4], &["sync", "."], &[0]));
-    rows.push(b.measure(OPERATIONS[5], &["export", "--out", "exported"], &[0]));
+    rows.push(b.measure(OPERATIONS[4], &["plan", "."], &[2]));
+    rows.push(b.measure(OPERATIONS[5], &["sync", "."], &[0]));
+    rows.push(b.measure(OPERATIONS[6], &["export", "--out", "exported"], &[0]));
     let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(cache_dir(&dir));
     rows
 }
 

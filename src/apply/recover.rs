@@ -100,7 +100,7 @@ pub async fn find_visualization(
     key: &str,
 ) -> Result<Option<Visualization>, RedashError> {
     let q = client.query(query_id).await?;
-    Ok(q.visualizations.unwrap_or_default().into_iter().find(|v| marked(&v.options, owner, key)))
+    Ok(q.visualizations.unwrap_or_default().into_iter().find(|v| marked(&v.options.value(), owner, key)))
 }
 
 /// The dashboard created under the pending name of this owner and key, if it is still active.
@@ -122,7 +122,7 @@ pub async fn find_widget(
     key: &str,
 ) -> Result<Option<Widget>, RedashError> {
     let d = client.dashboard(dashboard_id).await?;
-    Ok(d.widgets.unwrap_or_default().into_iter().find(|w| marked(&w.options, owner, key)))
+    Ok(d.widgets.unwrap_or_default().into_iter().find(|w| marked(&w.options.value(), owner, key)))
 }
 
 /// A delete whose object is already gone (deleted by an earlier attempt whose answer was lost,

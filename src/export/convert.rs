@@ -177,7 +177,7 @@ fn is_default_table(v: &Visualization) -> bool {
     v.kind == "TABLE"
         && v.name == "Table"
         && v.description.as_deref().unwrap_or("").is_empty()
-        && without_marker(&v.options).as_object().is_none_or(Map::is_empty)
+        && without_marker(&v.options.value()).as_object().is_none_or(Map::is_empty)
 }
 
 fn non_empty(s: Option<&str>) -> Option<String> {
@@ -234,7 +234,7 @@ pub fn convert(input: &ExportInput, data_source_map: &BTreeMap<String, String>) 
                 ));
             }
             viz_names.insert(v.id, (q.id, vname.clone()));
-            let options = without_marker(&v.options);
+            let options = without_marker(&v.options.value());
             visualizations.push(VisualizationSpec {
                 name: vname,
                 kind: v.kind.clone(),
@@ -324,11 +324,12 @@ pub fn convert(input: &ExportInput, data_source_map: &BTreeMap<String, String>) 
                 out.notes.push(format!("{what}: widget {} shows a query this API key cannot see; not exported", w.id));
                 continue;
             }
-            let position = position_from_server(&w.options).unwrap_or_else(|| {
+            let live_options = w.options.value();
+            let position = position_from_server(&live_options).unwrap_or_else(|| {
                 out.notes.push(format!("{what}: widget {} has no position; exported at the top left", w.id));
                 Position { col: 0, row: 0, size_x: 3, size_y: 8, auto_height: None }
             });
-            let mut extra = widget_extra_options(&w.options);
+            let mut extra = widget_extra_options(&live_options);
             let parameters = take_parameter_mappings(&mut extra);
             let options = extra.as_object().filter(|m| !m.is_empty()).map(|_| extra.clone());
             let (visualization, text) = match &w.visualization {

@@ -392,7 +392,9 @@ async fn children(
                 .visualizations
                 .iter()
                 .flatten()
-                .filter_map(|v| read_marker(&v.options).filter(|m| m.owner == conn.owner).map(|m| (m.key, v.id)))
+                .filter_map(|v| {
+                    read_marker(&v.options.value()).filter(|m| m.owner == conn.owner).map(|m| (m.key, v.id))
+                })
                 .collect();
             Ok(Synced { id, url: format!("{base}/queries/{id}"), children })
         }
@@ -405,7 +407,9 @@ async fn children(
                 .widgets
                 .iter()
                 .flatten()
-                .filter_map(|w| read_marker(&w.options).filter(|m| m.owner == conn.owner).map(|m| (m.key, w.id)))
+                .filter_map(|w| {
+                    read_marker(&w.options.value()).filter(|m| m.owner == conn.owner).map(|m| (m.key, w.id))
+                })
                 .collect();
             Ok(Synced { id, url: format!("{base}/dashboards/{id}"), children })
         }

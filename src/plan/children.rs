@@ -26,7 +26,7 @@ pub fn plan_visualizations(desired: &[Arc<DesiredVisualization>], live: &[Visual
     let mut sorted: Vec<&Visualization> = live.iter().collect();
     sorted.sort_by_key(|v| v.id);
     for v in sorted {
-        match read_marker(&v.options) {
+        match read_marker(&v.options.value()) {
             Some(m) if m.owner == owner => {
                 if let std::collections::btree_map::Entry::Vacant(e) = ours.entry(m.key) {
                     e.insert(v);
@@ -84,7 +84,7 @@ fn visualization_changes(d: &DesiredVisualization, v: &Visualization) -> Vec<Cha
         changes.push(Change::new("description", json!(live_description), json!(d.description)));
     }
     let mut diffs = Vec::new();
-    json_diff("options", &without_marker(&v.options), &d.options, &mut diffs);
+    json_diff("options", &without_marker(&v.options.value()), &d.options, &mut diffs);
     changes.extend(diffs.into_iter().map(|(f, o, n)| Change::new(f, o, n)));
     changes
 }
@@ -124,7 +124,7 @@ pub fn plan_widgets(
         if vanishes(w) {
             continue;
         }
-        match read_marker(&w.options) {
+        match read_marker(&w.options.value()) {
             Some(m) if m.owner == owner && !ours.contains_key(&m.key) => {
                 ours.insert(m.key, w);
             }
@@ -181,7 +181,7 @@ fn update(d: &DesiredWidget, w: &Widget, changes: Vec<Change>, adopt: bool) -> W
         changes,
         adopt,
         desired: d.clone(),
-        live_options: w.options.clone(),
+        live_options: w.options.value(),
     }
 }
 
@@ -221,6 +221,7 @@ fn content_mismatch(d: &DesiredWidget, w: &Widget, target: &dyn Fn(&ResourceKey,
 
 fn widget_changes(d: &DesiredWidget, w: &Widget) -> Vec<Change> {
     let mut changes = Vec::new();
+    let options = w.options.value();
     if let WidgetContent::Text(text) = &d.content {
         let live = w.text.clone().unwrap_or_default();
         if &live != text {
@@ -229,17 +230,17 @@ fn widget_changes(d: &DesiredWidget, w: &Widget) -> Vec<Change> {
     }
     if let Some(wanted) = &d.options {
         let mut diffs = Vec::new();
-        json_diff("options", &widget_extra_options(&w.options), wanted, &mut diffs);
+        json_diff("options", &widget_extra_options(&options), wanted, &mut diffs);
         changes.extend(diffs.into_iter().map(|(f, o, n)| Change::new(f, o, n)));
     }
     for (name, wanted) in &d.parameters {
-        let live = w.options.get("parameterMappings").and_then(|m| m.get(name));
+        let live = options.get("parameterMappings").and_then(|m| m.get(name));
         if live.and_then(|m| ParameterMapping::from_server(name, m)).as_ref() != Some(wanted) {
             let old = live.cloned().unwrap_or(Value::Null);
             changes.push(Change::new(format!("parameters.{name}"), old, wanted.to_server(name)));
         }
     }
-    let live_position = position_from_server(&w.options);
+    let live_position = position_from_server(&options);
     let same = live_position.is_some_and(|p| {
         (p.col, p.row, p.size_x, p.size_y) == (d.position.col, d.position.row, d.position.size_x, d.position.size_y)
             && (d.position.auto_height.is_none() || p.auto_height == d.position.auto_height)
@@ -263,7 +264,7 @@ mod tests {
             kind: kind.into(),
             name: name.into(),
             description: Some(String::new()),
-            options,
+            options: options.into(),
             query: None,
         }
     }
@@ -327,7 +328,7 @@ mod tests {
         Widget {
             id,
             dashboard_id: Some(1),
-            options,
+            options: options.into(),
             text: Some(text.into()),
             width: json!(1),
             visualization: viz_id.map(|v| viz(v, "C", "CHART", json!({}))),

@@ -213,7 +213,7 @@ pub fn plan(
     for w in actual.dashboards.iter().filter_map(|d| d.widgets.as_ref()).flatten() {
         if let Some(v) = &w.visualization
             && let Some(query_id) = v.query.as_ref().map(|q| q.id)
-            && let Some(m) = read_marker(&v.options).filter(|m| m.owner == owner)
+            && let Some(m) = read_marker(&v.options.value()).filter(|m| m.owner == owner)
         {
             shown_by_widgets.insert((query_id, m.key), v.id);
         }

@@ -172,10 +172,12 @@ fn server_side_normalisation_is_not_a_change() {
     orders.options["parameters"][0]["parentQueryId"] = json!(2);
     orders.options["parameters"][0]["queryId"] = json!("1");
     let chart = orders.visualizations.as_mut().unwrap().iter_mut().find(|v| v.name == "Chart").unwrap();
-    chart.options = json!({"globalSeriesType": "line", "gitops": chart.options["gitops"].clone()});
+    chart.options = json!({"globalSeriesType": "line", "gitops": chart.options.value()["gitops"].clone()}).into();
     let widget = &mut a.dashboards[0].widgets.as_mut().unwrap()[0];
-    widget.options["position"]["minSizeX"] = json!(1);
-    widget.options["position"]["col"] = json!(0.0);
+    let mut options = widget.options.value();
+    options["position"]["minSizeX"] = json!(1);
+    options["position"]["col"] = json!(0.0);
+    widget.options = options.into();
     widget.width = json!(1);
     let p = plan_ok(&d, &a, &opts());
     assert!(!p.has_changes(), "{p:#?}");

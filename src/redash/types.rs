@@ -3,6 +3,64 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
+
+/// A JSON value kept as its compact text, parsed when looked at. The options of visualizations
+/// and widgets are read by the ten thousand (`--refresh-children`, export), and as `Value` each
+/// nested object of them costs a map node of about 600 bytes however few keys it holds; as text
+/// they cost a tenth of that. The text is written from a `Value`, so its keys are sorted and
+/// `value()` gives what reading the object as a `Value` would.
+#[derive(Clone)]
+pub struct RawJson(Box<RawValue>);
+
+impl RawJson {
+    pub fn value(&self) -> Value {
+        // Written from a `Value` (see `from_value`), so it reads back.
+        serde_json::from_str(self.0.get()).unwrap_or(Value::Null)
+    }
+
+    pub fn from_value(value: &Value) -> RawJson {
+        RawJson(serde_json::value::to_raw_value(value).unwrap_or_else(|_| RawJson::default().0))
+    }
+}
+
+impl Default for RawJson {
+    fn default() -> RawJson {
+        RawJson(RawValue::from_string("null".into()).expect("null is JSON"))
+    }
+}
+
+impl From<Value> for RawJson {
+    fn from(value: Value) -> RawJson {
+        RawJson::from_value(&value)
+    }
+}
+
+impl PartialEq for RawJson {
+    fn eq(&self, other: &RawJson) -> bool {
+        self.0.get() == other.0.get() || self.value() == other.value()
+    }
+}
+
+impl std::fmt::Debug for RawJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.get())
+    }
+}
+
+impl Serialize for RawJson {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawJson {
+    /// Through a `Value` (and only one object's at a time): its key order is the one every
+    /// `Value` has, and it reads from any deserializer, not only from text.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<RawJson, D::Error> {
+        Value::deserialize(d).map(|v| RawJson::from_value(&v))
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Page<T> {
@@ -58,7 +116,7 @@ pub struct Visualization {
     #[serde(default)]
     pub description: Option<String>,
     #[serde(default)]
-    pub options: Value,
+    pub options: RawJson,
     /// Present inside widgets, as the whole query; only its id is kept (a dashboard's widgets
     /// would otherwise hold a copy of each query's SQL and options).
     #[serde(default, skip_serializing)]
@@ -71,7 +129,7 @@ pub struct Widget {
     #[serde(default)]
     pub dashboard_id: Option<i64>,
     #[serde(default)]
-    pub options: Value,
+    pub options: RawJson,
     #[serde(default)]
     pub text: Option<String>,
     #[serde(default)]
@@ -213,4 +271,26 @@ pub struct Snippet {
     pub snippet: String,
     #[serde(default)]
     pub updated_at: String,
+}
+
+#[cfg(test)]
+mod raw_json_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn options_kept_as_text_read_back_as_the_value_they_were() {
+        let text =
+            r#"{"id": 1, "type": "CHART", "name": "c", "options": {"b": [1, 2.5, null], "a": {"z": "é", "y": true}}}"#;
+        let typed: Visualization = serde_json::from_str(text).unwrap();
+        let through_a_tree: Visualization = serde_json::from_value(serde_json::from_str(text).unwrap()).unwrap();
+        let wanted = json!({"a": {"y": true, "z": "é"}, "b": [1, 2.5, null]});
+        assert_eq!(typed.options.value(), wanted);
+        assert_eq!(through_a_tree.options, typed.options);
+        assert_eq!(serde_json::to_value(&typed).unwrap()["options"], wanted);
+        assert_eq!(RawJson::from(wanted.clone()), typed.options);
+        assert_ne!(RawJson::from(json!({"a": 1})), typed.options);
+        let missing: Widget = serde_json::from_str(r#"{"id": 2}"#).unwrap();
+        assert_eq!(missing.options.value(), Value::Null);
+    }
 }

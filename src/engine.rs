@@ -49,8 +49,8 @@ impl EngineError {
     }
 }
 
-/// Reads and validates every manifest under `paths`; all findings at once. Files read and found
-/// valid before come from the manifest cache in `cache_dir`, when given.
+/// Reads and validates every manifest under `paths`; all findings at once. Documents read and
+/// found valid before come from the manifest cache in `cache_dir`, when given.
 pub fn load_and_validate(paths: &[PathBuf], cache_dir: Option<&Path>) -> Result<ManifestSet, EngineError> {
     let started = std::time::Instant::now();
     let cache = cache_dir.and_then(|dir| ManifestCache::open(dir, paths));

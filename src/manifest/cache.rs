@@ -59,7 +59,7 @@ impl ManifestCache {
         // One file per set of paths: `plan a/` and `plan b/` do not evict each other's entries.
         let roots: Vec<String> =
             paths.iter().map(|p| p.canonicalize().unwrap_or_else(|_| p.clone()).display().to_string()).collect();
-        let name = &crate::state::marker::sha256_hex(roots.join("\n").as_bytes())[..16];
+        let name = &crate::util::sha256_hex(roots.join("\n").as_bytes())[..16];
         let file = dir.join(format!("manifests-{name}.json"));
         let entries = match read(&file) {
             Ok(Some(cached)) if cached.tool == tool => cached.files,
@@ -136,7 +136,7 @@ impl ManifestCache {
 
 /// The key of a document's text.
 pub fn key_of(text: &str) -> String {
-    crate::state::marker::sha256_hex(text.as_bytes())
+    crate::util::sha256_hex(text.as_bytes())
 }
 
 /// Where the cache lives when not told: `$XDG_CACHE_HOME/redash-gitops`, else

@@ -112,7 +112,7 @@ impl ManifestSet {
 
 /// Reads every manifest under `paths` (files, or directories searched recursively).
 /// Returns what could be read and every finding; callers refuse to go on when there are any.
-/// Files read and found valid before come from `cache` when given.
+/// Documents read and found valid before come from `cache` when given.
 pub fn load_paths(paths: &[PathBuf], cache: Option<&ManifestCache>) -> (ManifestSet, Vec<Diagnostic>) {
     let mut set = ManifestSet::default();
     let mut diags = Vec::new();

@@ -9,13 +9,13 @@ use serde_json::{Map, Value, json};
 
 use super::desired_alerts::resolve_alerts_and_snippets;
 pub use super::desired_alerts::{DesiredAlert, DesiredSnippet, alert_options};
-use super::marker::sha256_hex;
 use super::normalize::{NormSchedule, normalize_parameter, normalize_tags};
 use crate::manifest::{
     ADOPT_ANNOTATION, AdoptByName, Diagnostic, Kind, Manifest, ManifestSet, MultiValues, ParameterMapping,
     ParameterType, Position, QuerySpec, REDASH_ID_ANNOTATION, ResourceKey, parse_adopt,
 };
 use crate::redash::types::{DataSource, Destination};
+use crate::util::sha256_hex;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DesiredParameter {

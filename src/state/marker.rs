@@ -2,9 +2,9 @@
 //! can find its own objects again, and never touch anybody else's.
 
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 
 use crate::manifest::MARKER_FIELD;
+use crate::util::sha256_hex;
 
 /// The marker found on a Redash object: `options.gitops = {owner, key, hash?}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,15 +54,6 @@ pub fn with_marker(options: &Value, marker: Value) -> Value {
     };
     m.insert(MARKER_FIELD.into(), marker);
     Value::Object(m)
-}
-
-/// SHA-256 in lowercase hex (hashed for every resource of every plan: no `format!` per byte).
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    Sha256::digest(bytes)
-        .iter()
-        .flat_map(|b| [HEX[usize::from(b >> 4)] as char, HEX[usize::from(b & 15)] as char])
-        .collect()
 }
 
 /// How the marker line of a query snippet starts. Snippets have no `options` (nor tags): their

@@ -101,7 +101,7 @@ fn the_manifest_cache_spares_parsing_unchanged_documents_and_changes_no_result()
     let unwritable = file.join("cache").display().to_string();
     w.run_with_env(&["plan", ".", "-v"], &[("REDASH_GITOPS_CACHE_DIR", &unwritable)])
         .expect(2)
-        .err_has("could not write the manifest cache; the next run reads every file again");
+        .err_has("could not write the manifest cache; the next run parses every document again");
 }
 
 #[test]

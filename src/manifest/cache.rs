@@ -29,7 +29,8 @@ const MAX_BYTES: u64 = 512 * 1024 * 1024;
 #[derive(Serialize, Deserialize)]
 struct CacheFile {
     tool: String,
-    files: HashMap<String, Box<RawValue>>,
+    /// By the SHA-256 of each document's text.
+    documents: HashMap<String, Box<RawValue>>,
 }
 
 /// The cache of one set of paths, read once per run and written back when it changed.
@@ -44,7 +45,7 @@ pub struct ManifestCache {
     misses: AtomicUsize,
 }
 
-/// How many files came from the cache, and how many were parsed.
+/// How many document texts came from the cache, and how many were parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct CacheStats {
     pub hits: usize,
@@ -62,10 +63,10 @@ impl ManifestCache {
         let name = &crate::util::sha256_hex(roots.join("\n").as_bytes())[..16];
         let file = dir.join(format!("manifests-{name}.json"));
         let entries = match read(&file) {
-            Ok(Some(cached)) if cached.tool == tool => cached.files,
+            Ok(Some(cached)) if cached.tool == tool => cached.documents,
             Ok(_) => HashMap::new(),
             Err(reason) => {
-                tracing::warn!(file = %file.display(), %reason, "the manifest cache is unusable; reading every file");
+                tracing::warn!(file = %file.display(), %reason, "the manifest cache is unusable; parsing every document");
                 HashMap::new()
             }
         };
@@ -81,7 +82,7 @@ impl ManifestCache {
 
     /// The documents of a text with this key, when read before.
     pub fn get(&self, key: &str) -> Option<Vec<Doc>> {
-        // An entry that no longer reads is dropped, and the file parsed as if it were new.
+        // An entry that no longer reads is dropped, and its text parsed as if it were new.
         let found =
             self.entries.get(key).and_then(|raw| Some((raw, serde_json::from_str::<Vec<Doc>>(raw.get()).ok()?)));
         let Some((raw, docs)) = found else {
@@ -97,7 +98,7 @@ impl ManifestCache {
     pub fn put(&self, key: String, docs: &[Doc]) {
         let Ok(json) = serde_json::to_string(docs) else { return };
         // Only what reads back equal is kept (a float's last digit, say, could differ): a cached
-        // file must give exactly what parsing it gives.
+        // document must give exactly what parsing it gives.
         if serde_json::from_str::<Vec<Doc>>(&json).ok().as_deref() != Some(docs) {
             return;
         }
@@ -121,7 +122,8 @@ impl ManifestCache {
         }
         let dir = self.file.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir)?;
-        let json = serde_json::to_vec(&CacheFile { tool: self.tool, files: kept }).map_err(std::io::Error::other)?;
+        let json =
+            serde_json::to_vec(&CacheFile { tool: self.tool, documents: kept }).map_err(std::io::Error::other)?;
         let temp = self.file.with_extension(format!("json.{}.tmp", std::process::id()));
         std::fs::write(&temp, json)?;
         std::fs::rename(&temp, &self.file).inspect_err(|_| {

@@ -303,7 +303,9 @@ fn to_response(reply: Reply) -> Response {
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = match reply.body {
         Body::Json(v) => {
-            let mut r = Response::new(AxumBody::from(v.to_string()));
+            // Straight to bytes: `to_string` goes through the formatting machinery, a third of
+            // the emulator's time for a page of 250 queries.
+            let mut r = Response::new(AxumBody::from(serde_json::to_vec(&v).unwrap_or_default()));
             r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
             r
         }

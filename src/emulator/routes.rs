@@ -1,5 +1,7 @@
 //! Request dispatch and the endpoint handlers, following Redash's handlers check by check.
 
+use std::collections::BTreeSet;
+
 use serde_json::{Map, Value, json};
 
 use super::model::{Dashboard, Query, User, Visualization, Widget};
@@ -768,30 +770,39 @@ fn delete_widget(store: &mut Store, id: &str) -> Outcome {
 // Dashboards
 
 /// Who may see a dashboard in lists: not archived, and owned by the caller or showing one of
-/// the caller's data sources; other users' drafts never.
-fn listed_for(store: &Store, d: &Dashboard, user: &User) -> bool {
-    if d.is_archived {
-        return false;
-    }
-    let owned = d.user_id == user.id;
-    let shows_data = store.widgets_of(d.id).any(|w| {
-        w.visualization_id
-            .and_then(|v| store.visualizations.get(&v))
-            .and_then(|v| store.queries.get(&v.query_id))
-            .and_then(|q| q.data_source_id)
-            .and_then(|ds| store.data_sources.get(&ds))
-            .is_some_and(|ds| ds.groups.iter().any(|(g, _)| user.groups.contains(g)))
-    });
-    owned || (shows_data && !d.is_draft)
+/// the caller's data sources (`showing_data`, from [`dashboards_showing_data`]); other users'
+/// drafts never.
+fn listed_for(d: &Dashboard, user: &User, showing_data: &BTreeSet<i64>) -> bool {
+    !d.is_archived && (d.user_id == user.id || (showing_data.contains(&d.id) && !d.is_draft))
+}
+
+/// The dashboards with a widget showing a query on one of the user's data sources: worked out in
+/// one pass over the widgets, not one per dashboard (a page of 1,000 dashboards with 9,000
+/// widgets cost the emulator 9 million steps).
+fn dashboards_showing_data(store: &Store, user: &User) -> BTreeSet<i64> {
+    store
+        .widgets
+        .values()
+        .filter(|w| {
+            w.visualization_id
+                .and_then(|v| store.visualizations.get(&v))
+                .and_then(|v| store.queries.get(&v.query_id))
+                .and_then(|q| q.data_source_id)
+                .and_then(|ds| store.data_sources.get(&ds))
+                .is_some_and(|ds| ds.groups.iter().any(|(g, _)| user.groups.contains(g)))
+        })
+        .map(|w| w.dashboard_id)
+        .collect()
 }
 
 fn list_dashboards(store: &Store, req: &Request, user: &User, mine: bool) -> Outcome {
     let wanted_tags: Vec<&str> = req.args.iter().filter(|(k, _)| k == "tags").map(|(_, v)| v.as_str()).collect();
     let term = req.arg("q").map(str::to_lowercase).filter(|t| !t.is_empty());
+    let showing_data = dashboards_showing_data(store, user);
     let mut rows: Vec<&Dashboard> = store
         .dashboards
         .values()
-        .filter(|d| listed_for(store, d, user))
+        .filter(|d| listed_for(d, user, &showing_data))
         .filter(|d| !mine || d.user_id == user.id)
         .filter(|d| wanted_tags.iter().all(|t| d.tags.iter().any(|dt| dt == t)))
         .filter(|d| term.as_ref().is_none_or(|t| d.name.to_lowercase().contains(t)))

@@ -13,20 +13,36 @@ use crate::state::desired::{DesiredVisualization, DesiredWidget, WidgetContent, 
 use crate::state::marker::{read_marker, without_marker};
 use crate::state::normalize::json_diff;
 
+/// A live visualization or widget with its options parsed, once: they are kept as text
+/// (`RawJson`), and the marker, the diff and the update all look at them. Reads as the object
+/// itself otherwise.
+struct Parsed<'a, T> {
+    live: &'a T,
+    options: Value,
+}
+
+impl<T> std::ops::Deref for Parsed<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.live
+    }
+}
+
 /// The visualizations to create, update and delete so that `live` matches `desired`.
 /// Visualizations are matched by the key in their marker (the name they were created
 /// under); an unmanaged one with a desired name is taken over. Other unmanaged ones, like
 /// the TABLE Redash adds to every new query, are left alone: deleting one would also delete
 /// its widgets on every dashboard.
 pub fn plan_visualizations(desired: &[Arc<DesiredVisualization>], live: &[Visualization], owner: &str) -> VisPlan {
-    let mut ours: BTreeMap<String, &Visualization> = BTreeMap::new();
-    let mut unmanaged: Vec<&Visualization> = Vec::new();
+    let mut ours: BTreeMap<String, Parsed<Visualization>> = BTreeMap::new();
+    let mut unmanaged: Vec<Parsed<Visualization>> = Vec::new();
     let mut ops = Vec::new();
     let mut ids = BTreeMap::new();
-    let mut sorted: Vec<&Visualization> = live.iter().collect();
+    let mut sorted: Vec<Parsed<Visualization>> =
+        live.iter().map(|v| Parsed { live: v, options: v.options.value() }).collect();
     sorted.sort_by_key(|v| v.id);
     for v in sorted {
-        match read_marker(&v.options.value()) {
+        match read_marker(&v.options) {
             Some(m) if m.owner == owner => {
                 if let std::collections::btree_map::Entry::Vacant(e) = ours.entry(m.key) {
                     e.insert(v);
@@ -51,7 +67,7 @@ pub fn plan_visualizations(desired: &[Arc<DesiredVisualization>], live: &[Visual
             None => ops.push(VisOp::Create { desired: Arc::clone(d), name: d.name.clone(), kind: d.kind.clone() }),
             Some(v) => {
                 ids.insert(d.name.clone(), v.id);
-                let changes = visualization_changes(d, v);
+                let changes = visualization_changes(d, &v);
                 if !changes.is_empty() || adopt {
                     ops.push(VisOp::Update { id: v.id, name: d.name.clone(), changes, adopt, desired: Arc::clone(d) });
                 }
@@ -71,7 +87,7 @@ pub struct VisPlan {
     pub ids: BTreeMap<String, i64>,
 }
 
-fn visualization_changes(d: &DesiredVisualization, v: &Visualization) -> Vec<Change> {
+fn visualization_changes(d: &DesiredVisualization, v: &Parsed<Visualization>) -> Vec<Change> {
     let mut changes = Vec::new();
     if v.name != d.name {
         changes.push(Change::new("name", json!(v.name), json!(d.name)));
@@ -84,7 +100,7 @@ fn visualization_changes(d: &DesiredVisualization, v: &Visualization) -> Vec<Cha
         changes.push(Change::new("description", json!(live_description), json!(d.description)));
     }
     let mut diffs = Vec::new();
-    json_diff("options", &without_marker(&v.options.value()), &d.options, &mut diffs);
+    json_diff("options", &without_marker(&v.options), &d.options, &mut diffs);
     changes.extend(diffs.into_iter().map(|(f, o, n)| Change::new(f, o, n)));
     changes
 }
@@ -110,8 +126,8 @@ pub fn plan_widgets(
     vanishing: &BTreeSet<i64>,
 ) -> (Vec<WidgetOp>, Vec<String>) {
     let mut notes = Vec::new();
-    let mut ours: BTreeMap<String, &Widget> = BTreeMap::new();
-    let mut unmanaged: Vec<&Widget> = Vec::new();
+    let mut ours: BTreeMap<String, Parsed<Widget>> = BTreeMap::new();
+    let mut unmanaged: Vec<Parsed<Widget>> = Vec::new();
     let mut deletes = Vec::new();
     let mut sorted: Vec<&Widget> = live.iter().collect();
     sorted.sort_by_key(|w| w.id);
@@ -124,7 +140,8 @@ pub fn plan_widgets(
         if vanishes(w) {
             continue;
         }
-        match read_marker(&w.options.value()) {
+        let w = Parsed { live: w, options: w.options.value() };
+        match read_marker(&w.options) {
             Some(m) if m.owner == owner && !ours.contains_key(&m.key) => {
                 ours.insert(m.key, w);
             }
@@ -138,12 +155,12 @@ pub fn plan_widgets(
     let mut pending: Vec<&DesiredWidget> = Vec::new();
     for d in desired {
         match ours.remove(&d.key) {
-            Some(w) => match content_mismatch(d, w, target) {
+            Some(w) => match content_mismatch(d, &w, target) {
                 Some(reason) => {
                     ops.push(WidgetOp::Replace { id: w.id, key: d.key.clone(), reason, desired: d.clone() })
                 }
                 None => {
-                    let changes = widget_changes(d, w);
+                    let changes = widget_changes(d, &w);
                     if !changes.is_empty() {
                         ops.push(update(d, w, changes, false));
                     }
@@ -154,7 +171,7 @@ pub fn plan_widgets(
     }
     for d in pending {
         let same_text =
-            |w: &&Widget| matches!(&d.content, WidgetContent::Text(t) if w.text.as_deref() == Some(t.as_str()));
+            |w: &Widget| matches!(&d.content, WidgetContent::Text(t) if w.text.as_deref() == Some(t.as_str()));
         let candidate = unmanaged
             .iter()
             .position(|w| content_mismatch(d, w, target).is_none() && (same_text(w) || w.visualization.is_some()))
@@ -162,27 +179,21 @@ pub fn plan_widgets(
         match candidate {
             Some(i) => {
                 let w = unmanaged.remove(i);
-                ops.push(update(d, w, widget_changes(d, w), true));
+                let changes = widget_changes(d, &w);
+                ops.push(update(d, w, changes, true));
             }
             None => ops.push(WidgetOp::Create { key: d.key.clone(), desired: d.clone() }),
         }
     }
     for w in ours.into_values().chain(unmanaged) {
-        deletes.push(WidgetOp::Delete { id: w.id, label: widget_label(w) });
+        deletes.push(WidgetOp::Delete { id: w.id, label: widget_label(&w) });
     }
     deletes.extend(ops);
     (deletes, notes)
 }
 
-fn update(d: &DesiredWidget, w: &Widget, changes: Vec<Change>, adopt: bool) -> WidgetOp {
-    WidgetOp::Update {
-        id: w.id,
-        key: d.key.clone(),
-        changes,
-        adopt,
-        desired: d.clone(),
-        live_options: w.options.value(),
-    }
+fn update(d: &DesiredWidget, w: Parsed<Widget>, changes: Vec<Change>, adopt: bool) -> WidgetOp {
+    WidgetOp::Update { id: w.id, key: d.key.clone(), changes, adopt, desired: d.clone(), live_options: w.options }
 }
 
 /// A widget's options without the position and the marker: what `options` in a spec holds.
@@ -219,9 +230,9 @@ fn content_mismatch(d: &DesiredWidget, w: &Widget, target: &dyn Fn(&ResourceKey,
     }
 }
 
-fn widget_changes(d: &DesiredWidget, w: &Widget) -> Vec<Change> {
+fn widget_changes(d: &DesiredWidget, w: &Parsed<Widget>) -> Vec<Change> {
     let mut changes = Vec::new();
-    let options = w.options.value();
+    let options = &w.options;
     if let WidgetContent::Text(text) = &d.content {
         let live = w.text.clone().unwrap_or_default();
         if &live != text {
@@ -230,7 +241,7 @@ fn widget_changes(d: &DesiredWidget, w: &Widget) -> Vec<Change> {
     }
     if let Some(wanted) = &d.options {
         let mut diffs = Vec::new();
-        json_diff("options", &widget_extra_options(&options), wanted, &mut diffs);
+        json_diff("options", &widget_extra_options(options), wanted, &mut diffs);
         changes.extend(diffs.into_iter().map(|(f, o, n)| Change::new(f, o, n)));
     }
     for (name, wanted) in &d.parameters {
@@ -240,7 +251,7 @@ fn widget_changes(d: &DesiredWidget, w: &Widget) -> Vec<Change> {
             changes.push(Change::new(format!("parameters.{name}"), old, wanted.to_server(name)));
         }
     }
-    let live_position = position_from_server(&options);
+    let live_position = position_from_server(options);
     let same = live_position.is_some_and(|p| {
         (p.col, p.row, p.size_x, p.size_y) == (d.position.col, d.position.row, d.position.size_x, d.position.size_y)
             && (d.position.auto_height.is_none() || p.auto_height == d.position.auto_height)

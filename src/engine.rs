@@ -201,14 +201,14 @@ pub async fn load_and_plan(
     let destinations = destinations_for(client, &set).await?;
     let map = opts.data_source_map.clone();
     let (desired, data_sources) = blocking(move || {
-        let desired = resolve(&set, &data_sources, &destinations, &map);
+        let desired = resolved(&set, &data_sources, &destinations, &map);
         // The manifests are not needed past this point; at 10,000 resources they are a sixth
         // of what the plan would otherwise hold at its peak.
         drop(set);
         (desired, data_sources)
     })
     .await;
-    let desired = desired.map_err(|d| EngineError::Invalid(Diagnostics(d)))?;
+    let desired = desired?;
     let state = ServerState { redash_version, data_sources, lists: Some(lists.join().await?) };
     plan_from(client, &desired, opts, &BTreeMap::new(), state).await
 }
@@ -232,19 +232,18 @@ pub async fn plan_with_hints(
 ) -> Result<Planned, EngineError> {
     let (state, destinations) = tokio::join!(read_server(client, hints.is_empty()), destinations_for(client, set));
     let state = state?;
-    let desired = resolved(set, &state, &destinations?, opts)?;
+    let desired = resolved(set, &state.data_sources, &destinations?, &opts.data_source_map)?;
     plan_from(client, &desired, opts, hints, state).await
 }
 
 /// The manifests with names resolved to what the server holds (data sources, destinations).
 fn resolved(
     set: &ManifestSet,
-    state: &ServerState,
+    data_sources: &[DataSource],
     destinations: &[Destination],
-    opts: &EngineOptions,
+    data_source_map: &BTreeMap<String, String>,
 ) -> Result<Desired, EngineError> {
-    resolve(set, &state.data_sources, destinations, &opts.data_source_map)
-        .map_err(|d| EngineError::Invalid(Diagnostics(d)))
+    resolve(set, data_sources, destinations, data_source_map).map_err(|d| EngineError::Invalid(Diagnostics(d)))
 }
 
 /// Plans from what was read of Redash, reading more as the plan asks.

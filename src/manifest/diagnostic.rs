@@ -88,10 +88,6 @@ impl FileText {
         Arc::new(FileText { text, docs: OnceLock::new() })
     }
 
-    pub fn text(&self) -> &str {
-        &self.text
-    }
-
     fn doc(&self, index: usize) -> Option<Arc<DocLines>> {
         let docs = self.docs.get_or_init(|| {
             super::node::parse_documents(&self.text)

@@ -242,15 +242,16 @@ fn load_file(file: &Path, cache: Option<&ManifestCache>, set: &mut ManifestSet, 
             return;
         }
     };
-    if let Some(docs) = cache.and_then(|cache| cached_docs(file, &text, cache)) {
+    // Most files are valid: they are read without lines, which costs a fraction of reading with
+    // them (and documents read before come from the cache). A file with any finding is read
+    // again with lines, to report every finding in it.
+    let docs = match cache {
+        Some(cache) => cached_docs(file, &text, cache),
+        None => valid_docs(file, &text),
+    };
+    if let Some(docs) = docs.filter(|docs| !docs.is_empty()) {
         return add_docs(file, &FileText::new(text), docs, set, diags);
     }
-    // Most files are valid: they are read without lines, which costs a fraction of reading with
-    // them. A file with any finding is read again with lines, to report every finding in it.
-    let text = match load_valid_file(file, text) {
-        Ok((text, docs)) => return add_docs(file, &text, docs, set, diags),
-        Err(text) => text,
-    };
     // An empty file is a mistake (a save gone wrong, a bad merge), not "no resources wanted":
     // with pruning on, taking it at its word would archive everything.
     if load_str_into(file, &text, set, diags) == Some(0) {
@@ -259,14 +260,6 @@ fn load_file(file: &Path, cache: Option<&ManifestCache>, set: &mut ManifestSet, 
             None,
             "no resources in this file: it is empty (delete it, or add a manifest)",
         ));
-    }
-}
-
-/// Reads a file in which nothing is wrong, or gives its text back.
-fn load_valid_file(file: &Path, text: String) -> Result<(Arc<FileText>, Vec<Doc>), String> {
-    match valid_docs(file, &text) {
-        Some(docs) if !docs.is_empty() => Ok((FileText::new(text), docs)),
-        _ => Err(text),
     }
 }
 
@@ -309,7 +302,7 @@ fn cached_docs(file: &Path, text: &str, cache: &ManifestCache) -> Option<Vec<Doc
             }
         }
     }
-    (!docs.is_empty()).then_some(docs)
+    Some(docs)
 }
 
 /// A YAML text cut into its documents at its `---` lines, when the cut is sure to give the
@@ -581,10 +574,9 @@ mod tests {
         cases.push((extra.to_path_buf(), text.to_string()));
         assert!(cases.len() > 5, "{cases:?}");
         for (file, text) in cases {
-            let (shared, docs) =
-                load_valid_file(&file, text.clone()).unwrap_or_else(|_| panic!("{} fell back", file.display()));
+            let docs = valid_docs(&file, &text).unwrap_or_else(|| panic!("{} fell back", file.display()));
             let (mut fast, mut diags) = (ManifestSet::default(), Vec::new());
-            add_docs(&file, &shared, docs, &mut fast, &mut diags);
+            add_docs(&file, &FileText::new(text.clone()), docs, &mut fast, &mut diags);
             let mut slow = ManifestSet::default();
             load_str_into(&file, &text, &mut slow, &mut diags);
             assert_eq!(diags, vec![], "{}", file.display());
@@ -596,7 +588,7 @@ mod tests {
     #[test]
     fn a_file_with_any_finding_is_read_with_lines() {
         let text = "apiVersion: redash-gitops.dev/v1alpha1\nkind: Query\nmetadata: {name: a}\nspec: {name: A, dataSource: DS, query: select 1}\n---\napiVersion: redash-gitops.dev/v1alpha1\nkind: Query\nmetadata: {name: b}\nspec: {name: B, dataSource: DS, query: select 1, colour: red}\n";
-        assert!(load_valid_file(Path::new("m.yaml"), text.to_string()).is_err());
+        assert!(valid_docs(Path::new("m.yaml"), text).is_none());
         let dir = std::env::temp_dir().join(format!("redash-gitops-load-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("m.yaml"), text).unwrap();

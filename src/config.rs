@@ -211,11 +211,8 @@ mod tests {
         p
     }
 
-    fn tmp(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("rg-config-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
+    fn tmp(tag: &str) -> crate::util::TestDir {
+        crate::util::TestDir::new(&format!("config-{tag}"))
     }
 
     #[test]

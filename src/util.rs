@@ -138,6 +138,37 @@ impl SplitMix64 {
     }
 }
 
+/// A scratch directory for one test: empty when made, removed when dropped (a failing test
+/// included). Reads as its path.
+#[cfg(test)]
+pub struct TestDir(std::path::PathBuf);
+
+#[cfg(test)]
+impl TestDir {
+    /// `tag` tells the tests of one binary apart (they run at once).
+    pub fn new(tag: &str) -> TestDir {
+        let dir = std::env::temp_dir().join(format!("redash-gitops-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TestDir(dir)
+    }
+}
+
+#[cfg(test)]
+impl std::ops::Deref for TestDir {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -173,12 +173,7 @@ fn tool_identity() -> Option<String> {
 mod tests {
     use super::*;
     use crate::manifest::types::{Metadata, QuerySnippetSpec};
-
-    fn scratch(tag: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("redash-gitops-cache-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        dir
-    }
+    use crate::util::TestDir;
 
     fn snippet(trigger: &str) -> Vec<Doc> {
         let metadata = Metadata { name: trigger.into(), ..Metadata::default() };
@@ -197,14 +192,22 @@ mod tests {
         ManifestCache::open(dir, &[PathBuf::from("project")]).unwrap()
     }
 
+    /// A run that read nothing from the cache and put a snippet under each of `keys`; the cache
+    /// file it wrote.
+    fn saved_run(dir: &Path, keys: &[&str]) -> PathBuf {
+        let cache = open(dir);
+        for key in keys {
+            cache.put(key.to_string(), &snippet(key));
+        }
+        cache.save().unwrap();
+        std::fs::read_dir(dir).unwrap().next().unwrap().unwrap().path()
+    }
+
     #[test]
     fn what_is_put_is_found_by_the_next_run_and_what_is_not_used_is_dropped() {
-        let dir = scratch("runs");
-        let cache = open(&dir);
-        assert_eq!(cache.get("a"), None);
-        cache.put("a".into(), &snippet("a"));
-        cache.put("b".into(), &snippet("b"));
-        cache.save().unwrap();
+        let dir = TestDir::new("cache-runs");
+        assert_eq!(open(&dir).get("a"), None);
+        saved_run(&dir, &["a", "b"]);
         let cache = open(&dir);
         assert_eq!(cache.get("a"), Some(snippet("a")));
         assert_eq!(cache.stats(), CacheStats { hits: 1, misses: 0 });
@@ -212,32 +215,23 @@ mod tests {
         // `b` was not read by the second run: its file changed or went away.
         let cache = open(&dir);
         assert_eq!((cache.get("a"), cache.get("b")), (Some(snippet("a")), None));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn a_run_that_changes_nothing_does_not_write() {
-        let dir = scratch("unchanged");
-        let cache = open(&dir);
-        cache.put("a".into(), &snippet("a"));
-        cache.save().unwrap();
-        let file = std::fs::read_dir(&dir).unwrap().next().unwrap().unwrap().path();
+        let dir = TestDir::new("cache-unchanged");
+        let file = saved_run(&dir, &["a"]);
         std::fs::write(&file, std::fs::read_to_string(&file).unwrap() + " ").unwrap();
         let cache = open(&dir);
         assert!(cache.get("a").is_some());
         cache.save().unwrap();
         assert!(std::fs::read_to_string(&file).unwrap().ends_with(" "), "the cache was written again");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn a_corrupt_cache_or_one_of_another_build_costs_only_time() {
-        let dir = scratch("corrupt");
-        let cache = open(&dir);
-        cache.put("a".into(), &snippet("a"));
-        cache.put("b".into(), &snippet("b"));
-        cache.save().unwrap();
-        let file = std::fs::read_dir(&dir).unwrap().next().unwrap().unwrap().path();
+        let dir = TestDir::new("cache-corrupt");
+        let file = saved_run(&dir, &["a", "b"]);
         let text = std::fs::read_to_string(&file).unwrap();
 
         // Another build's entries are not read.
@@ -259,7 +253,6 @@ mod tests {
         cache.save().unwrap();
         let cache = open(&dir);
         assert_eq!((cache.get("a"), cache.get("b")), (Some(snippet("a")), Some(snippet("b"))));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -512,6 +512,7 @@ pub fn load_str(file: &Path, text: &str) -> (ManifestSet, Vec<Diagnostic>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::util::TestDir;
 
     fn load(text: &str) -> (ManifestSet, Vec<String>) {
         let (set, diags) = load_str(Path::new("m.yaml"), text);
@@ -589,11 +590,9 @@ mod tests {
     fn a_file_with_any_finding_is_read_with_lines() {
         let text = "apiVersion: redash-gitops.dev/v1alpha1\nkind: Query\nmetadata: {name: a}\nspec: {name: A, dataSource: DS, query: select 1}\n---\napiVersion: redash-gitops.dev/v1alpha1\nkind: Query\nmetadata: {name: b}\nspec: {name: B, dataSource: DS, query: select 1, colour: red}\n";
         assert!(valid_docs(Path::new("m.yaml"), text).is_none());
-        let dir = std::env::temp_dir().join(format!("redash-gitops-load-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = TestDir::new("load-finding");
         std::fs::write(dir.join("m.yaml"), text).unwrap();
         let (set, diags) = load_paths(&[dir.join("m.yaml")], None);
-        std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(set.queries.len(), 1);
         assert_eq!(diags.len(), 1, "{diags:?}");
         assert_eq!(diags[0].line, Some(9));
@@ -613,24 +612,6 @@ mod tests {
         }
     }
 
-    /// A scratch directory for one test, removed when dropped.
-    struct Scratch(PathBuf);
-
-    impl Scratch {
-        fn new(tag: &str) -> Scratch {
-            let dir = std::env::temp_dir().join(format!("redash-gitops-load-{tag}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).unwrap();
-            Scratch(dir)
-        }
-    }
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
     /// Loads `paths` through a cache in `dir`, saving it as a run does; what was loaded and the
     /// cache's hits and misses.
     fn load_cached(dir: &Path, paths: &[PathBuf]) -> (ManifestSet, Vec<Diagnostic>, cache::CacheStats) {
@@ -645,25 +626,19 @@ mod tests {
 
     #[test]
     fn the_cache_gives_what_parsing_gives_and_parses_only_changed_documents() {
-        let scratch = Scratch::new("cache");
-        let project = scratch.0.join("project");
-        let examples = Path::new("examples/analytics");
-        let mut files = Vec::new();
-        collect_files(examples, &mut files, &mut BTreeSet::new(), &mut Vec::new());
-        for f in &files {
-            let to = project.join(f.strip_prefix(examples).unwrap());
-            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-            std::fs::copy(f, &to).unwrap();
-        }
-        copy_sql(examples, &project);
+        // Every example, and a directory of files made for the cache (nothing is written into the
+        // examples: the cache lives elsewhere).
+        let scratch = TestDir::new("load-cache");
+        let project = scratch.join("project");
+        std::fs::create_dir_all(&project).unwrap();
         let tricky = "# leading comment\n---\napiVersion: redash-gitops.dev/v1alpha1\nkind: Query\nmetadata: {name: q, namespace: t}\nspec:\n  name: Q\n  dataSource: DS\n  query: |\n    select 1\n    ---\n  parameters:\n    - {name: n, type: number, value: 0.1}\n---\n---\n";
         std::fs::write(project.join("tricky.yaml"), tricky).unwrap();
         std::fs::write(project.join("two.yaml"), TWO_QUERIES).unwrap();
-        let paths = [project.clone()];
+        let paths = [PathBuf::from("examples/analytics"), project.clone()];
         let (plain, plain_diags) = load_paths(&paths, None);
         assert_eq!(plain_diags, vec![]);
         let resources = plain.len();
-        let cache_dir = scratch.0.join("cache");
+        let cache_dir = scratch.join("cache");
         let (cold, cold_diags, stats) = load_cached(&cache_dir, &paths);
         assert_eq!((cold, cold_diags), (plain.clone(), vec![]));
         assert_eq!(stats.hits, 0);
@@ -682,21 +657,12 @@ mod tests {
         assert_eq!(b.source.line_of("/spec/query"), 9);
     }
 
-    fn copy_sql(examples: &Path, project: &Path) {
-        let sql = examples.join("sql");
-        for entry in std::fs::read_dir(&sql).unwrap() {
-            let entry = entry.unwrap().path();
-            std::fs::create_dir_all(project.join("sql")).unwrap();
-            std::fs::copy(&entry, project.join("sql").join(entry.file_name().unwrap())).unwrap();
-        }
-    }
-
     #[test]
     fn a_finding_in_a_cached_file_is_reported_as_without_the_cache() {
-        let scratch = Scratch::new("finding");
-        let file = scratch.0.join("m.yaml");
+        let scratch = TestDir::new("load-cached-finding");
+        let file = scratch.join("m.yaml");
         std::fs::write(&file, TWO_QUERIES).unwrap();
-        let cache_dir = scratch.0.join("cache");
+        let cache_dir = scratch.join("cache");
         load_cached(&cache_dir, std::slice::from_ref(&file));
         std::fs::write(&file, TWO_QUERIES.replace("query: select 2", "query: select 2, colour: red")).unwrap();
         let (plain, plain_diags) = load_paths(std::slice::from_ref(&file), None);
@@ -708,17 +674,17 @@ mod tests {
 
     #[test]
     fn the_sql_of_a_query_file_is_read_again_when_its_manifest_comes_from_the_cache() {
-        let scratch = Scratch::new("sql");
-        let file = scratch.0.join("q.yaml");
+        let scratch = TestDir::new("load-cached-sql");
+        let file = scratch.join("q.yaml");
         std::fs::write(&file, "apiVersion: redash-gitops.dev/v1alpha1\nkind: Query\nmetadata: {name: q}\nspec: {name: Q, dataSource: DS, queryFile: q.sql}\n").unwrap();
-        std::fs::write(scratch.0.join("q.sql"), "select 1").unwrap();
-        let cache_dir = scratch.0.join("cache");
+        std::fs::write(scratch.join("q.sql"), "select 1").unwrap();
+        let cache_dir = scratch.join("cache");
         load_cached(&cache_dir, std::slice::from_ref(&file));
-        std::fs::write(scratch.0.join("q.sql"), "select 2").unwrap();
+        std::fs::write(scratch.join("q.sql"), "select 2").unwrap();
         let (set, diags, stats) = load_cached(&cache_dir, std::slice::from_ref(&file));
         assert_eq!((diags, stats.hits), (vec![], 1));
         assert_eq!(set.queries[0].source.query_file_text.as_deref(), Some("select 2"));
-        std::fs::remove_file(scratch.0.join("q.sql")).unwrap();
+        std::fs::remove_file(scratch.join("q.sql")).unwrap();
         let (_, diags, _) = load_cached(&cache_dir, std::slice::from_ref(&file));
         assert_eq!(diags.len(), 1, "{diags:?}");
         assert_eq!((diags[0].line, diags[0].field.as_deref()), (Some(4), Some("spec.queryFile")));

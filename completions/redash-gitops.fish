@@ -48,7 +48,7 @@ complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l req
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l connect-timeout -d 'Longest wait to open a connection to Redash' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l retries -d 'Times a failed read or update is tried again (lost connection, timeout, 429, 5xx); a create is tried again only once a look-up shows it did not happen' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l retry-delay -d 'Wait before the first retry; it doubles with each attempt, with jitter, unless Redash says how long to wait (Retry-After)' -r
-complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l cache-dir -d 'Directory of the manifest cache (default: $XDG_CACHE_HOME/redash-gitops, else ~/.cache/redash-gitops); only files that were valid are kept, by their content' -r -F
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l cache-dir -d 'Directory of the manifest cache (default: $XDG_CACHE_HOME/redash-gitops, else ~/.cache/redash-gitops); only valid documents are kept, by their text' -r -F
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l owner -d 'Ownership scope: objects marked by another owner are never changed (default: `default`)' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l max-archive -d 'Most objects one run may archive (default: at most half of the managed ones)' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l drift -d 'What to do with changes made in Redash: overwrite them, fail, or ignore them' -r -f -a "overwrite\t''
@@ -63,7 +63,7 @@ complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l col
 always\t''
 never\t''"
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l timeout -d 'Time allowed to each query execution before its job is cancelled (e.g. 30s, 5m)' -r
-complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l no-cache -d 'Parse every manifest file, and neither read nor write the cache'
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l no-cache -d 'Parse every manifest document, and neither read nor write the cache'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l adopt -d 'Take over unmanaged Redash objects whose names match resources'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l prune -d 'Archive managed objects that are no longer in the manifests'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand plan" -l no-prune -d 'Do not archive, whatever the configuration says'
@@ -81,7 +81,7 @@ complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l req
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l connect-timeout -d 'Longest wait to open a connection to Redash' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l retries -d 'Times a failed read or update is tried again (lost connection, timeout, 429, 5xx); a create is tried again only once a look-up shows it did not happen' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l retry-delay -d 'Wait before the first retry; it doubles with each attempt, with jitter, unless Redash says how long to wait (Retry-After)' -r
-complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l cache-dir -d 'Directory of the manifest cache (default: $XDG_CACHE_HOME/redash-gitops, else ~/.cache/redash-gitops); only files that were valid are kept, by their content' -r -F
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l cache-dir -d 'Directory of the manifest cache (default: $XDG_CACHE_HOME/redash-gitops, else ~/.cache/redash-gitops); only valid documents are kept, by their text' -r -F
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l owner -d 'Ownership scope: objects marked by another owner are never changed (default: `default`)' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l max-archive -d 'Most objects one run may archive (default: at most half of the managed ones)' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l drift -d 'What to do with changes made in Redash: overwrite them, fail, or ignore them' -r -f -a "overwrite\t''
@@ -96,7 +96,7 @@ complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l col
 always\t''
 never\t''"
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l timeout -d 'Time allowed to each query execution before its job is cancelled (e.g. 30s, 5m)' -r
-complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l no-cache -d 'Parse every manifest file, and neither read nor write the cache'
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l no-cache -d 'Parse every manifest document, and neither read nor write the cache'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l adopt -d 'Take over unmanaged Redash objects whose names match resources'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l prune -d 'Archive managed objects that are no longer in the manifests'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand sync" -l no-prune -d 'Do not archive, whatever the configuration says'
@@ -115,7 +115,7 @@ complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l re
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l connect-timeout -d 'Longest wait to open a connection to Redash' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l retries -d 'Times a failed read or update is tried again (lost connection, timeout, 429, 5xx); a create is tried again only once a look-up shows it did not happen' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l retry-delay -d 'Wait before the first retry; it doubles with each attempt, with jitter, unless Redash says how long to wait (Retry-After)' -r
-complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l cache-dir -d 'Directory of the manifest cache (default: $XDG_CACHE_HOME/redash-gitops, else ~/.cache/redash-gitops); only files that were valid are kept, by their content' -r -F
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l cache-dir -d 'Directory of the manifest cache (default: $XDG_CACHE_HOME/redash-gitops, else ~/.cache/redash-gitops); only valid documents are kept, by their text' -r -F
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l owner -d 'Ownership scope: objects marked by another owner are never changed (default: `default`)' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l max-archive -d 'Most objects one run may archive (default: at most half of the managed ones)' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l drift -d 'What to do with changes made in Redash: overwrite them, fail, or ignore them' -r -f -a "overwrite\t''
@@ -131,7 +131,7 @@ always\t''
 never\t''"
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l timeout -d 'Time allowed to each query execution before its job is cancelled (e.g. 30s, 5m)' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l debounce -d 'Quiet time after the last save before syncing (one sync per burst of saves)' -r
-complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l no-cache -d 'Parse every manifest file, and neither read nor write the cache'
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l no-cache -d 'Parse every manifest document, and neither read nor write the cache'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l adopt -d 'Take over unmanaged Redash objects whose names match resources'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l prune -d 'Archive managed objects that are no longer in the manifests'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand watch" -l no-prune -d 'Do not archive, whatever the configuration says'
@@ -185,14 +185,14 @@ complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand validate" -l
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand validate" -l connect-timeout -d 'Longest wait to open a connection to Redash' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand validate" -l retries -d 'Times a failed read or update is tried again (lost connection, timeout, 429, 5xx); a create is tried again only once a look-up shows it did not happen' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand validate" -l retry-delay -d 'Wait before the first retry; it doubles with each attempt, with jitter, unless Redash says how long to wait (Retry-After)' -r
-complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand validate" -l cache-dir -d 'Directory of the manifest cache (default: $XDG_CACHE_HOME/redash-gitops, else ~/.cache/redash-gitops); only files that were valid are kept, by their content' -r -F
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand validate" -l cache-dir -d 'Directory of the manifest cache (default: $XDG_CACHE_HOME/redash-gitops, else ~/.cache/redash-gitops); only valid documents are kept, by their text' -r -F
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand validate" -l timeout -d 'Time allowed to each query execution before its job is cancelled' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand validate" -l owner -d 'Ownership scope (to tell new and changed queries from the others)' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand validate" -l map-data-source -d 'Use data source NEW on this server where manifests say OLD (repeatable)' -r
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand validate" -l color -d 'Colour: auto, always, never' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand validate" -l no-cache -d 'Parse every manifest file, and neither read nor write the cache'
+complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand validate" -l no-cache -d 'Parse every manifest document, and neither read nor write the cache'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand validate" -l offline -d 'Check nothing that needs Redash, even when a URL is configured'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand validate" -l execute -d 'Also run the SQL of every new or changed query on Redash (nothing is saved)'
 complete -c redash-gitops -n "__fish_redash_gitops_using_subcommand validate" -s v -l verbose -d 'Log to stderr: -v retries and recoveries, -vv every request (RUST_LOG overrides; the operator has --log-level)'

@@ -23,15 +23,15 @@ pub enum ColorChoice {
     Never,
 }
 
-/// The manifest cache (`manifest::cache`): files unchanged since an earlier run are not parsed
-/// again.
+/// The manifest cache (`manifest::cache`): YAML documents unchanged since an earlier run are not
+/// parsed again.
 #[derive(Args, Debug, Clone)]
 pub struct CacheArgs {
     /// Directory of the manifest cache (default: $XDG_CACHE_HOME/redash-gitops, else
-    /// ~/.cache/redash-gitops); only files that were valid are kept, by their content
+    /// ~/.cache/redash-gitops); only valid documents are kept, by their text
     #[arg(long, value_name = "DIR", env = "REDASH_GITOPS_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
-    /// Parse every manifest file, and neither read nor write the cache
+    /// Parse every manifest document, and neither read nor write the cache
     #[arg(long)]
     pub no_cache: bool,
 }

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use kube::CustomResourceExt;
 use redash_gitops::manifest::node::parse_documents;
 use redash_gitops::manifest::schema_check::check_crd;
-use redash_gitops::manifest::{Alert, Dashboard, Query, QuerySnippet, RedashConnection, load_paths, validate_offline};
+use redash_gitops::manifest::{
+    Alert, Dashboard, Query, QuerySnippet, RedashConnection, ResourceKey, load_paths, validate_offline,
+};
 use redash_gitops::redash::types::DataSource;
 use redash_gitops::state::resolve;
 use serde_json::Value;
@@ -82,26 +84,26 @@ fn the_kubernetes_example_is_the_files_example() {
         let mut desired = resolve(&set, &data_sources, &[], &BTreeMap::new()).unwrap();
         for q in &mut desired.queries {
             let q = std::sync::Arc::make_mut(q);
-            q.key.namespace = "any".into();
+            q.key = ResourceKey::new(q.key.kind(), "any", q.key.name());
             q.hash.clear();
         }
         for d in &mut desired.dashboards {
             let d = std::sync::Arc::make_mut(d);
-            d.key.namespace = "any".into();
+            d.key = ResourceKey::new(d.key.kind(), "any", d.key.name());
             d.hash.clear();
             for w in &mut d.widgets {
                 if let redash_gitops::state::desired::WidgetContent::Visualization { query, .. } = &mut w.content {
-                    query.namespace = "any".into();
+                    *query = ResourceKey::new(query.kind(), "any", query.name());
                 }
             }
         }
         for a in &mut desired.alerts {
-            a.key.namespace = "any".into();
-            a.query.namespace = "any".into();
+            a.key = ResourceKey::new(a.key.kind(), "any", a.key.name());
+            a.query = ResourceKey::new(a.query.kind(), "any", a.query.name());
             a.hash.clear();
         }
         for s in &mut desired.snippets {
-            s.key.namespace = "any".into();
+            s.key = ResourceKey::new(s.key.kind(), "any", s.key.name());
             s.hash.clear();
         }
         desired.queries.sort_by(|a, b| a.key.cmp(&b.key));

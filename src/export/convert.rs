@@ -112,10 +112,10 @@ pub(super) fn assign_names(kind: Kind, objects: &[(i64, &str, &Value)]) -> BTree
     sorted.sort_by_key(|(id, _, _)| *id);
     for (id, _, options) in &sorted {
         if let Some(key) =
-            read_marker(options).and_then(|m| ResourceKey::parse_marker_key(&m.key)).filter(|k| k.kind == kind)
-            && taken.insert(key.name.clone())
+            read_marker(options).and_then(|m| ResourceKey::parse_marker_key(&m.key)).filter(|k| k.kind() == kind)
+            && taken.insert(key.name().to_string())
         {
-            names.insert(*id, key.name);
+            names.insert(*id, key.name().to_string());
         }
     }
     let fallback = kind.as_str().to_lowercase();

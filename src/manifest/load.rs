@@ -24,22 +24,46 @@ pub struct Manifest<S> {
     pub source: Source,
 }
 
-/// The identity of a resource: kind, namespace and name.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// The identity of a resource: kind, namespace and name, kept as the marker key written into
+/// Redash (`Query/default/daily-signups`). The plan looks resources up by that text for each
+/// of thousands of live objects; it is made once, here, not at every lookup.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResourceKey {
-    pub kind: Kind,
-    pub namespace: String,
-    pub name: String,
+    kind: Kind,
+    marker: String,
+    /// Where the namespace ends in `marker` (a `/` follows).
+    namespace_end: usize,
 }
 
 impl ResourceKey {
     pub fn new(kind: Kind, namespace: &str, name: &str) -> ResourceKey {
-        ResourceKey { kind, namespace: namespace.into(), name: name.into() }
+        let kind_name = kind.as_str();
+        let mut marker = String::with_capacity(kind_name.len() + namespace.len() + name.len() + 2);
+        for part in [kind_name, "/", namespace, "/", name] {
+            marker.push_str(part);
+        }
+        ResourceKey { kind, marker, namespace_end: kind_name.len() + 1 + namespace.len() }
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.marker[self.kind.as_str().len() + 1..self.namespace_end]
+    }
+
+    pub fn name(&self) -> &str {
+        &self.marker[self.namespace_end + 1..]
     }
 
     /// The key written into ownership markers: `Query/default/daily-signups`.
+    pub fn marker(&self) -> &str {
+        &self.marker
+    }
+
     pub fn marker_key(&self) -> String {
-        format!("{}/{}/{}", self.kind, self.namespace, self.name)
+        self.marker.clone()
     }
 
     pub fn parse_marker_key(s: &str) -> Option<ResourceKey> {
@@ -49,15 +73,35 @@ impl ResourceKey {
     }
 }
 
+// Equal keys have equal marker texts: hashing that text alone is enough (and one write).
+impl std::hash::Hash for ResourceKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.marker.hash(state);
+    }
+}
+
+/// By kind, then namespace, then name (the order plans and reports list resources in).
+impl Ord for ResourceKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.kind, self.namespace(), self.name()).cmp(&(other.kind, other.namespace(), other.name()))
+    }
+}
+
+impl PartialOrd for ResourceKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 impl serde::Serialize for ResourceKey {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.marker_key())
+        s.serialize_str(&self.marker)
     }
 }
 
 impl fmt::Display for ResourceKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}/{}", self.kind, self.namespace, self.name)
+        write!(f, "{} {}/{}", self.kind, self.namespace(), self.name())
     }
 }
 

@@ -49,7 +49,7 @@ fn check_alert(
     let key = ResourceKey::new(Kind::Query, a.namespace(), &a.spec.query);
     if !queries.contains_key(&key) {
         let mut available: Vec<&str> =
-            queries.keys().filter(|q| q.namespace == a.namespace()).map(|q| q.name.as_str()).collect();
+            queries.keys().filter(|q| q.namespace() == a.namespace()).map(|q| q.name()).collect();
         available.sort();
         let available = if available.is_empty() { "none".to_string() } else { available.join(", ") };
         diags.push(a.diagnostic(
@@ -480,7 +480,7 @@ fn check_parameter_cycles(set: &ManifestSet, diags: &mut Vec<Diagnostic>) {
         if let Some(cycle) = find_cycle(&start, &edges)
             && reported.insert(cycle.iter().min().cloned())
         {
-            let names: Vec<String> = cycle.iter().map(|k| k.name.clone()).collect();
+            let names: Vec<String> = cycle.iter().map(|k| k.name().to_string()).collect();
             let pointer = q
                 .spec
                 .parameters

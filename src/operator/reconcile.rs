@@ -225,9 +225,9 @@ async fn apply_resource<K: Managed>(obj: Arc<K>, ctx: &Context) -> Result<Action
     let (verdict, synced) = sync(&*obj, ctx).await;
     let previous = obj.status().cloned().unwrap_or_default();
     let next = next_status(&previous, obj.meta().generation, &verdict, synced);
-    let api: Api<K> = Api::namespaced(ctx.kube.clone(), &key.namespace);
+    let api: Api<K> = Api::namespaced(ctx.kube.clone(), key.namespace());
     let patch = status_patch(&K::api_version(&()), &K::kind(&()), &next);
-    api.patch_status(&key.name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await?;
+    api.patch_status(key.name(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await?;
     if transition(&previous, &next) {
         let event = Event {
             type_: if verdict.ready { EventType::Normal } else { EventType::Warning },
@@ -447,25 +447,25 @@ async fn desired_set<K: Managed>(
             "spec.queryFile: only manifest files can name a query file; put the SQL in spec.query",
         ));
     }
-    let queries: Api<Query> = Api::namespaced(ctx.kube.clone(), &key.namespace);
+    let queries: Api<Query> = Api::namespaced(ctx.kube.clone(), key.namespace());
     for name in obj.needs() {
         let q = queries.get_opt(&name).await.map_err(|e| Verdict::failed(reason::REDASH_UNAVAILABLE, e.to_string()))?;
         let Some(q) = q else {
             return Err(Verdict::failed(
                 reason::WAITING_FOR_QUERY,
-                format!("waiting for Query {}/{name}: it does not exist", key.namespace),
+                format!("waiting for Query {}/{name}: it does not exist", key.namespace()),
             ));
         };
         if q.spec.operator.connection_ref.as_deref().unwrap_or(super::connection::DEFAULT_CONNECTION) != conn.name {
             return Err(Verdict::failed(
                 reason::INVALID,
-                format!("Query {}/{name} syncs through another RedashConnection than this resource", key.namespace),
+                format!("Query {}/{name} syncs through another RedashConnection than this resource", key.namespace()),
             ));
         }
         if !query_ready(&q) {
             return Err(Verdict::failed(
                 reason::WAITING_FOR_QUERY,
-                format!("waiting for Query {}/{name} to be Ready", key.namespace),
+                format!("waiting for Query {}/{name} to be Ready", key.namespace()),
             ));
         }
         let qkey = key_of(&q);
@@ -501,7 +501,7 @@ async fn cleanup<K: Managed>(obj: Arc<K>, ctx: &Context) -> Result<Action, Error
     let Some(id) = obj.status().and_then(|s| s.redash_id) else {
         return Ok(Action::await_change());
     };
-    let conn = match ctx.resolver().resolve(&key.namespace, obj.operator().connection_ref.as_deref()).await {
+    let conn = match ctx.resolver().resolve(key.namespace(), obj.operator().connection_ref.as_deref()).await {
         Ok(c) => c,
         Err(e) => {
             // Without a connection nothing can be archived; keeping the finalizer would only

@@ -11,7 +11,7 @@ use crate::manifest::{AlertOp, Kind, MARKER_FIELD, ResourceKey};
 use crate::redash::types::{Alert, Snippet, Subscription};
 use crate::state::desired::{DesiredAlert, DesiredSnippet};
 use crate::state::fetch::Actual;
-use crate::state::marker::{marker_json, read_marker, split_snippet_description, without_marker};
+use crate::state::marker::{marker_in, marker_json, read_marker, split_snippet_description, without_marker};
 use crate::state::normalize::json_eq;
 
 impl Live for Alert {
@@ -220,7 +220,7 @@ pub(super) fn plan_alerts(
                 let mut changes = Vec::new();
                 change_if(&mut changes, "name", json!(live.name), json!(d.name));
                 if desired_query.is_none() || desired_query != live.query_id() {
-                    let new = desired_query.map(|id| query_label(Some(id))).unwrap_or_else(|| json!(d.query.name));
+                    let new = desired_query.map(|id| query_label(Some(id))).unwrap_or_else(|| json!(d.query.name()));
                     changes.push(Change::new("query", query_label(live.query_id()), new));
                 }
                 changes.extend(alert_option_changes(&live.options, &d.options));
@@ -234,7 +234,7 @@ pub(super) fn plan_alerts(
                 let SubscriptionDiff { subscribe, unsubscribe, change } =
                     subscription_changes(live_subs, &d.destinations);
                 changes.extend(change);
-                let (op, cause) = settle(op, read_marker(&live.options).as_ref(), &d.hash, &mut changes, false);
+                let (op, cause) = settle(op, marker_in(&live.options), &d.hash, &mut changes, false);
                 AlertAction {
                     op,
                     cause,
@@ -293,7 +293,7 @@ fn push_removal(
 
 fn alert_creation_fields(d: &DesiredAlert) -> Vec<Change> {
     let mut changes =
-        vec![Change::new("name", Value::Null, json!(d.name)), Change::new("query", Value::Null, json!(d.query.name))];
+        vec![Change::new("name", Value::Null, json!(d.name)), Change::new("query", Value::Null, json!(d.query.name()))];
     for (k, v) in d.options.as_object().into_iter().flatten() {
         if !(k == "muted" && v == &json!(false)) {
             changes.push(Change::new(k.as_str(), Value::Null, v.clone()));
@@ -360,7 +360,7 @@ pub(super) fn plan_snippets(
                 change_if(&mut changes, "trigger", json!(live.snippet.trigger), json!(d.trigger));
                 change_if(&mut changes, "description", json!(live.description), json!(d.description));
                 change_if(&mut changes, "snippet", json!(live.snippet.snippet), json!(d.snippet));
-                let (op, cause) = settle(op, read_marker(&live.options).as_ref(), &d.hash, &mut changes, false);
+                let (op, cause) = settle(op, marker_in(&live.options), &d.hash, &mut changes, false);
                 SnippetAction {
                     op,
                     cause,

@@ -225,7 +225,7 @@ fn content_mismatch(d: &DesiredWidget, w: &Widget, target: &dyn Fn(&ResourceKey,
         (WidgetContent::Visualization { .. }, None) => Some("a text widget becomes a visualization widget".into()),
         (WidgetContent::Visualization { query, name }, Some(v)) => match target(query, name) {
             VizTarget::Existing(id) if id == v.id => None,
-            _ => Some(format!("it must show {}/{name}", query.name)),
+            _ => Some(format!("it must show {}/{name}", query.name())),
         },
     }
 }

@@ -3,6 +3,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use foldhash::{HashMap, HashSet};
+
 use serde_json::{Value, json};
 
 use super::alerts::{foreign_alerts, plan_alerts, plan_snippets};
@@ -15,7 +17,7 @@ use crate::manifest::{AdoptByName, Kind, ResourceKey};
 use crate::redash::types::{Dashboard, DataSource, Query};
 use crate::state::desired::{Desired, DesiredDashboard, DesiredQuery};
 use crate::state::fetch::Actual;
-use crate::state::marker::{Marker, pending_token, pending_token_of, read_marker};
+use crate::state::marker::{MarkerRef, marker_in, pending_token, pending_token_of, read_marker};
 use crate::state::normalize::{NormSchedule, json_eq, normalize_parameter, normalize_tags};
 
 /// What to do when Redash holds changes the manifests did not make.
@@ -74,10 +76,12 @@ pub fn plan(
 
     // ---- queries -------------------------------------------------------------------------
     let index = QueryIndex::new(actual, owner);
-    let mut unread_queries: BTreeMap<ResourceKey, i64> = BTreeMap::new();
+    // Looked up once or more for each of thousands of resources, never listed in order: hashed,
+    // with a hasher made for short keys (SipHash was a third of planning).
+    let mut unread_queries: HashMap<&ResourceKey, i64> = HashMap::default();
     // Queries that lose visualizations, with the widgets showing them.
-    let mut losing: BTreeSet<ResourceKey> = BTreeSet::new();
-    let mut matched: BTreeMap<ResourceKey, (Op, &Query)> = BTreeMap::new();
+    let mut losing: HashSet<&ResourceKey> = HashSet::default();
+    let mut matched: HashMap<&ResourceKey, (Op, &Query)> = HashMap::default();
     let mut claimed: BTreeSet<i64> = BTreeSet::new();
     let mut sorted_queries: Vec<&Arc<DesiredQuery>> = desired.queries.iter().collect();
     sorted_queries.sort_by(|a, b| a.key.cmp(&b.key));
@@ -85,13 +89,14 @@ pub fn plan(
         match index.find(d, opts, &claimed) {
             Ok(Some((op, q))) => {
                 claimed.insert(q.id);
-                matched.insert(d.key.clone(), (op, q));
+                matched.insert(&d.key, (op, q));
             }
             Ok(None) => {}
             Err(e) => errors.push(e),
         }
     }
-    let ids: BTreeMap<ResourceKey, i64> = matched.iter().map(|(k, (_, q))| (k.clone(), q.id)).collect();
+    let ids: BTreeMap<ResourceKey, i64> =
+        sorted_queries.iter().filter_map(|d| Some((d.key.clone(), matched.get(&d.key)?.1.id))).collect();
     let id_of = |k: &ResourceKey| ids.get(k).copied();
     let ds_name = |id: Option<i64>| -> Value {
         match id.and_then(|id| data_sources.iter().find(|d| d.id == id)) {
@@ -100,14 +105,14 @@ pub fn plan(
         }
     };
     let levels = query_levels(desired);
-    let mut targets: BTreeMap<(ResourceKey, String), VizTarget> = BTreeMap::new();
+    let mut targets: HashMap<(&ResourceKey, &str), VizTarget> = HashMap::default();
     let mut vanishing: BTreeSet<i64> = BTreeSet::new();
     for d in &sorted_queries {
         let level = levels.get(&d.key).copied().unwrap_or(0);
         let action = match matched.get(&d.key) {
             None => {
                 for v in &d.visualizations {
-                    targets.insert((d.key.clone(), v.name.clone()), VizTarget::New);
+                    targets.insert((&d.key, &v.name), VizTarget::New);
                 }
                 QueryAction {
                     op: Op::Create,
@@ -136,22 +141,22 @@ pub fn plan(
                 let vis = match &live.visualizations {
                     Some(list) => plan_visualizations(&d.visualizations, list, owner),
                     None => {
-                        unread_queries.insert(d.key.clone(), live.id);
+                        unread_queries.insert(&d.key, live.id);
                         Default::default()
                     }
                 };
                 for v in &d.visualizations {
                     let t = vis.ids.get(&v.name).map(|id| VizTarget::Existing(*id)).unwrap_or(VizTarget::New);
-                    targets.insert((d.key.clone(), v.name.clone()), t);
+                    targets.insert((&d.key, &v.name), t);
                 }
                 for op in &vis.ops {
                     if let VisOp::Delete { id, .. } = op {
                         vanishing.insert(*id);
-                        losing.insert(d.key.clone());
+                        losing.insert(&d.key);
                     }
                 }
-                let marker = read_marker(&live.options);
-                let (op, cause) = settle(*op, marker.as_ref(), &d.hash, &mut changes, !vis.ops.is_empty());
+                let marker = marker_in(&live.options);
+                let (op, cause) = settle(*op, marker, &d.hash, &mut changes, !vis.ops.is_empty());
                 QueryAction {
                     op,
                     cause,
@@ -163,7 +168,7 @@ pub fn plan(
                     level,
                     expected_updated_at: Some(live.updated_at.clone()),
                     live_options: kept_options(op, &live.options),
-                    live_hash: marker.and_then(|m| m.hash),
+                    live_hash: marker.and_then(|m| m.hash).map(str::to_string),
                     desired: Arc::clone(d),
                 }
             }
@@ -174,13 +179,13 @@ pub fn plan(
     plan.known_visualizations = targets
         .iter()
         .filter_map(|(k, t)| match t {
-            VizTarget::Existing(id) => Some((k.clone(), *id)),
+            VizTarget::Existing(id) => Some(((k.0.clone(), k.1.to_string()), *id)),
             VizTarget::New => None,
         })
         .collect();
 
     // ---- archives of queries (their widgets vanish) ----------------------------------------
-    let desired_query_keys: BTreeSet<String> = desired.queries.iter().map(|q| q.key.marker_key()).collect();
+    let desired_query_keys: BTreeSet<&str> = desired.queries.iter().map(|q| q.key.marker()).collect();
     let mut query_archives: Vec<(ArchiveReason, &Query)> = Vec::new();
     for (key, list) in &index.ours {
         if desired_query_keys.contains(key) {
@@ -222,7 +227,7 @@ pub fn plan(
         Some(query_id) => {
             shown_by_widgets.get(&(*query_id, name.to_string())).map_or(VizTarget::New, |id| VizTarget::Existing(*id))
         }
-        None => targets.get(&(k.clone(), name.to_string())).copied().unwrap_or(VizTarget::New),
+        None => targets.get(&(k, name)).copied().unwrap_or(VizTarget::New),
     };
     for d in sorted_dashboards {
         let found = match dindex.find(d, opts, &dclaimed) {
@@ -270,8 +275,8 @@ pub fn plan(
                     }
                 };
                 plan.notes.extend(notes.into_iter().map(|n| format!("{}: {n}", d.key)));
-                let marker = read_marker(&live.options);
-                let (op, cause) = settle(op, marker.as_ref(), &d.hash, &mut changes, !widgets.is_empty());
+                let marker = marker_in(&live.options);
+                let (op, cause) = settle(op, marker, &d.hash, &mut changes, !widgets.is_empty());
                 DashboardAction {
                     op,
                     cause,
@@ -282,7 +287,7 @@ pub fn plan(
                     widgets,
                     expected_version: Some(live.version),
                     live_options: kept_options(op, &live.options),
-                    live_hash: marker.and_then(|m| m.hash),
+                    live_hash: marker.and_then(|m| m.hash).map(str::to_string),
                     desired: Arc::clone(d),
                 }
             }
@@ -296,7 +301,7 @@ pub fn plan(
     let managed_snippets = plan_snippets(&desired.snippets, actual, opts, &mut plan, &mut errors);
 
     // ---- archives ------------------------------------------------------------------------------
-    let desired_dashboard_keys: BTreeSet<String> = desired.dashboards.iter().map(|d| d.key.marker_key()).collect();
+    let desired_dashboard_keys: BTreeSet<&str> = desired.dashboards.iter().map(|d| d.key.marker()).collect();
     let mut dashboard_archives: Vec<(ArchiveReason, &Dashboard)> = Vec::new();
     for (key, list) in &dindex.ours {
         let active = list.iter().filter(|d| !d.is_archived);
@@ -456,7 +461,7 @@ pub(super) fn kept_options(op: Op, live: &Value) -> Value {
 /// content already matches under an out-of-date hash, and `Noop` when nothing is left to do.
 pub(super) fn settle(
     op: Op,
-    marker: Option<&Marker>,
+    marker: Option<MarkerRef<'_>>,
     desired_hash: &str,
     changes: &mut Vec<Change>,
     children_change: bool,
@@ -472,18 +477,18 @@ pub(super) fn settle(
 /// An object whose content is as desired but whose marker does not record it: an apply that
 /// stopped before its last write. The marker is written so that later plans tell manifest
 /// changes from edits made in Redash.
-fn unfinished_apply(marker: Option<&Marker>, desired_hash: &str) -> Option<Change> {
-    let live = marker?.hash.as_deref();
+fn unfinished_apply(marker: Option<MarkerRef<'_>>, desired_hash: &str) -> Option<Change> {
+    let live = marker?.hash;
     (live != Some(desired_hash)).then(|| {
         let short = |h: &str| h.chars().take(12).collect::<String>();
         Change::new(MARKER_HASH_FIELD, live.map(|h| json!(short(h))).unwrap_or(Value::Null), json!(short(desired_hash)))
     })
 }
 
-fn cause_of(op: Op, marker: Option<&Marker>, desired_hash: &str) -> Cause {
+fn cause_of(op: Op, marker: Option<MarkerRef<'_>>, desired_hash: &str) -> Cause {
     match op {
         Op::Create | Op::Adopt => Cause::New,
-        _ if marker.and_then(|m| m.hash.as_deref()) == Some(desired_hash) => Cause::Drift,
+        _ if marker.and_then(|m| m.hash) == Some(desired_hash) => Cause::Drift,
         _ => Cause::Manifest,
     }
 }
@@ -542,14 +547,14 @@ fn describe_fields(changes: &[Change], children: usize, child: &str) -> String {
 }
 
 /// Dependency depth: a query's dropdown parameters read from queries one level below it.
-fn query_levels(desired: &Desired) -> BTreeMap<ResourceKey, usize> {
-    let deps: BTreeMap<&ResourceKey, Vec<&ResourceKey>> =
+fn query_levels(desired: &Desired) -> HashMap<&ResourceKey, usize> {
+    let deps: HashMap<&ResourceKey, Vec<&ResourceKey>> =
         desired.queries.iter().map(|q| (&q.key, q.dependencies())).collect();
-    let mut levels: BTreeMap<ResourceKey, usize> = BTreeMap::new();
+    let mut levels: HashMap<&ResourceKey, usize> = HashMap::default();
     fn level<'a>(
         k: &'a ResourceKey,
-        deps: &BTreeMap<&'a ResourceKey, Vec<&'a ResourceKey>>,
-        levels: &mut BTreeMap<ResourceKey, usize>,
+        deps: &HashMap<&'a ResourceKey, Vec<&'a ResourceKey>>,
+        levels: &mut HashMap<&'a ResourceKey, usize>,
         depth: usize,
     ) -> usize {
         if let Some(l) = levels.get(k) {
@@ -563,7 +568,7 @@ fn query_levels(desired: &Desired) -> BTreeMap<ResourceKey, usize> {
             .get(k)
             .map(|ds| ds.iter().map(|d| level(d, deps, levels, depth + 1) + 1).max().unwrap_or(0))
             .unwrap_or(0);
-        levels.insert(k.clone(), l);
+        levels.insert(k, l);
         l
     }
     for q in &desired.queries {
@@ -694,19 +699,19 @@ fn dashboard_changes(d: &DesiredDashboard, live: &Dashboard) -> Vec<Change> {
 /// Live queries sorted for matching.
 struct QueryIndex<'a> {
     /// Active queries carrying this owner's marker, by marker key, oldest first.
-    ours: BTreeMap<String, Vec<&'a Query>>,
+    ours: BTreeMap<&'a str, Vec<&'a Query>>,
     /// Archived queries of this owner, by marker key.
-    archived: BTreeMap<String, &'a Query>,
+    archived: BTreeMap<&'a str, &'a Query>,
     all: Vec<&'a Query>,
     owner: &'a str,
 }
 
 impl<'a> QueryIndex<'a> {
     fn new(actual: &'a Actual, owner: &'a str) -> QueryIndex<'a> {
-        let mut ours: BTreeMap<String, Vec<&Query>> = BTreeMap::new();
+        let mut ours: BTreeMap<&str, Vec<&Query>> = BTreeMap::new();
         let mut archived = BTreeMap::new();
         for q in &actual.queries {
-            if let Some(m) = read_marker(&q.options).filter(|m| m.owner == owner) {
+            if let Some(m) = marker_in(&q.options).filter(|m| m.owner == owner) {
                 ours.entry(m.key).or_default().push(q);
             }
         }
@@ -714,7 +719,7 @@ impl<'a> QueryIndex<'a> {
             list.sort_by_key(|q| q.id);
         }
         for q in &actual.archived_queries {
-            if let Some(m) = read_marker(&q.options).filter(|m| m.owner == owner) {
+            if let Some(m) = marker_in(&q.options).filter(|m| m.owner == owner) {
                 archived.entry(m.key).or_insert(q);
             }
         }
@@ -736,14 +741,14 @@ impl<'a> QueryIndex<'a> {
         opts: &PlanOptions,
         claimed: &BTreeSet<i64>,
     ) -> Result<Option<(Op, &'a Query)>, PlanError> {
-        let key = d.key.marker_key();
-        if let Some(q) = self.ours.get(&key).and_then(|l| l.first()) {
+        let key = d.key.marker();
+        if let Some(q) = self.ours.get(key).and_then(|l| l.first()) {
             return Ok(Some((Op::Update, q)));
         }
         if let Some(found) = by_adopt_id(&self.all, d.adopt_id, &d.name, claimed) {
             return Ok(Some(found));
         }
-        if let Some(q) = self.archived.get(&key) {
+        if let Some(q) = self.archived.get(key) {
             return Ok(Some((Op::Unarchive, q)));
         }
         by_name(&self.all, &d.key, "query", &d.name, adoption(opts, d.adopt_by_name), claimed)
@@ -789,7 +794,7 @@ pub(super) fn by_adopt_id<'a, T: Live>(
 ) -> Option<(Op, &'a T)> {
     let id = id?;
     let found = all.iter().find(|x| x.id() == id && !claimed.contains(&id))?;
-    (read_marker(found.options()).is_none() && found.name() == name)
+    (marker_in(found.options()).is_none() && found.name() == name)
         .then(|| (if found.archived() { Op::Unarchive } else { Op::Adopt }, *found))
 }
 
@@ -808,11 +813,8 @@ pub(super) fn by_name<'a, T: Live>(
     adopt: Option<AdoptByName>,
     claimed: &BTreeSet<i64>,
 ) -> Result<Option<(Op, &'a T)>, PlanError> {
-    let mut all_same_name: Vec<&'a T> = all
-        .iter()
-        .copied()
-        .filter(|x| !x.archived() && x.name() == name && read_marker(x.options()).is_none())
-        .collect();
+    let mut all_same_name: Vec<&'a T> =
+        all.iter().copied().filter(|x| !x.archived() && x.name() == name && marker_in(x.options()).is_none()).collect();
     all_same_name.sort_by_key(|x| x.id());
     // The N-th counts every same-named object, taken by another resource of this run or not,
     // so that each resource of an export finds its own.
@@ -836,23 +838,20 @@ pub(super) fn by_name<'a, T: Live>(
 
 struct DashboardIndex<'a> {
     /// This owner's dashboards by marker key (half-created ones by their pending name), oldest first.
-    ours: BTreeMap<String, Vec<&'a Dashboard>>,
+    ours: BTreeMap<&'a str, Vec<&'a Dashboard>>,
     all: Vec<&'a Dashboard>,
 }
 
 impl<'a> DashboardIndex<'a> {
-    fn new(actual: &'a Actual, owner: &str, desired: &Desired) -> DashboardIndex<'a> {
-        let tokens: BTreeMap<String, String> = desired
-            .dashboards
-            .iter()
-            .map(|d| (pending_token(owner, &d.key.marker_key()), d.key.marker_key()))
-            .collect();
-        let mut ours: BTreeMap<String, Vec<&Dashboard>> = BTreeMap::new();
+    fn new(actual: &'a Actual, owner: &str, desired: &'a Desired) -> DashboardIndex<'a> {
+        let tokens: BTreeMap<String, &str> =
+            desired.dashboards.iter().map(|d| (pending_token(owner, d.key.marker()), d.key.marker())).collect();
+        let mut ours: BTreeMap<&str, Vec<&Dashboard>> = BTreeMap::new();
         for d in &actual.dashboards {
-            let key = match read_marker(&d.options) {
+            let key = match marker_in(&d.options) {
                 Some(m) if m.owner == owner => Some(m.key),
                 Some(_) => None,
-                None => pending_token_of(&d.name).and_then(|t| tokens.get(t).cloned()),
+                None => pending_token_of(&d.name).and_then(|t| tokens.get(t).copied()),
             };
             if let Some(k) = key {
                 ours.entry(k).or_default().push(d);
@@ -871,7 +870,7 @@ impl<'a> DashboardIndex<'a> {
         opts: &PlanOptions,
         claimed: &BTreeSet<i64>,
     ) -> Result<Option<(Op, &'a Dashboard)>, PlanError> {
-        if let Some(found) = self.ours.get(&d.key.marker_key()).and_then(|l| l.first()) {
+        if let Some(found) = self.ours.get(d.key.marker()).and_then(|l| l.first()) {
             return Ok(Some((if found.is_archived { Op::Unarchive } else { Op::Update }, found)));
         }
         if let Some(found) = by_adopt_id(&self.all, d.adopt_id, &d.name, claimed) {

@@ -145,7 +145,7 @@ fn plan_ok(desired: &Desired, actual: &Actual, opts: &PlanOptions) -> Plan {
 fn an_empty_server_gets_everything_created_in_dependency_order() {
     let p = plan_ok(&desired(), &Actual::default(), &opts());
     assert_eq!(p.summary(), Summary { create: 3, ..Summary::default() });
-    let order: Vec<(&str, usize)> = p.queries.iter().map(|q| (q.key.name.as_str(), q.level)).collect();
+    let order: Vec<(&str, usize)> = p.queries.iter().map(|q| (q.key.name(), q.level)).collect();
     assert_eq!(order, vec![("countries", 0), ("orders", 1)], "a dropdown's source query comes first");
     assert!(matches!(&p.queries[1].visualizations[..], [VisOp::Create { name, .. }] if name == "Chart"));
     assert_eq!(p.dashboards[0].widgets.len(), 2);
@@ -406,7 +406,7 @@ fn a_renamed_visualization_replaces_the_widgets_that_show_it() {
     let mut a2 = a.clone();
     a2.widget_usage = Some(vec![]);
     let p = plan_ok(&renamed, &a2, &opts());
-    let orders = p.queries.iter().find(|q| q.key.name == "orders").unwrap();
+    let orders = p.queries.iter().find(|q| q.key.name() == "orders").unwrap();
     assert!(orders.visualizations.iter().any(|v| matches!(v, VisOp::Create { name, .. } if name == "Line chart")));
     assert!(orders.visualizations.iter().any(|v| matches!(v, VisOp::Delete { name, .. } if name == "Chart")));
     let board = &p.dashboards[0];
@@ -436,7 +436,7 @@ fn content_as_desired_under_an_out_of_date_marker_gets_its_marker_written() {
     actual.dashboards[0].options["gitops"]["hash"] = json!("0123456789abcdef-old");
     let p = plan_ok(&d, &actual, &opts());
     assert_eq!(p.summary(), Summary { update: 2, ..Summary::default() });
-    let q = p.queries.iter().find(|q| q.key.name == "orders").unwrap();
+    let q = p.queries.iter().find(|q| q.key.name() == "orders").unwrap();
     assert_eq!(q.op, Op::Update);
     assert_eq!(q.changes, vec![Change::new(MARKER_HASH_FIELD, Value::Null, json!(d.queries[1].hash[..12]))]);
     assert_eq!(q.cause, Cause::Manifest, "not drift: nobody edited the object");

@@ -126,7 +126,7 @@ pub fn render_markdown(
     let _ = writeln!(out, "Redash `{url}` · owner `{owner}`\n");
     let row = |op, cause, key: &ResourceKey, name: &str, id: Option<i64>, changes: &[Change], children| Row {
         action: op_cell(op, cause),
-        resource: format!("`{}/{}`", key.namespace, key.name),
+        resource: format!("`{}/{}`", key.namespace(), key.name()),
         name: cell(name),
         id: self::id(id),
         changes: fields(changes, children),
@@ -169,7 +169,7 @@ pub fn render_markdown(
     }
     for q in &queries {
         for c in q.changes.iter().filter(|c| c.field == "query") {
-            let title = format!("SQL of <code>{}/{}</code>", q.key.namespace, q.key.name);
+            let title = format!("SQL of <code>{}/{}</code>", q.key.namespace(), q.key.name());
             diff_block(&mut out, &title, c.old.as_str().unwrap_or(""), c.new.as_str().unwrap_or(""));
         }
     }

@@ -105,8 +105,14 @@ pub fn render_plan(plan: &Plan, target: &str, style: Style) -> String {
     let _ = writeln!(out, "{}", style.bold(&format!("Plan for {target}")));
     for q in plan.queries.iter().filter(|q| q.op != Op::Noop) {
         let (sign, word) = headline(q.op, q.cause, style);
-        let _ =
-            writeln!(out, "\n{sign} Query {}/{} {:?}{}: {word}", q.key.namespace, q.key.name, q.name, id_suffix(q.id));
+        let _ = writeln!(
+            out,
+            "\n{sign} Query {}/{} {:?}{}: {word}",
+            q.key.namespace(),
+            q.key.name(),
+            q.name,
+            id_suffix(q.id)
+        );
         for c in &q.changes {
             write_change(&mut out, c, "    ", style);
         }
@@ -137,8 +143,8 @@ pub fn render_plan(plan: &Plan, target: &str, style: Style) -> String {
         let _ = writeln!(
             out,
             "\n{sign} Dashboard {}/{} {:?}{}: {word}",
-            d.key.namespace,
-            d.key.name,
+            d.key.namespace(),
+            d.key.name(),
             d.name,
             id_suffix(d.id)
         );
@@ -177,8 +183,14 @@ pub fn render_plan(plan: &Plan, target: &str, style: Style) -> String {
     }
     for a in plan.alerts.iter().filter(|a| a.op != Op::Noop) {
         let (sign, word) = headline(a.op, a.cause, style);
-        let _ =
-            writeln!(out, "\n{sign} Alert {}/{} {:?}{}: {word}", a.key.namespace, a.key.name, a.name, id_suffix(a.id));
+        let _ = writeln!(
+            out,
+            "\n{sign} Alert {}/{} {:?}{}: {word}",
+            a.key.namespace(),
+            a.key.name(),
+            a.name,
+            id_suffix(a.id)
+        );
         for c in &a.changes {
             write_change(&mut out, c, "    ", style);
         }
@@ -188,8 +200,8 @@ pub fn render_plan(plan: &Plan, target: &str, style: Style) -> String {
         let _ = writeln!(
             out,
             "\n{sign} QuerySnippet {}/{} {:?}{}: {word}",
-            s.key.namespace,
-            s.key.name,
+            s.key.namespace(),
+            s.key.name(),
             s.name,
             id_suffix(s.id)
         );

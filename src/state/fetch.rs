@@ -5,8 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::Arc;
 
+use foldhash::HashMap;
+
 use super::desired::Desired;
-use super::marker::{pending_dashboard_slug, pending_token, pending_token_of, read_marker};
+use super::marker::{marker_in, pending_dashboard_slug, pending_token, pending_token_of, read_marker};
 use crate::manifest::ResourceKey;
 use crate::redash::types::{Alert, Dashboard, DataSource, Query, Snippet, Subscription};
 use crate::redash::{RedashClient, RedashError};
@@ -146,7 +148,7 @@ pub async fn dashboards_by_id(
 }
 
 fn is_ours(options: &serde_json::Value, owner: &str) -> bool {
-    read_marker(options).is_some_and(|m| m.owner == owner)
+    marker_in(options).is_some_and(|m| m.owner == owner)
 }
 
 /// Every list a plan starts from. They need nothing from the manifests, so they are read while
@@ -200,7 +202,7 @@ pub async fn fetch_actual_from(
     let query_adopt_ids: BTreeSet<i64> = desired.queries.iter().filter_map(|q| q.adopt_id).collect();
     let dashboard_adopt_ids: BTreeSet<i64> = desired.dashboards.iter().filter_map(|d| d.adopt_id).collect();
     let pending_tokens: BTreeMap<String, &ResourceKey> =
-        desired.dashboards.iter().map(|d| (pending_token(owner, &d.key.marker_key()), &d.key)).collect();
+        desired.dashboards.iter().map(|d| (pending_token(owner, d.key.marker()), &d.key)).collect();
 
     let query_detail_ids: Vec<i64> = queries
         .iter()
@@ -208,7 +210,7 @@ pub async fn fetch_actual_from(
         .filter(|q| {
             is_ours(&q.options, owner)
                 || query_adopt_ids.contains(&q.id)
-                || (read_marker(&q.options).is_none() && desired_query_names.contains(q.name.as_str()))
+                || (marker_in(&q.options).is_none() && desired_query_names.contains(q.name.as_str()))
         })
         .map(|q| q.id)
         .collect();
@@ -219,20 +221,20 @@ pub async fn fetch_actual_from(
             is_ours(&d.options, owner)
                 || dashboard_adopt_ids.contains(&d.id)
                 || pending_token_of(&d.name).is_some_and(|t| pending_tokens.contains_key(t))
-                || (read_marker(&d.options).is_none() && desired_dashboard_names.contains(d.name.as_str()))
+                || (marker_in(&d.options).is_none() && desired_dashboard_names.contains(d.name.as_str()))
         })
         .map(|d| d.id)
         .collect();
 
     // Ours that are not active: archived queries come from their list; dashboards have no
     // archive list, so they are found by the slug their pending name gave them.
-    let active_keys: BTreeSet<String> =
-        queries.iter().filter_map(|q| read_marker(&q.options)).filter(|m| m.owner == owner).map(|m| m.key).collect();
-    let missing_queries = desired.queries.iter().any(|q| !active_keys.contains(&q.key.marker_key()))
+    let active_keys: BTreeSet<&str> =
+        queries.iter().filter_map(|q| marker_in(&q.options)).filter(|m| m.owner == owner).map(|m| m.key).collect();
+    let missing_queries = desired.queries.iter().any(|q| !active_keys.contains(q.key.marker()))
         || query_adopt_ids.iter().any(|id| !queries.iter().any(|q| q.id == *id));
-    let active_dashboard_keys: BTreeSet<String> = dashboards
+    let active_dashboard_keys: BTreeSet<&str> = dashboards
         .iter()
-        .filter_map(|d| read_marker(&d.options))
+        .filter_map(|d| marker_in(&d.options))
         .filter(|m| m.owner == owner)
         .map(|m| m.key)
         .chain(
@@ -240,14 +242,14 @@ pub async fn fetch_actual_from(
                 .iter()
                 .filter_map(|d| pending_token_of(&d.name))
                 .filter_map(|t| pending_tokens.get(t))
-                .map(|k| k.marker_key()),
+                .map(|k| k.marker()),
         )
         .collect();
     let probe_slugs: Vec<String> = desired
         .dashboards
         .iter()
-        .filter(|d| !active_dashboard_keys.contains(&d.key.marker_key()))
-        .map(|d| pending_dashboard_slug(owner, &d.key.marker_key()))
+        .filter(|d| !active_dashboard_keys.contains(d.key.marker()))
+        .map(|d| pending_dashboard_slug(owner, d.key.marker()))
         .collect();
     let missing_dashboard_ids: Vec<i64> =
         dashboard_adopt_ids.iter().filter(|id| !dashboards.iter().any(|d| d.id == **id)).copied().collect();
@@ -283,11 +285,11 @@ pub async fn fetch_actual_from(
 
     let mut archived_queries = Vec::new();
     if let Some(list) = archived? {
-        let wanted_keys: BTreeSet<String> = desired.queries.iter().map(|q| q.key.marker_key()).collect();
+        let wanted_keys: BTreeSet<&str> = desired.queries.iter().map(|q| q.key.marker()).collect();
         let ids: Vec<i64> = list
             .iter()
             .filter(|q| {
-                read_marker(&q.options).is_some_and(|m| m.owner == owner && wanted_keys.contains(&m.key))
+                marker_in(&q.options).is_some_and(|m| m.owner == owner && wanted_keys.contains(m.key))
                     || query_adopt_ids.contains(&q.id)
             })
             .map(|q| q.id)
@@ -325,18 +327,18 @@ fn unread_children(desired: &Desired, queries: &[Query], dashboards: &[Dashboard
     }
     let owner = opts.owner.as_str();
     // Desired key -> (live objects carrying our marker for it, how many of them are as desired).
-    let mut live: BTreeMap<String, (Vec<i64>, usize)> = BTreeMap::new();
+    let mut live: HashMap<&str, (Vec<i64>, usize)> = HashMap::default();
     // Query and dashboard ids are separate sequences: one id can be both.
-    let desired_hash: BTreeMap<String, &str> = desired
+    let desired_hash: HashMap<&str, &str> = desired
         .queries
         .iter()
-        .map(|q| (q.key.marker_key(), q.hash.as_str()))
-        .chain(desired.dashboards.iter().map(|d| (d.key.marker_key(), d.hash.as_str())))
+        .map(|q| (q.key.marker(), q.hash.as_str()))
+        .chain(desired.dashboards.iter().map(|d| (d.key.marker(), d.hash.as_str())))
         .collect();
     for (id, options) in queries.iter().map(|q| (q.id, &q.options)).chain(dashboards.iter().map(|d| (d.id, &d.options)))
     {
-        if let Some(m) = read_marker(options).filter(|m| m.owner == owner) {
-            let as_desired = m.hash.as_deref().is_some_and(|h| desired_hash.get(&m.key) == Some(&h));
+        if let Some(m) = marker_in(options).filter(|m| m.owner == owner) {
+            let as_desired = m.hash.is_some_and(|h| desired_hash.get(m.key) == Some(&h));
             let entry = live.entry(m.key).or_default();
             entry.0.push(id);
             entry.1 += usize::from(as_desired);
@@ -344,20 +346,19 @@ fn unread_children(desired: &Desired, queries: &[Query], dashboards: &[Dashboard
     }
     // A dashboard half created under its pending name is completed from its details.
     let live_tokens: BTreeSet<&str> = dashboards.iter().filter_map(|d| pending_token_of(&d.name)).collect();
-    let pending: BTreeSet<String> = desired
+    let pending: BTreeSet<&str> = desired
         .dashboards
         .iter()
-        .map(|d| d.key.marker_key())
+        .map(|d| d.key.marker())
         .filter(|key| live_tokens.contains(pending_token(owner, key).as_str()))
         .collect();
     let settled =
         |key: &str| live.get(key).is_some_and(|(ids, ok)| ids.len() == 1 && *ok == 1) && !pending.contains(key);
-    let ids = |keys: Vec<String>| -> BTreeSet<i64> {
-        keys.iter().filter_map(|k| live.get(k).map(|(ids, _)| ids[0])).collect()
-    };
+    let ids =
+        |keys: Vec<&str>| -> BTreeSet<i64> { keys.iter().filter_map(|k| live.get(k).map(|(ids, _)| ids[0])).collect() };
     Unread {
-        queries: ids(desired.queries.iter().map(|q| q.key.marker_key()).filter(|k| settled(k)).collect()),
-        dashboards: ids(desired.dashboards.iter().map(|d| d.key.marker_key()).filter(|k| settled(k)).collect()),
+        queries: ids(desired.queries.iter().map(|q| q.key.marker()).filter(|k| settled(k)).collect()),
+        dashboards: ids(desired.dashboards.iter().map(|d| d.key.marker()).filter(|k| settled(k)).collect()),
     }
 }
 

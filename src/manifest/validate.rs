@@ -3,6 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use foldhash::HashMap;
+
 use super::diagnostic::{Diagnostic, Source};
 use super::load::{Manifest, ManifestSet, ResourceKey};
 use super::types::{
@@ -19,11 +21,13 @@ const DAY: u64 = 86_400;
 const WEEK: u64 = 7 * DAY;
 
 /// Checks everything that can be checked without a server. Returns every finding.
+/// The queries by key: looked up for every reference of every resource, never listed in order.
+type Queries<'a> = HashMap<ResourceKey, &'a Manifest<QuerySpec>>;
+
 pub fn validate_offline(set: &ManifestSet) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
     check_identities(set, &mut diags);
-    let queries: BTreeMap<ResourceKey, &Manifest<QuerySpec>> =
-        set.queries.iter().map(|q| (q.key(Kind::Query), q)).collect();
+    let queries: Queries<'_> = set.queries.iter().map(|q| (q.key(Kind::Query), q)).collect();
     for q in &set.queries {
         check_query(q, &queries, &mut diags);
     }
@@ -38,11 +42,7 @@ pub fn validate_offline(set: &ManifestSet) -> Vec<Diagnostic> {
     diags
 }
 
-fn check_alert(
-    a: &Manifest<AlertSpec>,
-    queries: &BTreeMap<ResourceKey, &Manifest<QuerySpec>>,
-    diags: &mut Vec<Diagnostic>,
-) {
+fn check_alert(a: &Manifest<AlertSpec>, queries: &Queries<'_>, diags: &mut Vec<Diagnostic>) {
     let k = Kind::Alert;
     check_length(a, k, "/spec/name", &a.spec.name, 255, diags);
     check_length(a, k, "/spec/column", &a.spec.column, 255, diags);
@@ -127,7 +127,7 @@ fn is_dns_label(name: &str) -> bool {
 }
 
 fn check_identities(set: &ManifestSet, diags: &mut Vec<Diagnostic>) {
-    let mut seen: BTreeMap<ResourceKey, &Source> = BTreeMap::new();
+    let mut seen: HashMap<ResourceKey, &Source> = HashMap::default();
     let entries = set
         .queries
         .iter()
@@ -222,11 +222,7 @@ fn check_length(
     }
 }
 
-fn check_query(
-    q: &Manifest<QuerySpec>,
-    queries: &BTreeMap<ResourceKey, &Manifest<QuerySpec>>,
-    diags: &mut Vec<Diagnostic>,
-) {
+fn check_query(q: &Manifest<QuerySpec>, queries: &Queries<'_>, diags: &mut Vec<Diagnostic>) {
     let k = Kind::Query;
     let spec = &q.spec;
     check_length(q, k, "/spec/name", &spec.name, 255, diags);
@@ -460,7 +456,7 @@ fn expected(p: &super::types::Parameter) -> String {
 /// Query parameters that take their choices from another query make a dependency graph; a
 /// cycle in it could never be created in Redash.
 fn check_parameter_cycles(set: &ManifestSet, diags: &mut Vec<Diagnostic>) {
-    let edges: BTreeMap<ResourceKey, Vec<ResourceKey>> = set
+    let edges: HashMap<ResourceKey, Vec<ResourceKey>> = set
         .queries
         .iter()
         .map(|q| {
@@ -497,11 +493,11 @@ fn check_parameter_cycles(set: &ManifestSet, diags: &mut Vec<Diagnostic>) {
     }
 }
 
-fn find_cycle(start: &ResourceKey, edges: &BTreeMap<ResourceKey, Vec<ResourceKey>>) -> Option<Vec<ResourceKey>> {
+fn find_cycle(start: &ResourceKey, edges: &HashMap<ResourceKey, Vec<ResourceKey>>) -> Option<Vec<ResourceKey>> {
     fn visit(
         node: &ResourceKey,
         start: &ResourceKey,
-        edges: &BTreeMap<ResourceKey, Vec<ResourceKey>>,
+        edges: &HashMap<ResourceKey, Vec<ResourceKey>>,
         path: &mut Vec<ResourceKey>,
         seen: &mut BTreeSet<ResourceKey>,
     ) -> bool {
@@ -524,11 +520,7 @@ fn find_cycle(start: &ResourceKey, edges: &BTreeMap<ResourceKey, Vec<ResourceKey
     visit(start, start, edges, &mut path, &mut seen).then_some(path)
 }
 
-fn check_dashboard(
-    d: &Manifest<DashboardSpec>,
-    queries: &BTreeMap<ResourceKey, &Manifest<QuerySpec>>,
-    diags: &mut Vec<Diagnostic>,
-) {
+fn check_dashboard(d: &Manifest<DashboardSpec>, queries: &Queries<'_>, diags: &mut Vec<Diagnostic>) {
     let k = Kind::Dashboard;
     check_length(d, k, "/spec/name", &d.spec.name, 100, diags);
     check_tags(&d.spec.tags, k, d, diags);
@@ -588,11 +580,7 @@ fn check_dashboard(
 /// Widget parameter mappings name parameters their query declares, static values fit their
 /// parameter, every widget feeding one dashboard parameter agrees on its type, and the
 /// dashboard's parameter order names dashboard parameters.
-fn check_parameter_mappings(
-    d: &Manifest<DashboardSpec>,
-    queries: &BTreeMap<ResourceKey, &Manifest<QuerySpec>>,
-    diags: &mut Vec<Diagnostic>,
-) {
+fn check_parameter_mappings(d: &Manifest<DashboardSpec>, queries: &Queries<'_>, diags: &mut Vec<Diagnostic>) {
     let k = Kind::Dashboard;
     // Dashboard parameter -> (type, the widget that first fed it).
     let mut fed: BTreeMap<String, (ParameterType, usize)> = BTreeMap::new();

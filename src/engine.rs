@@ -59,7 +59,7 @@ pub fn load_and_validate(paths: &[PathBuf], cache_dir: Option<&Path>) -> Result<
         let CacheStats { hits, misses } = cache.stats();
         tracing::info!(hits, misses, "manifest cache");
         if let Err(e) = cache.save() {
-            tracing::warn!(error = %e, "could not write the manifest cache; the next run parses every document again");
+            tracing::warn!(error = %e, "could not write the manifest cache: every run parses every document (--no-cache stops trying)");
         }
     }
     diags.extend(validate_offline(&set));

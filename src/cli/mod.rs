@@ -95,11 +95,14 @@ pub enum Command {
     Emulator(emulator_cmd::EmulatorArgs),
 }
 
-/// Logging for the commands other than `operator`, which sets up its own: off unless asked for.
+/// Logging for the commands other than `operator`, which sets up its own: warnings only (a
+/// manifest cache that cannot be written, say), unless more is asked for.
 fn init_cli_logging(verbose: u8) -> anyhow::Result<()> {
-    let filter = match (std::env::var("RUST_LOG").ok().filter(|f| !f.is_empty()), verbose) {
+    let from_env = std::env::var("RUST_LOG").ok().filter(|f| !f.is_empty());
+    let quiet = from_env.is_none() && verbose == 0;
+    let filter = match (from_env, verbose) {
         (Some(f), _) => f,
-        (None, 0) => return Ok(()),
+        (None, 0) => "redash_gitops=warn".to_string(),
         (None, 1) => "redash_gitops=info".to_string(),
         (None, _) => "redash_gitops=debug".to_string(),
     };
@@ -107,12 +110,13 @@ fn init_cli_logging(verbose: u8) -> anyhow::Result<()> {
         tracing_subscriber::EnvFilter::try_new(&filter).map_err(|e| anyhow::anyhow!("invalid RUST_LOG: {e}"))?;
     use std::io::IsTerminal;
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(color)
-        .with_writer(std::io::stderr)
-        .try_init();
+    let log = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_ansi(color);
+    // A warning in an ordinary run reads as a line of output, not as a log record.
+    let _ = if quiet {
+        log.without_time().with_writer(std::io::stderr).try_init()
+    } else {
+        log.with_writer(std::io::stderr).try_init()
+    };
     Ok(())
 }
 

@@ -152,7 +152,10 @@ pub fn default_dir() -> Option<PathBuf> {
 fn read(file: &Path) -> Result<Option<CacheFile>, String> {
     let size = match std::fs::metadata(file) {
         Ok(m) => m.len(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        // No cache yet; a directory that cannot exist is told when the cache is written.
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => {
+            return Ok(None);
+        }
         Err(e) => return Err(e.to_string()),
     };
     if size > MAX_BYTES {

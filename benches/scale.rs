@@ -8,7 +8,9 @@
 //! 1% of the resources changed (their documents miss the cache), and an export; a
 //! serial run (--concurrency 1) of the same operations for the sizes in --serial-sizes. Each
 //! row: wall time, requests by method, the floor the server allows (service time of those
-//! requests ÷ workers), the child's CPU time and peak RSS.
+//! requests ÷ workers), the child's CPU time and peak RSS. A plan that takes under 5 s is run
+//! 5 times, each from the manifest cache as the first run found it, and the run of median wall
+//! time is the row (`runs` in the JSON).
 //!
 //!     cargo bench --bench scale -- --sizes 100,1000,10000 --serial-sizes 100,1000
 //!
@@ -85,6 +87,8 @@ struct Row {
     floor: Duration,
     cpu: Duration,
     peak_rss_kb: i64,
+    /// How many runs the row is the median of.
+    runs: usize,
 }
 
 impl Row {
@@ -104,6 +108,7 @@ impl Row {
             "wallOverFloor": ratio(self.wall, self.floor),
             "cpuSeconds": secs(self.cpu),
             "peakRssMb": self.peak_rss_kb as f64 / 1024.0,
+            "runs": self.runs,
         })
     }
 }
@@ -188,8 +193,41 @@ struct Bench<'a> {
     concurrency: usize,
 }
 
+/// A run shorter than this that changes nothing is repeated, and its median reported: one
+/// sample of a sub-second run moves by a tenth from one run to the next.
+const REPEAT_UNDER: Duration = Duration::from_secs(5);
+const REPEATS: usize = 5;
+
 impl Bench<'_> {
+    /// One run, for operations that write (to Redash or to files).
     fn measure(&self, operation: &'static str, args: &[&str], ok: &[i32]) -> Row {
+        let row = self.run_once(operation, args, ok);
+        report(&row, 1);
+        row
+    }
+
+    /// A plan: repeated when short, each run from the manifest cache as the first found it;
+    /// the run of median wall time is reported.
+    fn measure_plan(&self, operation: &'static str, args: &[&str], ok: &[i32]) -> Row {
+        let cache = cache_dir(self.dir);
+        let kept = self.dir.with_extension("cache-kept");
+        copy_files(&cache, &kept);
+        let mut runs = vec![self.run_once(operation, args, ok)];
+        while runs[0].wall < REPEAT_UNDER && runs.len() < REPEATS {
+            copy_files(&kept, &cache);
+            runs.push(self.run_once(operation, args, ok));
+        }
+        copy_files(&kept, &cache);
+        let _ = std::fs::remove_dir_all(&kept);
+        let n = runs.len();
+        runs.sort_by_key(|r| r.wall);
+        let mut row = runs.swap_remove(n / 2);
+        row.runs = n;
+        report(&row, n);
+        row
+    }
+
+    fn run_once(&self, operation: &'static str, args: &[&str], ok: &[i32]) -> Row {
         let (emu, n, concurrency) = (self.emu, self.n, self.concurrency);
         emu.emulator.clear_requests();
         let c = concurrency.to_string();
@@ -202,16 +240,28 @@ impl Bench<'_> {
             *requests.entry(r.method.clone()).or_insert(0) += 1;
         }
         let floor = self.model.floor(log.iter().map(|r| RequestClass::of(&r.method, &r.path)));
-        let row = Row { n, operation, concurrency, wall, requests, floor, cpu, peak_rss_kb };
-        eprintln!(
-            "  {:<32} {:>8.2} s  {:>6} requests  floor {:>7.2} s  ×{:.2}",
-            operation,
-            row.wall.as_secs_f64(),
-            row.total_requests(),
-            row.floor.as_secs_f64(),
-            ratio(row.wall, row.floor)
-        );
-        row
+        Row { n, operation, concurrency, wall, requests, floor, cpu, peak_rss_kb, runs: 1 }
+    }
+}
+
+fn report(row: &Row, runs: usize) {
+    let median = if runs > 1 { format!("  (median of {runs})") } else { String::new() };
+    eprintln!(
+        "  {:<32} {:>8.2} s  {:>6} requests  floor {:>7.2} s  ×{:.2}{median}",
+        row.operation,
+        row.wall.as_secs_f64(),
+        row.total_requests(),
+        row.floor.as_secs_f64(),
+        ratio(row.wall, row.floor)
+    );
+}
+
+/// Makes `to` hold exactly the files of `from` (a cache directory holds files only).
+fn copy_files(from: &Path, to: &Path) {
+    let _ = std::fs::remove_dir_all(to);
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).into_iter().flatten().flatten() {
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
     }
 }
 
@@ -278,13 +328,13 @@ fn scenario(o: &Options, n: usize, concurrency: usize) -> Vec<Row> {
     eprintln!("N = {n}, concurrency {concurrency}:");
     let mut rows = vec![
         b.measure(OPERATIONS[0], &["sync", "."], &[0]),
-        b.measure(OPERATIONS[1], &["plan", "."], &[0]),
-        b.measure(OPERATIONS[2], &["plan", ".", "--no-cache"], &[0]),
-        b.measure(OPERATIONS[3], &["plan", ".", "--refresh-children"], &[0]),
+        b.measure_plan(OPERATIONS[1], &["plan", "."], &[0]),
+        b.measure_plan(OPERATIONS[2], &["plan", ".", "--no-cache"], &[0]),
+        b.measure_plan(OPERATIONS[3], &["plan", ".", "--refresh-children"], &[0]),
     ];
     let (q, d) = change_one_percent(&dir, n);
     eprintln!("  (changed {q} queries and {d} dashboards)");
-    rows.push(b.measure(OPERATIONS[4], &["plan", "."], &[2]));
+    rows.push(b.measure_plan(OPERATIONS[4], &["plan", "."], &[2]));
     rows.push(b.measure(OPERATIONS[5], &["sync", "."], &[0]));
     rows.push(b.measure(OPERATIONS[6], &["export", "--out", "exported"], &[0]));
     let _ = std::fs::remove_dir_all(&dir);

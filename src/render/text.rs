@@ -7,6 +7,7 @@ use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
 use crate::apply::{Report, Status};
+use crate::manifest::ResourceKey;
 use crate::plan::{ArchiveReason, Cause, Change, MARKER_HASH_FIELD, Op, Plan, VisOp, WidgetOp};
 
 /// ANSI colours, or none.
@@ -85,6 +86,12 @@ fn id_suffix(id: Option<i64>) -> String {
     id.map(|i| format!(" (id {i})")).unwrap_or_default()
 }
 
+/// The line that opens a resource's changes: `+ Query default/daily "Daily": create`.
+fn write_headline(out: &mut String, (sign, word): (String, String), key: &ResourceKey, name: &str, id: Option<i64>) {
+    let _ =
+        writeln!(out, "\n{sign} {} {}/{} {name:?}{}: {word}", key.kind(), key.namespace(), key.name(), id_suffix(id));
+}
+
 fn headline(op: Op, cause: Cause, style: Style) -> (String, String) {
     let why = match cause {
         Cause::Drift => " (changed in Redash)",
@@ -104,15 +111,7 @@ pub fn render_plan(plan: &Plan, target: &str, style: Style) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}", style.bold(&format!("Plan for {target}")));
     for q in plan.queries.iter().filter(|q| q.op != Op::Noop) {
-        let (sign, word) = headline(q.op, q.cause, style);
-        let _ = writeln!(
-            out,
-            "\n{sign} Query {}/{} {:?}{}: {word}",
-            q.key.namespace(),
-            q.key.name(),
-            q.name,
-            id_suffix(q.id)
-        );
+        write_headline(&mut out, headline(q.op, q.cause, style), &q.key, &q.name, q.id);
         for c in &q.changes {
             write_change(&mut out, c, "    ", style);
         }
@@ -139,15 +138,7 @@ pub fn render_plan(plan: &Plan, target: &str, style: Style) -> String {
         }
     }
     for d in plan.dashboards.iter().filter(|d| d.op != Op::Noop) {
-        let (sign, word) = headline(d.op, d.cause, style);
-        let _ = writeln!(
-            out,
-            "\n{sign} Dashboard {}/{} {:?}{}: {word}",
-            d.key.namespace(),
-            d.key.name(),
-            d.name,
-            id_suffix(d.id)
-        );
+        write_headline(&mut out, headline(d.op, d.cause, style), &d.key, &d.name, d.id);
         for c in &d.changes {
             write_change(&mut out, c, "    ", style);
         }
@@ -182,29 +173,13 @@ pub fn render_plan(plan: &Plan, target: &str, style: Style) -> String {
         }
     }
     for a in plan.alerts.iter().filter(|a| a.op != Op::Noop) {
-        let (sign, word) = headline(a.op, a.cause, style);
-        let _ = writeln!(
-            out,
-            "\n{sign} Alert {}/{} {:?}{}: {word}",
-            a.key.namespace(),
-            a.key.name(),
-            a.name,
-            id_suffix(a.id)
-        );
+        write_headline(&mut out, headline(a.op, a.cause, style), &a.key, &a.name, a.id);
         for c in &a.changes {
             write_change(&mut out, c, "    ", style);
         }
     }
     for s in plan.snippets.iter().filter(|s| s.op != Op::Noop) {
-        let (sign, word) = headline(s.op, s.cause, style);
-        let _ = writeln!(
-            out,
-            "\n{sign} QuerySnippet {}/{} {:?}{}: {word}",
-            s.key.namespace(),
-            s.key.name(),
-            s.name,
-            id_suffix(s.id)
-        );
+        write_headline(&mut out, headline(s.op, s.cause, style), &s.key, &s.name, s.id);
         for c in &s.changes {
             write_change(&mut out, c, "    ", style);
         }

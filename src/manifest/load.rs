@@ -27,7 +27,7 @@ pub struct Manifest<S> {
 /// The identity of a resource: kind, namespace and name, kept as the marker key written into
 /// Redash (`Query/default/daily-signups`). The plan looks resources up by that text for each
 /// of thousands of live objects; it is made once, here, not at every lookup.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ResourceKey {
     kind: Kind,
     marker: String,
@@ -96,6 +96,12 @@ impl PartialOrd for ResourceKey {
 impl serde::Serialize for ResourceKey {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.marker)
+    }
+}
+
+impl fmt::Debug for ResourceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ResourceKey({})", self.marker)
     }
 }
 
@@ -561,6 +567,26 @@ mod tests {
     fn load(text: &str) -> (ManifestSet, Vec<String>) {
         let (set, diags) = load_str(Path::new("m.yaml"), text);
         (set, diags.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn a_key_is_its_marker_text_and_sorts_by_kind_namespace_then_name() {
+        let k = ResourceKey::new(Kind::Dashboard, "team-a", "growth");
+        assert_eq!((k.kind(), k.namespace(), k.name()), (Kind::Dashboard, "team-a", "growth"));
+        assert_eq!(k.marker(), "Dashboard/team-a/growth");
+        assert_eq!(ResourceKey::parse_marker_key(k.marker()), Some(k.clone()));
+        assert_eq!(format!("{k:?}"), "ResourceKey(Dashboard/team-a/growth)");
+        // Not the order of the texts: '-' sorts before '/', yet namespace "a" comes before "a-b".
+        let key = |kind, ns, name| ResourceKey::new(kind, ns, name);
+        let mut keys = [
+            key(Kind::Dashboard, "a", "x"),
+            key(Kind::Query, "a-b", "x"),
+            key(Kind::Query, "a", "y"),
+            key(Kind::Query, "a", "x"),
+        ];
+        keys.sort();
+        let texts: Vec<&str> = keys.iter().map(ResourceKey::marker).collect();
+        assert_eq!(texts, ["Query/a/x", "Query/a/y", "Query/a-b/x", "Dashboard/a/x"]);
     }
 
     #[test]

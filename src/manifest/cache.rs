@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -25,6 +25,11 @@ const FORMAT: u32 = 1;
 
 /// A cache file larger than this is not read (it would be a wrong file, not a cache).
 const MAX_BYTES: u64 = 512 * 1024 * 1024;
+
+/// The cache of a set of paths no run has used for this long is removed (projects moved,
+/// checkouts deleted, CI workspaces of past jobs); so is a temporary file left for a day.
+const UNUSED_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
+const TEMP_LEFT_FOR: Duration = Duration::from_secs(24 * 3600);
 
 #[derive(Serialize, Deserialize)]
 struct CacheFile {
@@ -113,26 +118,59 @@ impl ManifestCache {
 
     /// Writes the cache back when this run changed it: through a file renamed into place, so a
     /// run that reads it meanwhile sees the old cache or the new one, never half of one.
+    /// The files of other path sets that no run has used for a while are removed.
     pub fn save(self) -> std::io::Result<()> {
         let kept = self.kept.into_inner().unwrap_or_else(|e| e.into_inner());
+        let dir = self.file.parent().unwrap_or(Path::new(".")).to_path_buf();
         // Nothing put (an entry that did not read is put again) and every entry read.
         let unchanged = self.misses.load(Ordering::Relaxed) == 0 && kept.len() == self.entries.len();
         if unchanged {
+            // Its modification time says when it was last used; a cache that cannot be touched
+            // (read-only, shared) is still a good one, and worth no warning.
+            if let Ok(f) = std::fs::File::options().write(true).open(&self.file) {
+                let _ = f.set_modified(SystemTime::now());
+            }
+            remove_unused(&dir, &self.file);
             return Ok(());
         }
-        let dir = self.file.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)?;
+        std::fs::create_dir_all(&dir)?;
         let json =
             serde_json::to_vec(&CacheFile { tool: self.tool, documents: kept }).map_err(std::io::Error::other)?;
         let temp = self.file.with_extension(format!("json.{}.tmp", std::process::id()));
         std::fs::write(&temp, json)?;
         std::fs::rename(&temp, &self.file).inspect_err(|_| {
             let _ = std::fs::remove_file(&temp);
-        })
+        })?;
+        remove_unused(&dir, &self.file);
+        Ok(())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Box<RawValue>>> {
         self.kept.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Removes the cache files in `dir` other than `current` that no run has used for
+/// [`UNUSED_FOR`], and temporary files older than [`TEMP_LEFT_FOR`]; nothing else. Best effort.
+fn remove_unused(dir: &Path, current: &Path) {
+    let now = SystemTime::now();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if path == current || !name.starts_with("manifests-") {
+            continue;
+        }
+        let limit = if name.ends_with(".tmp") {
+            TEMP_LEFT_FOR
+        } else if name.ends_with(".json") {
+            UNUSED_FOR
+        } else {
+            continue;
+        };
+        let idle = entry.metadata().and_then(|m| m.modified()).ok().and_then(|t| now.duration_since(t).ok());
+        if idle.is_some_and(|idle| idle > limit) {
+            let _ = std::fs::remove_file(&path);
+        }
     }
 }
 
@@ -256,6 +294,35 @@ mod tests {
         cache.save().unwrap();
         let cache = open(&dir);
         assert_eq!((cache.get("a"), cache.get("b")), (Some(snippet("a")), Some(snippet("b"))));
+    }
+
+    #[test]
+    fn caches_of_paths_no_run_used_for_a_month_are_removed_and_a_used_one_is_kept() {
+        let dir = TestDir::new("cache-unused");
+        let file = saved_run(&dir, &["a"]);
+        let aged = |name: &str, days: u64| {
+            let path = dir.join(name);
+            std::fs::write(&path, "{}").unwrap();
+            let when = SystemTime::now() - Duration::from_secs(days * 24 * 3600);
+            std::fs::File::options().write(true).open(&path).unwrap().set_modified(when).unwrap();
+            path
+        };
+        let old_project = aged("manifests-0123456789abcdef.json", 40);
+        let recent_project = aged("manifests-fedcba9876543210.json", 3);
+        let left_over = aged("manifests-0123456789abcdef.json.4242.tmp", 2);
+        let not_ours = aged("notes.json", 400);
+        // Ours was last used long ago too; this run reads it, changes nothing, and marks it used.
+        let stale = SystemTime::now() - Duration::from_secs(40 * 24 * 3600);
+        std::fs::File::options().write(true).open(&file).unwrap().set_modified(stale).unwrap();
+        let cache = open(&dir);
+        assert!(cache.get("a").is_some());
+        cache.save().unwrap();
+        let exists = |p: &Path| p.exists();
+        assert!(!exists(&old_project) && !exists(&left_over), "unused caches and left temporary files go");
+        assert!(exists(&recent_project) && exists(&not_ours), "recent caches and other files stay");
+        let used = std::fs::metadata(&file).unwrap().modified().unwrap();
+        assert!(used > stale + Duration::from_secs(24 * 3600), "a cache read and unchanged is marked as used");
+        assert_eq!(open(&dir).get("a"), Some(snippet("a")));
     }
 
     #[test]

@@ -124,30 +124,34 @@ impl ManifestCache {
         let dir = self.file.parent().unwrap_or(Path::new(".")).to_path_buf();
         // Nothing put (an entry that did not read is put again) and every entry read.
         let unchanged = self.misses.load(Ordering::Relaxed) == 0 && kept.len() == self.entries.len();
-        if unchanged {
+        let saved = if unchanged {
             // Its modification time says when it was last used; a cache that cannot be touched
             // (read-only, shared) is still a good one, and worth no warning.
             if let Ok(f) = std::fs::File::options().write(true).open(&self.file) {
                 let _ = f.set_modified(SystemTime::now());
             }
-            remove_unused(&dir, &self.file);
-            return Ok(());
-        }
-        std::fs::create_dir_all(&dir)?;
-        let json =
-            serde_json::to_vec(&CacheFile { tool: self.tool, documents: kept }).map_err(std::io::Error::other)?;
-        let temp = self.file.with_extension(format!("json.{}.tmp", std::process::id()));
-        std::fs::write(&temp, json)?;
-        std::fs::rename(&temp, &self.file).inspect_err(|_| {
-            let _ = std::fs::remove_file(&temp);
-        })?;
+            Ok(())
+        } else {
+            write_atomically(&self.file, &CacheFile { tool: self.tool, documents: kept })
+        };
         remove_unused(&dir, &self.file);
-        Ok(())
+        saved
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Box<RawValue>>> {
         self.kept.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// Writes `cache` to a temporary file renamed to `file`.
+fn write_atomically(file: &Path, cache: &CacheFile) -> std::io::Result<()> {
+    std::fs::create_dir_all(file.parent().unwrap_or(Path::new(".")))?;
+    let json = serde_json::to_vec(cache).map_err(std::io::Error::other)?;
+    let temp = file.with_extension(format!("json.{}.tmp", std::process::id()));
+    std::fs::write(&temp, json)?;
+    std::fs::rename(&temp, file).inspect_err(|_| {
+        let _ = std::fs::remove_file(&temp);
+    })
 }
 
 /// Removes the cache files in `dir` other than `current` that no run has used for

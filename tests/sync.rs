@@ -99,10 +99,10 @@ fn the_manifest_cache_spares_parsing_unchanged_documents_and_changes_no_result()
     w.dir.edit("queries/sales.yaml", "  colour: red\n", "");
     let file = elsewhere.write("not-a-directory", "");
     let unwritable = file.join("cache").display().to_string();
-    w.run_with_env(&["plan", "."], &[("REDASH_GITOPS_CACHE_DIR", &unwritable)])
-        .expect(2)
-        .out_has("1 to update")
+    let cold = w.run_with_env(&["plan", "."], &[("REDASH_GITOPS_CACHE_DIR", &unwritable)]).expect(2);
+    cold.out_has("1 to update")
         .err_has("could not write the manifest cache: every run parses every document (--no-cache stops trying)");
+    assert_eq!(cold.stderr.matches("WARN").count(), 1, "one warning for one problem:\n{}", cold.stderr);
 }
 
 #[test]

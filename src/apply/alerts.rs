@@ -22,7 +22,7 @@ pub fn alert_body(d: &DesiredAlert, query_id: i64, live_options: &Value, owner: 
     json!({
         "name": d.name,
         "query_id": query_id,
-        "options": with_marker(&Value::Object(options), marker_json(owner, &d.key.marker_key(), hash)),
+        "options": with_marker(&Value::Object(options), marker_json(owner, d.key.marker(), hash)),
         "rearm": d.rearm,
     })
 }
@@ -30,7 +30,7 @@ pub fn alert_body(d: &DesiredAlert, query_id: i64, live_options: &Value, owner: 
 pub fn snippet_body(d: &DesiredSnippet, owner: &str, hash: Option<&str>) -> Value {
     json!({
         "trigger": d.trigger,
-        "description": snippet_description(&d.description, &marker_json(owner, &d.key.marker_key(), hash)),
+        "description": snippet_description(&d.description, &marker_json(owner, d.key.marker(), hash)),
         "snippet": d.snippet,
     })
 }
@@ -78,7 +78,7 @@ pub(super) async fn apply_alert(ctx: &Ctx, a: &AlertAction) -> Outcome {
 async fn write_alert(ctx: &Ctx, a: &AlertAction, query_id: i64) -> Result<i64, (Option<i64>, RedashError)> {
     let (client, owner, stop) = (&ctx.client, ctx.owner.as_str(), &ctx.stop);
     let d = &a.desired;
-    let key = d.key.marker_key();
+    let key = d.key.marker();
     let id = match a.id {
         Some(id) => id,
         None => {
@@ -86,7 +86,7 @@ async fn write_alert(ctx: &Ctx, a: &AlertAction, query_id: i64) -> Result<i64, (
             let hash = a.subscribe.is_empty().then_some(d.hash.as_str());
             let body = alert_body(d, query_id, &json!({}), owner, hash);
             let created =
-                create_once(client, stop, &key, || client.create_alert(&body), || find_alert(client, owner, &key))
+                create_once(client, stop, key, || client.create_alert(&body), || find_alert(client, owner, key))
                     .await
                     .map_err(|e| (None, e))?;
             created.id
@@ -98,7 +98,7 @@ async fn write_alert(ctx: &Ctx, a: &AlertAction, query_id: i64) -> Result<i64, (
         create_once(
             client,
             stop,
-            &key,
+            key,
             || client.subscribe(id, *destination),
             || async {
                 let subs = client.subscriptions(id).await?;
@@ -146,13 +146,13 @@ async fn write_snippet(ctx: &Ctx, a: &SnippetAction) -> Result<i64, (Option<i64>
             Ok(id)
         }
         None => {
-            let key = a.desired.key.marker_key();
+            let key = a.desired.key.marker();
             let created = create_once(
                 client,
                 &ctx.stop,
-                &key,
+                key,
                 || client.create_snippet(&body),
-                || find_snippet(client, owner, &key),
+                || find_snippet(client, owner, key),
             )
             .await
             .map_err(|e| (None, e))?;

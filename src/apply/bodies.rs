@@ -36,7 +36,7 @@ pub fn query_options(
     if let Some(auto) = d.auto_limit {
         o.insert("apply_auto_limit".into(), json!(auto));
     }
-    with_marker(&Value::Object(o), marker_json(owner, &d.key.marker_key(), hash))
+    with_marker(&Value::Object(o), marker_json(owner, d.key.marker(), hash))
 }
 
 /// Every field the tool manages on a query. Sending all of them keeps the write idempotent.
@@ -71,7 +71,7 @@ pub fn dashboard_body(d: &DesiredDashboard, base_options: &Value, owner: &str, h
         "tags": tags_with_marker(&d.tags),
         "dashboard_filters_enabled": d.filters_enabled,
         "is_draft": d.draft,
-        "options": with_marker(&Value::Object(dashboard_options(d, base_options)), marker_json(owner, &d.key.marker_key(), hash)),
+        "options": with_marker(&Value::Object(dashboard_options(d, base_options)), marker_json(owner, d.key.marker(), hash)),
     })
 }
 

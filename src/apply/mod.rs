@@ -242,7 +242,7 @@ async fn write_query(ctx: &Ctx, a: &QueryAction) -> Result<i64, (Option<i64>, Re
             .collect();
         move |k: &ResourceKey| snapshot.get(k).copied()
     };
-    let marker_key = a.key.marker_key();
+    let marker_key = a.key.marker();
     let (id, vis_ops, base_options) = match a.id {
         None => {
             // The marker goes in with the create, so a crash right after leaves an object the
@@ -252,9 +252,9 @@ async fn write_query(ctx: &Ctx, a: &QueryAction) -> Result<i64, (Option<i64>, Re
             let created = create_once(
                 client,
                 stop,
-                &marker_key,
+                marker_key,
                 || client.create_query(&body),
-                || find_query(client, owner, &marker_key),
+                || find_query(client, owner, marker_key),
             )
             .await
             .map_err(|e| (None, e))?;
@@ -371,16 +371,16 @@ fn visualization_id(ids: &Shared, w: &DesiredWidget) -> Result<Option<i64>, Reda
 
 async fn write_dashboard(ctx: &Ctx, a: &DashboardAction) -> Result<i64, (Option<i64>, RedashError)> {
     let (client, owner, stop) = (&ctx.client, ctx.owner.as_str(), &ctx.stop);
-    let marker_key = a.key.marker_key();
+    let marker_key = a.key.marker();
     let (id, version) = match a.id {
         None => {
-            let name = pending_dashboard_name(owner, &marker_key);
+            let name = pending_dashboard_name(owner, marker_key);
             let created = create_once(
                 client,
                 stop,
-                &marker_key,
+                marker_key,
                 || client.create_dashboard(&name),
-                || find_pending_dashboard(client, owner, &marker_key),
+                || find_pending_dashboard(client, owner, marker_key),
             )
             .await
             .map_err(|e| (None, e))?;

@@ -62,7 +62,7 @@ async fn find_id(client: &RedashClient, args: &ResultsArgs, owner: &str) -> anyh
     if let Ok(id) = args.query.parse::<i64>() {
         return Ok(id);
     }
-    let key = ResourceKey::new(Kind::Query, &args.namespace, &args.query).marker_key();
+    let key = ResourceKey::new(Kind::Query, &args.namespace, &args.query).marker().to_string();
     let queries = client.queries().await.map_err(explain)?;
     queries
         .iter()

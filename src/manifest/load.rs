@@ -62,10 +62,6 @@ impl ResourceKey {
         &self.marker
     }
 
-    pub fn marker_key(&self) -> String {
-        self.marker.clone()
-    }
-
     pub fn parse_marker_key(s: &str) -> Option<ResourceKey> {
         let mut parts = s.splitn(3, '/');
         let kind = Kind::parse(parts.next()?)?;
@@ -763,8 +759,8 @@ mod tests {
     #[test]
     fn marker_keys_round_trip() {
         let key = ResourceKey::new(Kind::Query, "default", "daily-signups");
-        assert_eq!(key.marker_key(), "Query/default/daily-signups");
-        assert_eq!(ResourceKey::parse_marker_key(&key.marker_key()), Some(key));
+        assert_eq!(key.marker(), "Query/default/daily-signups");
+        assert_eq!(ResourceKey::parse_marker_key(key.marker()), Some(key));
         assert_eq!(ResourceKey::parse_marker_key("Widget/x/y"), None);
     }
 }

@@ -325,7 +325,7 @@ async fn sync<K: Managed>(obj: &K, ctx: &Context) -> (Verdict, Option<Synced>) {
     plan.dashboards.retain(|d| d.key == key);
     plan.alerts.retain(|a| a.key == key);
     plan.snippets.retain(|s| s.key == key);
-    plan.archives.retain(|a| a.key == key.marker_key());
+    plan.archives.retain(|a| a.key == key.marker());
     let changes = plan.summary().total();
     let id = plan
         .queries
@@ -535,7 +535,7 @@ async fn cleanup<K: Managed>(obj: Arc<K>, ctx: &Context) -> Result<Action, Error
 }
 
 fn is_ours(options: &serde_json::Value, conn: &Connection, key: &ResourceKey) -> bool {
-    read_marker(options).is_some_and(|m| m.owner == conn.owner && m.key == key.marker_key())
+    read_marker(options).is_some_and(|m| m.owner == conn.owner && m.key == key.marker())
 }
 
 async fn archive_query(conn: &Connection, key: &ResourceKey, id: i64) -> Result<Option<String>, String> {
@@ -614,7 +614,7 @@ async fn delete_snippet(conn: &Connection, key: &ResourceKey, id: i64) -> Result
     let ours = snippets.iter().find(|s| s.id == id).is_some_and(|s| {
         crate::state::marker::split_snippet_description(&s.description)
             .1
-            .is_some_and(|m| m.owner == conn.owner && m.key == key.marker_key())
+            .is_some_and(|m| m.owner == conn.owner && m.key == key.marker())
     });
     if !ours {
         return Ok(None);

@@ -94,7 +94,7 @@ fn find<'a, T: Live>(
     opts: &PlanOptions,
     claimed: &BTreeSet<i64>,
 ) -> Result<Option<(Op, &'a T)>, PlanError> {
-    if let Some(x) = ours.get(&w.key.marker_key()).and_then(|l| l.first()) {
+    if let Some(x) = ours.get(w.key.marker()).and_then(|l| l.first()) {
         return Ok(Some((Op::Update, x)));
     }
     if let Some(found) = by_adopt_id(all, w.adopt_id, w.name, claimed) {
@@ -251,9 +251,9 @@ pub(super) fn plan_alerts(
         };
         plan.alerts.push(action);
     }
-    let wanted: BTreeSet<String> = desired.iter().map(|d| d.key.marker_key()).collect();
+    let wanted: BTreeSet<&str> = desired.iter().map(|d| d.key.marker()).collect();
     for (key, list) in &ours {
-        let (reason, gone): (ArchiveReason, Vec<&&Alert>) = if wanted.contains(key) {
+        let (reason, gone): (ArchiveReason, Vec<&&Alert>) = if wanted.contains(key.as_str()) {
             (ArchiveReason::Duplicate, list.iter().filter(|a| !claimed.contains(&a.id)).collect())
         } else {
             (ArchiveReason::Removed, list.iter().collect())
@@ -374,9 +374,9 @@ pub(super) fn plan_snippets(
         };
         plan.snippets.push(action);
     }
-    let wanted: BTreeSet<String> = desired.iter().map(|d| d.key.marker_key()).collect();
+    let wanted: BTreeSet<&str> = desired.iter().map(|d| d.key.marker()).collect();
     for (key, list) in &ours {
-        let (reason, gone): (ArchiveReason, Vec<&&LiveSnippet>) = if wanted.contains(key) {
+        let (reason, gone): (ArchiveReason, Vec<&&LiveSnippet>) = if wanted.contains(key.as_str()) {
             (ArchiveReason::Duplicate, list.iter().filter(|s| !claimed.contains(&s.snippet.id)).collect())
         } else {
             (ArchiveReason::Removed, list.iter().collect())

@@ -455,7 +455,7 @@ pub async fn fetch_by_ids(
 ) -> Result<Actual, RedashError> {
     let owner = opts.owner.as_str();
     let ours = |options: &serde_json::Value, key: &ResourceKey| {
-        read_marker(options).is_some_and(|m| m.owner == owner && m.key == key.marker_key())
+        read_marker(options).is_some_and(|m| m.owner == owner && m.key == key.marker())
     };
     // A resource without a hint means listing everything anyway: known before any request.
     let unhinted = desired.queries.iter().map(|q| &q.key).chain(desired.dashboards.iter().map(|d| &d.key));

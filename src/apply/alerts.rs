@@ -8,7 +8,7 @@ use crate::plan::{AlertAction, Op, SnippetAction};
 use crate::redash::types::{Alert, Snippet};
 use crate::redash::{RedashClient, RedashError};
 use crate::state::desired::{DesiredAlert, DesiredSnippet};
-use crate::state::marker::{marker_json, read_marker, snippet_description, split_snippet_description, with_marker};
+use crate::state::marker::{is_marked, marker_json, snippet_description, split_snippet_description, with_marker};
 
 /// The option keys an alert spec sets; others (set in the UI) are kept.
 const MANAGED_ALERT_OPTIONS: &[&str] =
@@ -33,10 +33,6 @@ pub fn snippet_body(d: &DesiredSnippet, owner: &str, hash: Option<&str>) -> Valu
         "description": snippet_description(&d.description, &marker_json(owner, d.key.marker(), hash)),
         "snippet": d.snippet,
     })
-}
-
-fn is_marked(options: &Value, owner: &str, key: &str) -> bool {
-    read_marker(options).is_some_and(|m| m.owner == owner && m.key == key)
 }
 
 async fn find_alert(client: &RedashClient, owner: &str, key: &str) -> Result<Option<Alert>, RedashError> {

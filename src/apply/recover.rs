@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::manifest::MANAGED_TAG;
 use crate::redash::types::{Dashboard, Query, Visualization, Widget};
 use crate::redash::{RedashClient, RedashError, Retry};
-use crate::state::marker::{pending_dashboard_name, pending_dashboard_slug, read_marker};
+use crate::state::marker::{is_marked, pending_dashboard_name, pending_dashboard_slug};
 
 /// Set when the run is asked to stop (Ctrl-C, SIGTERM): requests in flight finish, and no new
 /// write is sent.
@@ -77,16 +77,12 @@ where
     }
 }
 
-fn marked(options: &Value, owner: &str, key: &str) -> bool {
-    read_marker(options).is_some_and(|m| m.owner == owner && m.key == key)
-}
-
 /// The active query carrying this marker, with its details.
 pub async fn find_query(client: &RedashClient, owner: &str, key: &str) -> Result<Option<Query>, RedashError> {
     let tag: String =
         MANAGED_TAG.bytes().map(|b| if b == b':' { "%3A".to_string() } else { (b as char).to_string() }).collect();
     let listed: Vec<Query> = client.list_all("/api/queries", &format!("&tags={tag}")).await?;
-    match listed.into_iter().find(|q| marked(&q.options, owner, key)) {
+    match listed.into_iter().find(|q| is_marked(&q.options, owner, key)) {
         Some(q) => client.query(q.id).await.map(Some),
         None => Ok(None),
     }
@@ -100,7 +96,7 @@ pub async fn find_visualization(
     key: &str,
 ) -> Result<Option<Visualization>, RedashError> {
     let q = client.query(query_id).await?;
-    Ok(q.visualizations.unwrap_or_default().into_iter().find(|v| marked(&v.options.value(), owner, key)))
+    Ok(q.visualizations.unwrap_or_default().into_iter().find(|v| is_marked(&v.options.value(), owner, key)))
 }
 
 /// The dashboard created under the pending name of this owner and key, if it is still active.
@@ -110,8 +106,9 @@ pub async fn find_pending_dashboard(
     key: &str,
 ) -> Result<Option<Dashboard>, RedashError> {
     let found = client.dashboard_by_stored_slug(&pending_dashboard_slug(owner, key)).await?;
-    Ok(found
-        .filter(|d| !d.is_archived && (d.name == pending_dashboard_name(owner, key) || marked(&d.options, owner, key))))
+    Ok(found.filter(|d| {
+        !d.is_archived && (d.name == pending_dashboard_name(owner, key) || is_marked(&d.options, owner, key))
+    }))
 }
 
 /// The widget of dashboard `dashboard_id` carrying this marker.
@@ -122,7 +119,7 @@ pub async fn find_widget(
     key: &str,
 ) -> Result<Option<Widget>, RedashError> {
     let d = client.dashboard(dashboard_id).await?;
-    Ok(d.widgets.unwrap_or_default().into_iter().find(|w| marked(&w.options.value(), owner, key)))
+    Ok(d.widgets.unwrap_or_default().into_iter().find(|w| is_marked(&w.options.value(), owner, key)))
 }
 
 /// A delete whose object is already gone (deleted by an earlier attempt whose answer was lost,

@@ -11,7 +11,7 @@ use super::common::{ConnectionArgs, runtime};
 use crate::execute::{ResultError, fetch_result};
 use crate::manifest::{Kind, ResourceKey};
 use crate::redash::{RedashClient, RedashError};
-use crate::state::marker::read_marker;
+use crate::state::marker::is_marked;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -64,13 +64,9 @@ async fn find_id(client: &RedashClient, args: &ResultsArgs, owner: &str) -> anyh
     }
     let key = ResourceKey::new(Kind::Query, &args.namespace, &args.query).marker().to_string();
     let queries = client.queries().await.map_err(explain)?;
-    queries
-        .iter()
-        .find(|q| read_marker(&q.options).is_some_and(|m| m.owner == owner && m.key == key))
-        .map(|q| q.id)
-        .ok_or_else(|| {
-            anyhow!("no query of owner {owner:?} is named {key} in Redash (sync it first, or give its Redash id)")
-        })
+    queries.iter().find(|q| is_marked(&q.options, owner, &key)).map(|q| q.id).ok_or_else(|| {
+        anyhow!("no query of owner {owner:?} is named {key} in Redash (sync it first, or give its Redash id)")
+    })
 }
 
 /// The values to run with: the parameters' defaults, overridden by `--param`.

@@ -26,7 +26,7 @@ use crate::manifest::{
 };
 use crate::plan::{Op, PlanOptions};
 use crate::redash::RedashError;
-use crate::state::marker::read_marker;
+use crate::state::marker::{is_marked, read_marker};
 
 pub const FINALIZER: &str = "redash-gitops.dev/archive";
 pub const FIELD_MANAGER: &str = "redash-gitops";
@@ -535,7 +535,7 @@ async fn cleanup<K: Managed>(obj: Arc<K>, ctx: &Context) -> Result<Action, Error
 }
 
 fn is_ours(options: &serde_json::Value, conn: &Connection, key: &ResourceKey) -> bool {
-    read_marker(options).is_some_and(|m| m.owner == conn.owner && m.key == key.marker())
+    is_marked(options, &conn.owner, key.marker())
 }
 
 async fn archive_query(conn: &Connection, key: &ResourceKey, id: i64) -> Result<Option<String>, String> {

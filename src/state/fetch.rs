@@ -8,7 +8,7 @@ use std::sync::Arc;
 use foldhash::HashMap;
 
 use super::desired::Desired;
-use super::marker::{marker_in, pending_dashboard_slug, pending_token, pending_token_of, read_marker};
+use super::marker::{is_marked, marker_in, pending_dashboard_slug, pending_token, pending_token_of, read_marker};
 use crate::manifest::ResourceKey;
 use crate::redash::types::{Alert, Dashboard, DataSource, Query, Snippet, Subscription};
 use crate::redash::{RedashClient, RedashError};
@@ -454,9 +454,7 @@ pub async fn fetch_by_ids(
     hints: &BTreeMap<ResourceKey, i64>,
 ) -> Result<Actual, RedashError> {
     let owner = opts.owner.as_str();
-    let ours = |options: &serde_json::Value, key: &ResourceKey| {
-        read_marker(options).is_some_and(|m| m.owner == owner && m.key == key.marker())
-    };
+    let ours = |options: &serde_json::Value, key: &ResourceKey| is_marked(options, owner, key.marker());
     // A resource without a hint means listing everything anyway: known before any request.
     let unhinted = desired.queries.iter().map(|q| &q.key).chain(desired.dashboards.iter().map(|d| &d.key));
     if unhinted.into_iter().any(|k| !hints.contains_key(k)) {

@@ -44,6 +44,11 @@ pub fn marker_in(options: &Value) -> Option<MarkerRef<'_>> {
     })
 }
 
+/// Whether `options` carry `owner`'s marker for `key`.
+pub fn is_marked(options: &Value, owner: &str, key: &str) -> bool {
+    marker_in(options).is_some_and(|m| m.owner == owner && m.key == key)
+}
+
 pub fn marker_json(owner: &str, key: &str, hash: Option<&str>) -> Value {
     let mut m = json!({ "owner": owner, "key": key });
     if let Some(h) = hash {

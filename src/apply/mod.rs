@@ -262,7 +262,7 @@ async fn write_query(ctx: &Ctx, a: &QueryAction) -> Result<i64, (Option<i64>, Re
             let ops =
                 plan_visualizations(&a.desired.visualizations, created.visualizations.as_deref().unwrap_or(&[]), owner)
                     .ops;
-            (created.id, ops, created.options)
+            (created.id, ops, created.options.into_value())
         }
         Some(id) => {
             stop.check().map_err(|e| (Some(id), e))?;

@@ -168,7 +168,7 @@ pub async fn accept_if_written(
         && sorted(&sent_tags) == sorted(&d.tags)
         && body["dashboard_filters_enabled"] == d.dashboard_filters_enabled
         && body["is_draft"] == d.is_draft
-        && body["options"] == d.options
+        && body["options"] == *d.options.value()
         && !d.is_archived;
     if holds { Ok(()) } else { Err(error) }
 }

@@ -194,8 +194,10 @@ pub fn convert(input: &ExportInput, data_source_map: &BTreeMap<String, String>) 
     let ds_names: BTreeMap<i64, &str> = input.data_sources.iter().map(|d| (d.id, d.name.as_str())).collect();
     let mut queries: Vec<&Query> = input.queries.iter().collect();
     queries.sort_by_key(|q| q.id);
-    let query_names =
-        assign_names(Kind::Query, &queries.iter().map(|q| (q.id, q.name.as_str(), &q.options)).collect::<Vec<_>>());
+    let query_names = assign_names(
+        Kind::Query,
+        &queries.iter().map(|q| (q.id, q.name.as_str(), q.options.value())).collect::<Vec<_>>(),
+    );
     let query_adopt = adopt_annotations(&query_names, &queries.iter().map(|q| (q.id, q.name.as_str())).collect());
     // Visualizations shown on exported dashboards are exported even when they look like defaults.
     let shown: BTreeSet<i64> = input
@@ -311,7 +313,7 @@ pub fn convert(input: &ExportInput, data_source_map: &BTreeMap<String, String>) 
     dashboards.sort_by_key(|d| d.id);
     let dashboard_names = assign_names(
         Kind::Dashboard,
-        &dashboards.iter().map(|d| (d.id, d.name.as_str(), &d.options)).collect::<Vec<_>>(),
+        &dashboards.iter().map(|d| (d.id, d.name.as_str(), d.options.value())).collect::<Vec<_>>(),
     );
     let dashboard_adopt =
         adopt_annotations(&dashboard_names, &dashboards.iter().map(|d| (d.id, d.name.as_str())).collect());

@@ -155,7 +155,7 @@ pub fn plan(
                         losing.insert(&d.key);
                     }
                 }
-                let marker = marker_in(&live.options);
+                let marker = live.options.marker();
                 let (op, cause) = settle(*op, marker, &d.hash, &mut changes, !vis.ops.is_empty());
                 QueryAction {
                     op,
@@ -185,7 +185,7 @@ pub fn plan(
         .collect();
 
     // ---- archives of queries (their widgets vanish) ----------------------------------------
-    let desired_query_keys: BTreeSet<&str> = desired.queries.iter().map(|q| q.key.marker()).collect();
+    let desired_query_keys: HashSet<&str> = desired.queries.iter().map(|q| q.key.marker()).collect();
     let mut query_archives: Vec<(ArchiveReason, &Query)> = Vec::new();
     for (key, list) in &index.ours {
         if desired_query_keys.contains(key) {
@@ -275,7 +275,7 @@ pub fn plan(
                     }
                 };
                 plan.notes.extend(notes.into_iter().map(|n| format!("{}: {n}", d.key)));
-                let marker = marker_in(&live.options);
+                let marker = live.options.marker();
                 let (op, cause) = settle(op, marker, &d.hash, &mut changes, !widgets.is_empty());
                 DashboardAction {
                     op,
@@ -301,7 +301,7 @@ pub fn plan(
     let managed_snippets = plan_snippets(&desired.snippets, actual, opts, &mut plan, &mut errors);
 
     // ---- archives ------------------------------------------------------------------------------
-    let desired_dashboard_keys: BTreeSet<&str> = desired.dashboards.iter().map(|d| d.key.marker()).collect();
+    let desired_dashboard_keys: HashSet<&str> = desired.dashboards.iter().map(|d| d.key.marker()).collect();
     let mut dashboard_archives: Vec<(ArchiveReason, &Dashboard)> = Vec::new();
     for (key, list) in &dindex.ours {
         let active = list.iter().filter(|d| !d.is_archived);
@@ -711,7 +711,7 @@ impl<'a> QueryIndex<'a> {
         let mut ours: BTreeMap<&str, Vec<&Query>> = BTreeMap::new();
         let mut archived = BTreeMap::new();
         for q in &actual.queries {
-            if let Some(m) = marker_in(&q.options).filter(|m| m.owner == owner) {
+            if let Some(m) = q.options.marker().filter(|m| m.owner == owner) {
                 ours.entry(m.key).or_default().push(q);
             }
         }
@@ -719,7 +719,7 @@ impl<'a> QueryIndex<'a> {
             list.sort_by_key(|q| q.id);
         }
         for q in &actual.archived_queries {
-            if let Some(m) = marker_in(&q.options).filter(|m| m.owner == owner) {
+            if let Some(m) = q.options.marker().filter(|m| m.owner == owner) {
                 archived.entry(m.key).or_insert(q);
             }
         }
@@ -760,6 +760,9 @@ pub(super) trait Live {
     fn id(&self) -> i64;
     fn name(&self) -> &str;
     fn options(&self) -> &Value;
+    fn marker(&self) -> Option<MarkerRef<'_>> {
+        marker_in(self.options())
+    }
     fn archived(&self) -> bool;
 }
 
@@ -774,6 +777,9 @@ macro_rules! live {
             }
             fn options(&self) -> &Value {
                 &self.options
+            }
+            fn marker(&self) -> Option<MarkerRef<'_>> {
+                self.options.marker()
             }
             fn archived(&self) -> bool {
                 self.is_archived
@@ -794,7 +800,7 @@ pub(super) fn by_adopt_id<'a, T: Live>(
 ) -> Option<(Op, &'a T)> {
     let id = id?;
     let found = all.iter().find(|x| x.id() == id && !claimed.contains(&id))?;
-    (marker_in(found.options()).is_none() && found.name() == name)
+    (found.marker().is_none() && found.name() == name)
         .then(|| (if found.archived() { Op::Unarchive } else { Op::Adopt }, *found))
 }
 
@@ -814,7 +820,7 @@ pub(super) fn by_name<'a, T: Live>(
     claimed: &BTreeSet<i64>,
 ) -> Result<Option<(Op, &'a T)>, PlanError> {
     let mut all_same_name: Vec<&'a T> =
-        all.iter().copied().filter(|x| !x.archived() && x.name() == name && marker_in(x.options()).is_none()).collect();
+        all.iter().copied().filter(|x| !x.archived() && x.name() == name && x.marker().is_none()).collect();
     all_same_name.sort_by_key(|x| x.id());
     // The N-th counts every same-named object, taken by another resource of this run or not,
     // so that each resource of an export finds its own.
@@ -848,7 +854,7 @@ impl<'a> DashboardIndex<'a> {
             desired.dashboards.iter().map(|d| (pending_token(owner, d.key.marker()), d.key.marker())).collect();
         let mut ours: BTreeMap<&str, Vec<&Dashboard>> = BTreeMap::new();
         for d in &actual.dashboards {
-            let key = match marker_in(&d.options) {
+            let key = match d.options.marker() {
                 Some(m) if m.owner == owner => Some(m.key),
                 Some(_) => None,
                 None => pending_token_of(&d.name).and_then(|t| tokens.get(t).copied()),

@@ -168,9 +168,11 @@ fn server_side_normalisation_is_not_a_change() {
     // and numbers through JSONB.
     orders.tags.reverse();
     orders.schedule = json!({"interval": "3600", "time": null, "day_of_week": null, "until": null});
-    orders.options["parameters"][0]["$$hashKey"] = json!("object:12");
-    orders.options["parameters"][0]["parentQueryId"] = json!(2);
-    orders.options["parameters"][0]["queryId"] = json!("1");
+    orders.options.edit(|o| {
+        o["parameters"][0]["$$hashKey"] = json!("object:12");
+        o["parameters"][0]["parentQueryId"] = json!(2);
+        o["parameters"][0]["queryId"] = json!("1");
+    });
     let chart = orders.visualizations.as_mut().unwrap().iter_mut().find(|v| v.name == "Chart").unwrap();
     chart.options = json!({"globalSeriesType": "line", "gitops": chart.options.value()["gitops"].clone()}).into();
     let widget = &mut a.dashboards[0].widgets.as_mut().unwrap()[0];
@@ -271,7 +273,7 @@ fn objects_of_other_owners_are_never_matched_or_archived() {
     let d = desired();
     let mut a = applied(&d);
     for q in &mut a.queries {
-        q.options["gitops"]["owner"] = json!("someone-else");
+        q.options.edit(|o| o["gitops"]["owner"] = json!("someone-else"));
     }
     let p = plan_ok(&d, &a, &PlanOptions { prune: true, ..opts() });
     assert_eq!(p.summary().create, 2);
@@ -385,7 +387,7 @@ fn a_half_created_dashboard_is_recognised_by_its_pending_name() {
     let mut a = applied(&d);
     let board = &mut a.dashboards[0];
     board.name = pending_dashboard_name(OWNER, "Dashboard/default/board");
-    board.options = json!({});
+    board.options = json!({}).into();
     board.is_draft = true;
     let p = plan_ok(&d, &a, &opts());
     let action = &p.dashboards[0];
@@ -432,8 +434,10 @@ fn content_as_desired_under_an_out_of_date_marker_gets_its_marker_written() {
     let d = desired();
     let mut actual = applied(&d);
     // An apply that stopped before its last write: the content is there, the hash is not.
-    actual.queries[1].options["gitops"].as_object_mut().unwrap().remove("hash");
-    actual.dashboards[0].options["gitops"]["hash"] = json!("0123456789abcdef-old");
+    actual.queries[1].options.edit(|o| {
+        o["gitops"].as_object_mut().unwrap().remove("hash");
+    });
+    actual.dashboards[0].options.edit(|o| o["gitops"]["hash"] = json!("0123456789abcdef-old"));
     let p = plan_ok(&d, &actual, &opts());
     assert_eq!(p.summary(), Summary { update: 2, ..Summary::default() });
     let q = p.queries.iter().find(|q| q.key.name() == "orders").unwrap();

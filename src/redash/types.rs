@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use crate::state::marker::MarkedOptions;
+
 /// A JSON value kept as its compact text, parsed when looked at. The options of visualizations
 /// and widgets are read by the ten thousand (`--refresh-children`, export), and as `Value` each
 /// nested object of them costs a map node of about 600 bytes however few keys it holds; as text
@@ -91,7 +93,7 @@ pub struct Query {
     #[serde(default)]
     pub schedule: Value,
     #[serde(default)]
-    pub options: Value,
+    pub options: MarkedOptions,
     #[serde(default)]
     pub tags: Vec<String>,
     #[serde(default)]
@@ -153,7 +155,7 @@ pub struct Dashboard {
     #[serde(default)]
     pub tags: Vec<String>,
     #[serde(default)]
-    pub options: Value,
+    pub options: MarkedOptions,
     #[serde(default)]
     pub dashboard_filters_enabled: bool,
     #[serde(default)]

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use foldhash::HashMap;
 
 use super::desired::Desired;
-use super::marker::{is_marked, marker_in, pending_dashboard_slug, pending_token, pending_token_of, read_marker};
+use super::marker::{
+    MarkedOptions, is_marked, marker_in, pending_dashboard_slug, pending_token, pending_token_of, read_marker,
+};
 use crate::manifest::ResourceKey;
 use crate::redash::types::{Alert, Dashboard, DataSource, Query, Snippet, Subscription};
 use crate::redash::{RedashClient, RedashError};
@@ -147,8 +149,8 @@ pub async fn dashboards_by_id(
     .await
 }
 
-fn is_ours(options: &serde_json::Value, owner: &str) -> bool {
-    marker_in(options).is_some_and(|m| m.owner == owner)
+fn is_ours(options: &MarkedOptions, owner: &str) -> bool {
+    options.marker().is_some_and(|m| m.owner == owner)
 }
 
 /// Every list a plan starts from. They need nothing from the manifests, so they are read while
@@ -210,7 +212,7 @@ pub async fn fetch_actual_from(
         .filter(|q| {
             is_ours(&q.options, owner)
                 || query_adopt_ids.contains(&q.id)
-                || (marker_in(&q.options).is_none() && desired_query_names.contains(q.name.as_str()))
+                || (q.options.marker().is_none() && desired_query_names.contains(q.name.as_str()))
         })
         .map(|q| q.id)
         .collect();
@@ -221,7 +223,7 @@ pub async fn fetch_actual_from(
             is_ours(&d.options, owner)
                 || dashboard_adopt_ids.contains(&d.id)
                 || pending_token_of(&d.name).is_some_and(|t| pending_tokens.contains_key(t))
-                || (marker_in(&d.options).is_none() && desired_dashboard_names.contains(d.name.as_str()))
+                || (d.options.marker().is_none() && desired_dashboard_names.contains(d.name.as_str()))
         })
         .map(|d| d.id)
         .collect();
@@ -229,12 +231,12 @@ pub async fn fetch_actual_from(
     // Ours that are not active: archived queries come from their list; dashboards have no
     // archive list, so they are found by the slug their pending name gave them.
     let active_keys: BTreeSet<&str> =
-        queries.iter().filter_map(|q| marker_in(&q.options)).filter(|m| m.owner == owner).map(|m| m.key).collect();
+        queries.iter().filter_map(|q| q.options.marker()).filter(|m| m.owner == owner).map(|m| m.key).collect();
     let missing_queries = desired.queries.iter().any(|q| !active_keys.contains(q.key.marker()))
         || query_adopt_ids.iter().any(|id| !queries.iter().any(|q| q.id == *id));
     let active_dashboard_keys: BTreeSet<&str> = dashboards
         .iter()
-        .filter_map(|d| marker_in(&d.options))
+        .filter_map(|d| d.options.marker())
         .filter(|m| m.owner == owner)
         .map(|m| m.key)
         .chain(
@@ -289,7 +291,7 @@ pub async fn fetch_actual_from(
         let ids: Vec<i64> = list
             .iter()
             .filter(|q| {
-                marker_in(&q.options).is_some_and(|m| m.owner == owner && wanted_keys.contains(m.key))
+                q.options.marker().is_some_and(|m| m.owner == owner && wanted_keys.contains(m.key))
                     || query_adopt_ids.contains(&q.id)
             })
             .map(|q| q.id)
@@ -337,7 +339,7 @@ fn unread_children(desired: &Desired, queries: &[Query], dashboards: &[Dashboard
         .collect();
     for (id, options) in queries.iter().map(|q| (q.id, &q.options)).chain(dashboards.iter().map(|d| (d.id, &d.options)))
     {
-        if let Some(m) = marker_in(options).filter(|m| m.owner == owner) {
+        if let Some(m) = options.marker().filter(|m| m.owner == owner) {
             let as_desired = m.hash.is_some_and(|h| desired_hash.get(m.key) == Some(&h));
             let entry = live.entry(m.key).or_default();
             entry.0.push(id);
@@ -394,7 +396,7 @@ async fn fetch_subscriptions(
     let wanted: Vec<i64> = alerts
         .iter()
         .filter(|a| {
-            is_ours(&a.options, owner)
+            marker_in(&a.options).is_some_and(|m| m.owner == owner)
                 || adopt_ids.contains(&a.id)
                 || (read_marker(&a.options).is_none() && names.contains(a.name.as_str()))
         })

@@ -35,6 +35,81 @@ impl MarkerRef<'_> {
     }
 }
 
+impl Marker {
+    pub fn as_ref(&self) -> MarkerRef<'_> {
+        MarkerRef { owner: &self.owner, key: &self.key, hash: self.hash.as_deref() }
+    }
+}
+
+/// A query's or dashboard's options as read, with the marker in them looked up once. The fetch
+/// and the planner ask each of 11,000 live objects for its marker about six times, and each
+/// lookup walks two JSON maps: a sixth of planning once the lists are in. There is no way to
+/// change the options in place, so the marker cannot disagree with them.
+#[derive(Clone, Default)]
+pub struct MarkedOptions {
+    value: Value,
+    marker: Option<Marker>,
+}
+
+impl MarkedOptions {
+    pub fn marker(&self) -> Option<MarkerRef<'_>> {
+        self.marker.as_ref().map(Marker::as_ref)
+    }
+
+    pub fn value(&self) -> &Value {
+        &self.value
+    }
+
+    pub fn into_value(self) -> Value {
+        self.value
+    }
+
+    /// Changes the options; the marker is read again afterwards.
+    pub fn edit(&mut self, change: impl FnOnce(&mut Value)) {
+        change(&mut self.value);
+        self.marker = read_marker(&self.value);
+    }
+}
+
+impl From<Value> for MarkedOptions {
+    fn from(value: Value) -> MarkedOptions {
+        let marker = read_marker(&value);
+        MarkedOptions { value, marker }
+    }
+}
+
+impl std::ops::Deref for MarkedOptions {
+    type Target = Value;
+
+    fn deref(&self) -> &Value {
+        &self.value
+    }
+}
+
+impl PartialEq for MarkedOptions {
+    fn eq(&self, other: &MarkedOptions) -> bool {
+        self.value == other.value
+    }
+}
+
+impl std::fmt::Debug for MarkedOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.value.fmt(f)
+    }
+}
+
+impl serde::Serialize for MarkedOptions {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.value.serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for MarkedOptions {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<MarkedOptions, D::Error> {
+        <Value as serde::Deserialize>::deserialize(d).map(MarkedOptions::from)
+    }
+}
+
 pub fn marker_in(options: &Value) -> Option<MarkerRef<'_>> {
     let m = options.get(MARKER_FIELD)?;
     Some(MarkerRef {
@@ -134,6 +209,23 @@ pub fn pending_token_of(name: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn marked_options_read_their_marker_once_and_again_after_each_edit() {
+        let json = r#"{"parameters": [], "gitops": {"owner": "team", "key": "Query/default/q", "hash": "h1"}}"#;
+        let mut options: MarkedOptions = serde_json::from_str(json).unwrap();
+        assert_eq!(options.marker(), Some(MarkerRef { owner: "team", key: "Query/default/q", hash: Some("h1") }));
+        options.edit(|o| o["gitops"]["hash"] = json!("h2"));
+        assert_eq!(options.marker().and_then(|m| m.hash), Some("h2"));
+        options.edit(|o| {
+            o.as_object_mut().unwrap().remove(MARKER_FIELD);
+        });
+        assert_eq!(options.marker(), None);
+        // Written and compared as the options alone.
+        assert_eq!(serde_json::to_value(&options).unwrap(), json!({"parameters": []}));
+        assert_eq!(options, MarkedOptions::from(json!({"parameters": []})));
+        assert_eq!(MarkedOptions::default().marker(), None);
+    }
 
     #[test]
     fn markers_round_trip_through_options() {

@@ -120,7 +120,7 @@ impl ConnectionArgs {
             retries: self.retries,
             backoff: self.retry_delay,
         };
-        Ok(RedashClient::new(&url, key)?.with_config(config)?.with_concurrency(concurrency))
+        Ok(RedashClient::configured(&url, key, config)?.with_concurrency(concurrency))
     }
 
     pub fn owner(&self, flag: &Option<String>, cfg: &Resolved) -> String {

@@ -145,6 +145,12 @@ fn http_client(base: &str, config: &ClientConfig) -> Result<reqwest::Client, Red
 
 impl RedashClient {
     pub fn new(url: &str, key: ApiKey) -> Result<RedashClient, RedashError> {
+        RedashClient::configured(url, key, ClientConfig::default())
+    }
+
+    /// A client with these timeouts and retries. (The HTTP client is built once: building it
+    /// loads the system's certificate roots, 3 ms before the first request can go.)
+    pub fn configured(url: &str, key: ApiKey, config: ClientConfig) -> Result<RedashClient, RedashError> {
         install_crypto_provider();
         // A query string may hold a key (`?api_key=`): it is neither used nor ever printed.
         if let Some(i) = url.find(['?', '#']) {
@@ -154,7 +160,6 @@ impl RedashClient {
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(RedashError::BadUrl { url: base });
         }
-        let config = ClientConfig::default();
         let http = http_client(&base, &config)?;
         Ok(RedashClient {
             base,
@@ -164,13 +169,6 @@ impl RedashClient {
             stats: Arc::new(RequestStats::default()),
             in_flight: Arc::new(Limiter::new(DEFAULT_CONCURRENCY)),
         })
-    }
-
-    /// The same client with other timeouts and retries.
-    pub fn with_config(mut self, config: ClientConfig) -> Result<RedashClient, RedashError> {
-        self.http = http_client(&self.base, &config)?;
-        self.config = config;
-        Ok(self)
     }
 
     /// The same client, counting its requests into `stats` (shared with other clients).

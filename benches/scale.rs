@@ -87,8 +87,9 @@ struct Row {
     floor: Duration,
     cpu: Duration,
     peak_rss_kb: i64,
-    /// How many runs the row is the median of.
+    /// How many runs the row is the median of, and the fastest and slowest of them.
     runs: usize,
+    wall_range: (Duration, Duration),
 }
 
 impl Row {
@@ -109,6 +110,7 @@ impl Row {
             "cpuSeconds": secs(self.cpu),
             "peakRssMb": self.peak_rss_kb as f64 / 1024.0,
             "runs": self.runs,
+            "wallSecondsRange": [secs(self.wall_range.0), secs(self.wall_range.1)],
         })
     }
 }
@@ -202,7 +204,7 @@ impl Bench<'_> {
     /// One run, for operations that write (to Redash or to files).
     fn measure(&self, operation: &'static str, args: &[&str], ok: &[i32]) -> Row {
         let row = self.run_once(operation, args, ok);
-        report(&row, 1);
+        report(&row);
         row
     }
 
@@ -221,9 +223,11 @@ impl Bench<'_> {
         let _ = std::fs::remove_dir_all(&kept);
         let n = runs.len();
         runs.sort_by_key(|r| r.wall);
+        let range = (runs[0].wall, runs[n - 1].wall);
         let mut row = runs.swap_remove(n / 2);
         row.runs = n;
-        report(&row, n);
+        row.wall_range = range;
+        report(&row);
         row
     }
 
@@ -240,12 +244,17 @@ impl Bench<'_> {
             *requests.entry(r.method.clone()).or_insert(0) += 1;
         }
         let floor = self.model.floor(log.iter().map(|r| RequestClass::of(&r.method, &r.path)));
-        Row { n, operation, concurrency, wall, requests, floor, cpu, peak_rss_kb, runs: 1 }
+        Row { n, operation, concurrency, wall, requests, floor, cpu, peak_rss_kb, runs: 1, wall_range: (wall, wall) }
     }
 }
 
-fn report(row: &Row, runs: usize) {
-    let median = if runs > 1 { format!("  (median of {runs})") } else { String::new() };
+fn report(row: &Row) {
+    let (fastest, slowest) = row.wall_range;
+    let median = if row.runs > 1 {
+        format!("  (median of {}: {:.2}-{:.2} s)", row.runs, fastest.as_secs_f64(), slowest.as_secs_f64())
+    } else {
+        String::new()
+    };
     eprintln!(
         "  {:<32} {:>8.2} s  {:>6} requests  floor {:>7.2} s  ×{:.2}{median}",
         row.operation,

@@ -155,6 +155,17 @@ impl Emulator {
         self.hooks.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 
+    /// How many requests are logged so far; see `requests_from`.
+    pub fn request_count(&self) -> usize {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// The requests logged after the first `start`: what one run added, without clearing the
+    /// log (clearing frees every entry at once; see the benchmark).
+    pub fn requests_from(&self, start: usize) -> Vec<LoggedRequest> {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).get(start..).map(<[_]>::to_vec).unwrap_or_default()
+    }
+
     pub fn clear_requests(&self) {
         self.log.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
@@ -388,5 +399,30 @@ impl Drop for RunningEmulator {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_reads_what_it_added_to_the_log_without_clearing_it() {
+        let emulator = Emulator::new("key", 1);
+        let get = |path: &str| Request {
+            method: "GET".into(),
+            path: path.into(),
+            args: Vec::new(),
+            authorization: Some("Key key".into()),
+            body: Vec::new(),
+        };
+        emulator.handle(&get("/api/session"));
+        let first = emulator.request_count();
+        emulator.handle(&get("/api/data_sources"));
+        emulator.handle(&get("/api/queries"));
+        let added: Vec<String> = emulator.requests_from(first).into_iter().map(|r| r.path).collect();
+        assert_eq!(added, ["/api/data_sources", "/api/queries"]);
+        assert_eq!(emulator.request_count(), 3);
+        assert!(emulator.requests_from(10).is_empty());
     }
 }

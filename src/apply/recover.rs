@@ -82,7 +82,7 @@ pub async fn find_query(client: &RedashClient, owner: &str, key: &str) -> Result
     let tag: String =
         MANAGED_TAG.bytes().map(|b| if b == b':' { "%3A".to_string() } else { (b as char).to_string() }).collect();
     let listed: Vec<Query> = client.list_all("/api/queries", &format!("&tags={tag}")).await?;
-    match listed.into_iter().find(|q| is_marked(&q.options, owner, key)) {
+    match listed.into_iter().find(|q| q.options.is_marked(owner, key)) {
         Some(q) => client.query(q.id).await.map(Some),
         None => Ok(None),
     }
@@ -107,7 +107,7 @@ pub async fn find_pending_dashboard(
 ) -> Result<Option<Dashboard>, RedashError> {
     let found = client.dashboard_by_stored_slug(&pending_dashboard_slug(owner, key)).await?;
     Ok(found.filter(|d| {
-        !d.is_archived && (d.name == pending_dashboard_name(owner, key) || is_marked(&d.options, owner, key))
+        !d.is_archived && (d.name == pending_dashboard_name(owner, key) || d.options.is_marked(owner, key))
     }))
 }
 

@@ -11,7 +11,6 @@ use super::common::{ConnectionArgs, runtime};
 use crate::execute::{ResultError, fetch_result};
 use crate::manifest::{Kind, ResourceKey};
 use crate::redash::{RedashClient, RedashError};
-use crate::state::marker::is_marked;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -64,7 +63,7 @@ async fn find_id(client: &RedashClient, args: &ResultsArgs, owner: &str) -> anyh
     }
     let key = ResourceKey::new(Kind::Query, &args.namespace, &args.query).marker().to_string();
     let queries = client.queries().await.map_err(explain)?;
-    queries.iter().find(|q| is_marked(&q.options, owner, &key)).map(|q| q.id).ok_or_else(|| {
+    queries.iter().find(|q| q.options.is_marked(owner, &key)).map(|q| q.id).ok_or_else(|| {
         anyhow!("no query of owner {owner:?} is named {key} in Redash (sync it first, or give its Redash id)")
     })
 }
@@ -107,7 +106,7 @@ pub fn run(args: ResultsArgs) -> anyhow::Result<Outcome> {
         let id = find_id(&client, &args, &owner).await?;
         let query = client.query(id).await.map_err(explain)?;
         let definitions: Vec<Value> =
-            query.options.get("parameters").and_then(Value::as_array).cloned().unwrap_or_default();
+            query.options.value().get("parameters").and_then(Value::as_array).cloned().unwrap_or_default();
         let params = parameters(&definitions, &args.params)?;
         let rid = match fetch_result(&client, id, &params, args.max_age, args.timeout).await {
             Ok(rid) => rid,

@@ -245,7 +245,7 @@ pub fn convert(input: &ExportInput, data_source_map: &BTreeMap<String, String>) 
             });
         }
         let mut parameters = Vec::new();
-        for p in q.options.get("parameters").and_then(Value::as_array).into_iter().flatten() {
+        for p in q.options.value().get("parameters").and_then(Value::as_array).into_iter().flatten() {
             match parameter(p, &query_names) {
                 Ok(param) => parameters.push(param),
                 Err(why) => out.notes.push(format!("{what}: {why}")),
@@ -253,6 +253,7 @@ pub fn convert(input: &ExportInput, data_source_map: &BTreeMap<String, String>) 
         }
         let mut extra: Vec<&String> = q
             .options
+            .value()
             .as_object()
             .into_iter()
             .flat_map(|m| m.keys())
@@ -298,7 +299,7 @@ pub fn convert(input: &ExportInput, data_source_map: &BTreeMap<String, String>) 
             tags: normalize_tags(&q.tags),
             schedule,
             parameters,
-            auto_limit: q.options.get("apply_auto_limit").and_then(Value::as_bool),
+            auto_limit: q.options.value().get("apply_auto_limit").and_then(Value::as_bool),
             draft: q.is_draft,
             visualizations,
             operator: OperatorFields::default(),
@@ -353,11 +354,13 @@ pub fn convert(input: &ExportInput, data_source_map: &BTreeMap<String, String>) 
         widgets.sort_by_key(|(p, id, _)| (p.row, p.col, *id));
         let parameter_order: Option<Vec<String>> = d
             .options
+            .value()
             .get("globalParamOrder")
             .and_then(Value::as_array)
             .and_then(|a| a.iter().map(|v| v.as_str().map(str::to_string)).collect());
         let mut extra: Vec<&String> = d
             .options
+            .value()
             .as_object()
             .into_iter()
             .flat_map(|m| m.keys())

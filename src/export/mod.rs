@@ -157,7 +157,7 @@ pub async fn read(
                 Err(e) => return Err(e),
             };
             // Dropdown parameters need their source queries.
-            for p in q.options.get("parameters").and_then(|p| p.as_array()).into_iter().flatten() {
+            for p in q.options.value().get("parameters").and_then(|p| p.as_array()).into_iter().flatten() {
                 let id = p.get("queryId").and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())));
                 if let Some(id) = id.filter(|id| seen.insert(*id)) {
                     next.push(id);

@@ -544,7 +544,7 @@ async fn archive_query(conn: &Connection, key: &ResourceKey, id: i64) -> Result<
         Err(RedashError::NotFound { .. }) => return Ok(None),
         Err(e) => return Err(e.to_string()),
     };
-    if !is_ours(&q.options, conn, key) || q.is_archived {
+    if !q.options.is_marked(&conn.owner, key.marker()) || q.is_archived {
         return Ok(None);
     }
     // Redash deletes every widget showing the query's visualizations: refuse when that would
@@ -552,7 +552,7 @@ async fn archive_query(conn: &Connection, key: &ResourceKey, id: i64) -> Result<
     let dashboards = conn.client.dashboards().await.map_err(|e| e.to_string())?;
     let viz: Vec<i64> = q.visualizations.iter().flatten().map(|v| v.id).collect();
     let mut lost = Vec::new();
-    for d in dashboards.iter().filter(|d| read_marker(&d.options).is_none_or(|m| m.owner != conn.owner)) {
+    for d in dashboards.iter().filter(|d| d.options.marker().is_none_or(|m| m.owner != conn.owner)) {
         let full = conn.client.dashboard(d.id).await.map_err(|e| e.to_string())?;
         if full.widgets.iter().flatten().any(|w| w.visualization.as_ref().is_some_and(|v| viz.contains(&v.id))) {
             lost.push(format!("{:?} (id {})", d.name, d.id));
@@ -587,7 +587,7 @@ async fn archive_dashboard(conn: &Connection, key: &ResourceKey, id: i64) -> Res
         Err(RedashError::NotFound { .. }) => return Ok(None),
         Err(e) => return Err(e.to_string()),
     };
-    if !is_ours(&d.options, conn, key) || d.is_archived {
+    if !d.options.is_marked(&conn.owner, key.marker()) || d.is_archived {
         return Ok(None);
     }
     conn.client.archive_dashboard(id).await.map_err(|e| e.to_string())?;

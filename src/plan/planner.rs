@@ -167,7 +167,7 @@ pub fn plan(
                     visualizations: vis.ops,
                     level,
                     expected_updated_at: Some(live.updated_at.clone()),
-                    live_options: kept_options(op, &live.options),
+                    live_options: kept_options(op, live.options.value()),
                     live_hash: marker.and_then(|m| m.hash).map(str::to_string),
                     desired: Arc::clone(d),
                 }
@@ -286,7 +286,7 @@ pub fn plan(
                     changes,
                     widgets,
                     expected_version: Some(live.version),
-                    live_options: kept_options(op, &live.options),
+                    live_options: kept_options(op, live.options.value()),
                     live_hash: marker.and_then(|m| m.hash).map(str::to_string),
                     desired: Arc::clone(d),
                 }
@@ -326,7 +326,7 @@ pub fn plan(
         }
         plan.archives.push(ArchiveAction {
             kind: Kind::Dashboard,
-            key: read_marker(&dash.options).map(|m| m.key).unwrap_or_default(),
+            key: dash.options.marker().map(|m| m.key.to_string()).unwrap_or_default(),
             name: dash.name.clone(),
             id: dash.id,
             reason: *reason,
@@ -376,7 +376,7 @@ pub fn plan(
         }
         plan.archives.push(ArchiveAction {
             kind: Kind::Query,
-            key: read_marker(&q.options).map(|m| m.key).unwrap_or_default(),
+            key: q.options.marker().map(|m| m.key.to_string()).unwrap_or_default(),
             name: q.name.clone(),
             id: q.id,
             reason: *reason,
@@ -637,6 +637,7 @@ fn query_changes(
     }
     let live_params: Vec<Value> = live
         .options
+        .value()
         .get("parameters")
         .and_then(Value::as_array)
         .map(|ps| ps.iter().map(normalize_parameter).collect())
@@ -646,7 +647,7 @@ fn query_changes(
         c.push(Change::new("parameters", json!(live_params), json!(desired_params)));
     }
     if let Some(auto) = d.auto_limit {
-        let live_auto = live.options.get("apply_auto_limit").and_then(Value::as_bool).unwrap_or(false);
+        let live_auto = live.options.value().get("apply_auto_limit").and_then(Value::as_bool).unwrap_or(false);
         if live_auto != auto {
             c.push(Change::new("autoLimit", json!(live_auto), json!(auto)));
         }
@@ -689,7 +690,7 @@ fn dashboard_changes(d: &DesiredDashboard, live: &Dashboard) -> Vec<Change> {
     if live.is_draft != d.draft {
         c.push(Change::new("draft", json!(live.is_draft), json!(d.draft)));
     }
-    let live_order = live.options.get("globalParamOrder").cloned().unwrap_or(Value::Null);
+    let live_order = live.options.value().get("globalParamOrder").cloned().unwrap_or(Value::Null);
     if !d.parameter_order.is_empty() && live_order != json!(d.parameter_order) {
         c.push(Change::new("parameterOrder", live_order, json!(d.parameter_order)));
     }
@@ -732,7 +733,7 @@ impl<'a> QueryIndex<'a> {
         self.all
             .iter()
             .filter(move |q| !q.is_archived && q.name == name)
-            .filter_map(|q| read_marker(&q.options).filter(|m| m.owner != self.owner).map(|m| (q.id, m.owner)))
+            .filter_map(|q| q.options.marker().filter(|m| m.owner != self.owner).map(|m| (q.id, m.owner.to_string())))
     }
 
     fn find(
@@ -776,7 +777,7 @@ macro_rules! live {
                 &self.name
             }
             fn options(&self) -> &Value {
-                &self.options
+                self.options.value()
             }
             fn marker(&self) -> Option<MarkerRef<'_>> {
                 self.options.marker()

@@ -8,9 +8,7 @@ use std::sync::Arc;
 use foldhash::HashMap;
 
 use super::desired::Desired;
-use super::marker::{
-    MarkedOptions, is_marked, marker_in, pending_dashboard_slug, pending_token, pending_token_of, read_marker,
-};
+use super::marker::{MarkedOptions, marker_in, pending_dashboard_slug, pending_token, pending_token_of};
 use crate::manifest::ResourceKey;
 use crate::redash::types::{Alert, Dashboard, DataSource, Query, Snippet, Subscription};
 use crate::redash::{RedashClient, RedashError};
@@ -396,9 +394,10 @@ async fn fetch_subscriptions(
     let wanted: Vec<i64> = alerts
         .iter()
         .filter(|a| {
-            marker_in(&a.options).is_some_and(|m| m.owner == owner)
+            let marker = marker_in(&a.options);
+            marker.is_some_and(|m| m.owner == owner)
                 || adopt_ids.contains(&a.id)
-                || (read_marker(&a.options).is_none() && names.contains(a.name.as_str()))
+                || (marker.is_none() && names.contains(a.name.as_str()))
         })
         .map(|a| a.id)
         .collect();
@@ -431,7 +430,7 @@ pub async fn fetch_widget_usage(
     }
     let mut uses = Vec::new();
     for d in &all {
-        let owner = read_marker(&d.options).map(|m| m.owner);
+        let owner = d.options.marker().map(|m| m.owner.to_string());
         for w in d.widgets.iter().flatten() {
             if let Some(v) = &w.visualization {
                 uses.push(WidgetUse {
@@ -456,7 +455,7 @@ pub async fn fetch_by_ids(
     hints: &BTreeMap<ResourceKey, i64>,
 ) -> Result<Actual, RedashError> {
     let owner = opts.owner.as_str();
-    let ours = |options: &serde_json::Value, key: &ResourceKey| is_marked(options, owner, key.marker());
+    let ours = |options: &MarkedOptions, key: &ResourceKey| options.is_marked(owner, key.marker());
     // A resource without a hint means listing everything anyway: known before any request.
     let unhinted = desired.queries.iter().map(|q| &q.key).chain(desired.dashboards.iter().map(|d| &d.key));
     if unhinted.into_iter().any(|k| !hints.contains_key(k)) {

@@ -44,7 +44,8 @@ impl Marker {
 /// A query's or dashboard's options as read, with the marker in them looked up once. The fetch
 /// and the planner ask each of 11,000 live objects for its marker about six times, and each
 /// lookup walks two JSON maps: a sixth of planning once the lists are in. There is no way to
-/// change the options in place, so the marker cannot disagree with them.
+/// change the options in place, so the marker cannot disagree with them; and the options are
+/// reached only through `value()`, so the marker is not looked up in them again by mistake.
 #[derive(Clone, Default)]
 pub struct MarkedOptions {
     value: Value,
@@ -54,6 +55,11 @@ pub struct MarkedOptions {
 impl MarkedOptions {
     pub fn marker(&self) -> Option<MarkerRef<'_>> {
         self.marker.as_ref().map(Marker::as_ref)
+    }
+
+    /// Whether these options carry `owner`'s marker for `key`.
+    pub fn is_marked(&self, owner: &str, key: &str) -> bool {
+        self.marker().is_some_and(|m| m.owner == owner && m.key == key)
     }
 
     pub fn value(&self) -> &Value {
@@ -75,14 +81,6 @@ impl From<Value> for MarkedOptions {
     fn from(value: Value) -> MarkedOptions {
         let marker = read_marker(&value);
         MarkedOptions { value, marker }
-    }
-}
-
-impl std::ops::Deref for MarkedOptions {
-    type Target = Value;
-
-    fn deref(&self) -> &Value {
-        &self.value
     }
 }
 

@@ -233,8 +233,9 @@ impl Bench<'_> {
 
     fn run_once(&self, operation: &'static str, args: &[&str], ok: &[i32]) -> Row {
         let (emu, n, concurrency) = (self.emu, self.n, self.concurrency);
-        // The log is never cleared: freeing the 42,000 entries of a first sync left the
-        // emulator's heap so scattered that every later no-op plan measured 0.03-0.08 s slower.
+        // The log is never cleared: after freeing the 42,000 entries of a first sync, every later
+        // no-op plan at N = 10,000 measured slower, more so run after run (0.27-0.29 s before,
+        // 0.30-0.36 s after one clear, against the same emulator state).
         let first = emu.emulator.request_count();
         let c = concurrency.to_string();
         let mut full: Vec<&str> = args.to_vec();

@@ -145,3 +145,26 @@ fn a_failed_second_round_read_is_one_clear_error_and_nothing_is_written() {
     w.run(&["sync", "."]).expect(0);
     w.run(&["plan", ".", "--refresh-children"]).expect(0).out_has("No changes.");
 }
+
+#[test]
+fn managed_objects_left_out_of_the_manifests_are_reported_from_their_list_entries_alone() {
+    let w = World::with_examples("req-left-out");
+    w.run(&["sync", "."]).expect(0);
+    w.clear();
+    w.run(&["plan", "queries/customers.yaml"])
+        .expect(0)
+        .out_has("No changes.")
+        .out_has("\"Orders by status\" (id")
+        .out_has("is managed but no longer in the manifests; kept (archive it with --prune)");
+    assert_eq!(details_read(&w), Vec::<String>::new(), "nothing is read to report what is kept");
+
+    // Archiving them needs each query's visualizations (which widgets go with it), and every
+    // dashboard's widgets (whose dashboards lose them); the dashboards archived need nothing.
+    w.clear();
+    w.run(&["plan", "queries/customers.yaml", "--prune", "--max-archive", "100"]).expect(2).out_has("Orders by status");
+    let details = details_read(&w);
+    let orders = w.query_named("Orders by status")["id"].clone();
+    assert!(details.contains(&format!("/api/queries/{orders}")), "{details:?}");
+    let customers = w.query_named("Customers by country")["id"].clone();
+    assert!(!details.contains(&format!("/api/queries/{customers}")), "the kept query is as last applied: {details:?}");
+}

@@ -210,6 +210,10 @@ pub fn plan(
     for (_, q) in &query_archives {
         if pruned_query_ids.contains(&q.id) {
             vanishing.extend(q.visualizations.iter().flatten().map(|v| v.id));
+            // Which widgets go with it is known only from its visualizations.
+            if q.visualizations.is_none() {
+                plan.needs_details.queries.insert(q.id);
+            }
         }
     }
     // A query whose visualizations were not read: the ids of those our widgets show are in

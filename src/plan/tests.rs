@@ -1,6 +1,6 @@
 //! The planner, scenario by scenario, on states built in memory.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde_json::{Value, json};
@@ -471,4 +471,18 @@ fn a_schedule_that_ended_and_was_dropped_by_redash_is_not_set_again() {
         p.queries.iter().any(|q| q.changes.iter().any(|c| c.field == "schedule")),
         "a schedule that ends today still runs today: {p:#?}"
     );
+}
+
+#[test]
+fn a_query_to_archive_whose_visualizations_were_not_read_is_read_before_the_plan_is_trusted() {
+    let d = desired();
+    let mut a = applied(&d);
+    a.widget_usage = Some(vec![]);
+    let orders = a.queries.iter().position(|q| q.name == "Orders").unwrap();
+    a.queries[orders].visualizations = None;
+    let only_countries = desired_from(&MANIFESTS[..MANIFESTS.find("---").unwrap()]);
+    let kept = plan_ok(&only_countries, &a, &opts());
+    assert!(kept.needs_details.is_empty(), "a query only reported as kept needs nothing more");
+    let pruned = plan_ok(&only_countries, &a, &PlanOptions { prune: true, max_archive: Some(2), ..opts() });
+    assert_eq!(pruned.needs_details.queries, BTreeSet::from([a.queries[orders].id]));
 }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::Arc;
 
-use foldhash::HashMap;
+use foldhash::{HashMap, HashSet};
 
 use super::desired::Desired;
 use super::marker::{MarkedOptions, marker_in, pending_dashboard_slug, pending_token, pending_token_of};
@@ -54,6 +54,10 @@ pub struct FetchOptions {
     /// entry shows them as last applied: edits of children in Redash's UI change nothing the
     /// list shows.
     pub refresh_children: bool,
+    /// The plan archives managed objects that are no longer desired: their queries'
+    /// visualizations are read, to know which widgets go with them. Without it, such objects
+    /// are only reported, and nothing of theirs beyond the list entry is read.
+    pub prune: bool,
 }
 
 /// The Redash version, checked: Redash 10 or later.
@@ -147,10 +151,6 @@ pub async fn dashboards_by_id(
     .await
 }
 
-fn is_ours(options: &MarkedOptions, owner: &str) -> bool {
-    options.marker().is_some_and(|m| m.owner == owner)
-}
-
 /// Every list a plan starts from. They need nothing from the manifests, so they are read while
 /// the session and the data sources are.
 pub struct Lists {
@@ -204,11 +204,20 @@ pub async fn fetch_actual_from(
     let pending_tokens: BTreeMap<String, &ResourceKey> =
         desired.dashboards.iter().map(|d| (pending_token(owner, d.key.marker()), &d.key)).collect();
 
+    // Ours, wanted: desired now, or to be archived (whose visualizations the plan checks).
+    let desired_keys: HashSet<&str> = desired.queries.iter().map(|q| q.key.marker()).collect();
+    let wanted_query = |options: &MarkedOptions| {
+        options.marker().is_some_and(|m| m.owner == owner && (opts.prune || desired_keys.contains(m.key)))
+    };
+    let desired_keys: HashSet<&str> = desired.dashboards.iter().map(|d| d.key.marker()).collect();
+    // A dashboard to archive needs nothing but its id.
+    let wanted_dashboard =
+        |options: &MarkedOptions| options.marker().is_some_and(|m| m.owner == owner && desired_keys.contains(m.key));
     let query_detail_ids: Vec<i64> = queries
         .iter()
         .filter(|q| !unread.queries.contains(&q.id))
         .filter(|q| {
-            is_ours(&q.options, owner)
+            wanted_query(&q.options)
                 || query_adopt_ids.contains(&q.id)
                 || (q.options.marker().is_none() && desired_query_names.contains(q.name.as_str()))
         })
@@ -218,7 +227,7 @@ pub async fn fetch_actual_from(
         .iter()
         .filter(|d| !unread.dashboards.contains(&d.id))
         .filter(|d| {
-            is_ours(&d.options, owner)
+            wanted_dashboard(&d.options)
                 || dashboard_adopt_ids.contains(&d.id)
                 || pending_token_of(&d.name).is_some_and(|t| pending_tokens.contains_key(t))
                 || (d.options.marker().is_none() && desired_dashboard_names.contains(d.name.as_str()))

@@ -623,3 +623,33 @@ async fn metrics_health_and_readiness_are_served() {
     assert!(!metrics.contains(&c.key));
     op.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_resource_reads_no_other_managed_query_in_full() {
+    let c = Cluster::new("others");
+    c.connect().await;
+    // Queries of this connection's owner that no resource here describes (resources deleted
+    // with the orphan policy, say): the first reconcile of a resource lists them, no more.
+    let others: Vec<i64> = (0..5)
+        .map(|i| {
+            let q = c.redash_post(
+                "/api/queries",
+                json!({
+                    "name": format!("Other {i}"), "data_source_id": 1, "query": "SELECT 1",
+                    "options": {"gitops": {"owner": "analytics/default", "key": format!("Query/analytics/other-{i}")}},
+                }),
+            );
+            q["id"].as_i64().unwrap()
+        })
+        .collect();
+    let op = c.start("replica-a", false, Duration::from_secs(300));
+    c.apply_query(ORDERS).await;
+    eventually("the query to be Ready", 20, || ready_true(&c, QUERIES, "orders")).await;
+    let read: Vec<String> =
+        c.redash.emulator.requests().into_iter().filter(|r| r.method == "GET").map(|r| r.path).collect();
+    assert!(read.iter().any(|p| p == "/api/queries"), "the resource's first reconcile lists the queries: {read:?}");
+    for id in others {
+        assert!(!read.contains(&format!("/api/queries/{id}")), "query {id} read in full: {read:?}");
+    }
+    op.stop().await;
+}

@@ -91,6 +91,7 @@ fn the_kubernetes_example_is_the_files_example() {
             let d = std::sync::Arc::make_mut(d);
             d.key = ResourceKey::new(d.key.kind(), "any", d.key.name());
             d.hash.clear();
+            d.children_hash.clear();
             for w in &mut d.widgets {
                 if let redash_gitops::state::desired::WidgetContent::Visualization { query, .. } = &mut w.content {
                     *query = ResourceKey::new(query.kind(), "any", query.name());

@@ -18,7 +18,7 @@ fn a_no_op_plan_reads_only_list_pages() {
     w.run(&["plan", "."])
         .expect(0)
         .out_has("No changes.")
-        .out_has("8 managed queries and dashboards are as last applied");
+        .out_has("8 managed queries and dashboards have their visualizations and widgets as last applied");
     let mut paths = gets(&w);
     paths.sort();
     assert_eq!(
@@ -43,15 +43,60 @@ fn details_read(w: &World) -> Vec<String> {
 }
 
 #[test]
-fn a_changed_query_is_the_only_object_read() {
+fn a_query_whose_sql_changed_is_planned_and_synced_without_reading_its_visualizations() {
     let w = World::with_examples("req-change");
     w.run(&["sync", "."]).expect(0);
+    let before = w.query_named("Customers by country");
+    w.dir.edit("queries/customers.yaml", "ORDER BY customers DESC", "ORDER BY customers DESC, country");
+    w.clear();
+    w.run(&["plan", "."])
+        .expect(2)
+        .out_has("Plan: 0 to create, 1 to update")
+        .out_has("+ ORDER BY customers DESC, country");
+    assert_eq!(details_read(&w), Vec::<String>::new(), "the list entry holds the SQL; the chart is as last applied");
+    w.clear();
+    w.run(&["sync", "."]).expect(0);
+    let path = format!("/api/queries/{}", before["id"]);
+    // The apply reads the query once, to check nobody changed it since the plan, and writes it.
+    assert_eq!(details_read(&w), vec![path.clone()]);
+    let writes: Vec<String> = w.writes().iter().map(|r| format!("{} {}", r.method, r.path)).collect();
+    assert_eq!(writes, vec![format!("POST {path}")]);
+    let after = w.query_named("Customers by country");
+    assert_eq!(after["visualizations"], before["visualizations"]);
+    assert_eq!(after["options"]["gitops"]["children"], before["options"]["gitops"]["children"]);
+    assert_ne!(after["options"]["gitops"]["hash"], before["options"]["gitops"]["hash"]);
+    w.run(&["plan", ".", "--refresh-children"]).expect(0).out_has("No changes.");
+}
+
+#[test]
+fn a_query_whose_visualization_changed_is_the_only_object_read() {
+    let w = World::with_examples("req-viz-change");
+    w.run(&["sync", "."]).expect(0);
+    let customers = w.query_named("Customers by country")["id"].clone();
+    w.dir.edit("queries/customers.yaml", "globalSeriesType: pie", "globalSeriesType: bar");
+    w.clear();
+    w.run(&["plan", "."]).expect(2).out_has("globalSeriesType");
+    assert_eq!(details_read(&w), vec![format!("/api/queries/{customers}")]);
+}
+
+#[test]
+fn a_query_applied_before_markers_recorded_children_is_read_when_it_changes() {
+    let w = World::with_examples("req-old-marker");
+    w.run(&["sync", "."]).expect(0);
+    let q = w.query_named("Customers by country");
+    let mut options = q["options"].clone();
+    options["gitops"].as_object_mut().unwrap().remove("children");
+    w.ok("POST", &format!("/api/queries/{}", q["id"]), Some(json!({"options": options})));
     w.dir.edit("queries/customers.yaml", "ORDER BY customers DESC", "ORDER BY customers DESC, country");
     w.clear();
     w.run(&["plan", "."]).expect(2).out_has("Plan: 0 to create, 1 to update");
-    let details = details_read(&w);
-    let customers = w.query_named("Customers by country")["id"].clone();
-    assert_eq!(details, vec![format!("/api/queries/{customers}")]);
+    assert_eq!(
+        details_read(&w),
+        vec![format!("/api/queries/{}", q["id"])],
+        "nothing says its chart is as last applied"
+    );
+    w.run(&["sync", "."]).expect(0);
+    assert!(w.query_named("Customers by country")["options"]["gitops"]["children"].is_string());
 }
 
 /// The examples synced, then the traffic dashboard given a widget for a chart of a query that
@@ -167,4 +212,23 @@ fn managed_objects_left_out_of_the_manifests_are_reported_from_their_list_entrie
     assert!(details.contains(&format!("/api/queries/{orders}")), "{details:?}");
     let customers = w.query_named("Customers by country")["id"].clone();
     assert!(!details.contains(&format!("/api/queries/{customers}")), "the kept query is as last applied: {details:?}");
+}
+
+#[test]
+fn a_renamed_dashboard_is_synced_without_reading_its_widgets() {
+    let w = World::with_examples("req-dash-rename");
+    w.run(&["sync", "."]).expect(0);
+    let before = w.dashboard_named("Audience and traffic");
+    w.dir.edit("dashboards/traffic.yaml", "name: Audience and traffic", "name: Audience and web traffic");
+    w.clear();
+    w.run(&["plan", "."]).expect(2).out_has("Plan: 0 to create, 1 to update");
+    assert_eq!(
+        details_read(&w),
+        Vec::<String>::new(),
+        "the list entry holds the name; the widgets are as last applied"
+    );
+    w.run(&["sync", "."]).expect(0);
+    let after = w.dashboard_named("Audience and web traffic");
+    assert_eq!(after["widgets"], before["widgets"]);
+    w.run(&["plan", ".", "--refresh-children"]).expect(0).out_has("No changes.");
 }

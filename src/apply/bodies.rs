@@ -6,7 +6,7 @@ use crate::manifest::{MANAGED_TAG, ResourceKey};
 use crate::state::desired::{
     DesiredDashboard, DesiredQuery, DesiredVisualization, DesiredWidget, WidgetContent, position_json,
 };
-use crate::state::marker::{marker_json, with_marker, without_marker};
+use crate::state::marker::{marker_json, parent_marker_json, with_marker, without_marker};
 
 fn tags_with_marker(tags: &[String]) -> Value {
     let mut t: Vec<&str> = tags.iter().map(String::as_str).collect();
@@ -27,7 +27,7 @@ pub fn query_options(
     d: &DesiredQuery,
     base: &Value,
     owner: &str,
-    hash: Option<&str>,
+    applied: bool,
     ids: &dyn Fn(&ResourceKey) -> Option<i64>,
 ) -> Value {
     let mut o = object(base);
@@ -36,7 +36,8 @@ pub fn query_options(
     if let Some(auto) = d.auto_limit {
         o.insert("apply_auto_limit".into(), json!(auto));
     }
-    with_marker(&Value::Object(o), marker_json(owner, d.key.marker(), hash))
+    let hashes = applied.then_some((d.hash.as_str(), d.children_hash.as_str()));
+    with_marker(&Value::Object(o), parent_marker_json(owner, d.key.marker(), hashes))
 }
 
 /// Every field the tool manages on a query. Sending all of them keeps the write idempotent.
@@ -65,13 +66,16 @@ pub fn visualization_body(query_id: Option<i64>, v: &DesiredVisualization, owner
     body
 }
 
-pub fn dashboard_body(d: &DesiredDashboard, base_options: &Value, owner: &str, hash: Option<&str>) -> Value {
+/// The dashboard's fields; its marker records the spec's hashes when `applied` (see
+/// [`query_options`]).
+pub fn dashboard_body(d: &DesiredDashboard, base_options: &Value, owner: &str, applied: bool) -> Value {
+    let hashes = applied.then_some((d.hash.as_str(), d.children_hash.as_str()));
     json!({
         "name": d.name,
         "tags": tags_with_marker(&d.tags),
         "dashboard_filters_enabled": d.filters_enabled,
         "is_draft": d.draft,
-        "options": with_marker(&Value::Object(dashboard_options(d, base_options)), marker_json(owner, d.key.marker(), hash)),
+        "options": with_marker(&Value::Object(dashboard_options(d, base_options)), parent_marker_json(owner, d.key.marker(), hashes)),
     })
 }
 
@@ -155,17 +159,22 @@ mod tests {
             adopt_id: None,
             adopt_by_name: None,
             hash: "h".into(),
+            children_hash: "c".into(),
         }
     }
 
     #[test]
     fn query_options_keep_foreign_keys_and_carry_parameters_and_the_marker() {
         let base = json!({"parameters": [{"name": "old"}], "ui_state": 1, "gitops": {"owner": "o", "key": "k", "hash": "old"}});
-        let o = query_options(&query(), &base, "o", Some("h"), &|_| Some(42));
+        let o = query_options(&query(), &base, "o", true, &|_| Some(42));
         assert_eq!(o["ui_state"], 1);
         assert_eq!(o["apply_auto_limit"], true);
         assert_eq!(o["parameters"][0]["queryId"], 42);
         assert_eq!(read_marker(&o).unwrap().hash.as_deref(), Some("h"));
+        assert_eq!(read_marker(&o).unwrap().children.as_deref(), Some("c"));
+        let pending = query_options(&query(), &base, "o", false, &|_| Some(42));
+        assert_eq!(read_marker(&pending).unwrap().hash, None, "no hashes before the spec is applied");
+        assert_eq!(read_marker(&pending).unwrap().children, None);
         assert_eq!(read_marker(&o).unwrap().key, "Query/default/q");
     }
 

@@ -247,7 +247,7 @@ async fn write_query(ctx: &Ctx, a: &QueryAction) -> Result<i64, (Option<i64>, Re
         None => {
             // The marker goes in with the create, so a crash right after leaves an object the
             // next run finds; the hash is written last, once the visualizations are done.
-            let options = query_options(&a.desired, &serde_json::json!({}), owner, None, &resolve(ids));
+            let options = query_options(&a.desired, &serde_json::json!({}), owner, false, &resolve(ids));
             let body = query_body(&a.desired, options);
             let created = create_once(
                 client,
@@ -309,7 +309,7 @@ async fn write_query(ctx: &Ctx, a: &QueryAction) -> Result<i64, (Option<i64>, Re
         || a.live_hash.as_deref() != Some(a.desired.hash.as_str());
     if parent_changed {
         stop.check().map_err(fail)?;
-        let options = query_options(&a.desired, &base_options, owner, Some(&a.desired.hash), &resolve(ids));
+        let options = query_options(&a.desired, &base_options, owner, true, &resolve(ids));
         let mut body = query_body(&a.desired, options);
         body["is_draft"] = serde_json::json!(a.desired.draft);
         if a.op == Op::Unarchive {
@@ -409,7 +409,7 @@ async fn write_dashboard(ctx: &Ctx, a: &DashboardAction) -> Result<i64, (Option<
         || a.live_hash.as_deref() != Some(a.desired.hash.as_str());
     if parent_changed {
         stop.check().map_err(fail)?;
-        let mut body = dashboard_body(&a.desired, &a.live_options, owner, Some(&a.desired.hash));
+        let mut body = dashboard_body(&a.desired, &a.live_options, owner, true);
         if let Some(v) = version {
             body["version"] = serde_json::json!(v);
         }

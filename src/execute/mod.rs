@@ -235,6 +235,7 @@ mod tests {
             adopt_id: None,
             adopt_by_name: None,
             hash: String::new(),
+            children_hash: String::new(),
         }
     }
 

@@ -449,7 +449,7 @@ pub fn plan(
     let unread = unread_queries.len() + unread_dashboards;
     if unread > 0 {
         plan.notes.push(format!(
-            "{unread} managed queries and dashboards are as last applied: their visualizations and widgets were not read (--refresh-children looks for edits made to them in Redash)"
+            "{unread} managed queries and dashboards have their visualizations and widgets as last applied: not read (--refresh-children looks for edits made to them in Redash)"
         ));
     }
     if errors.is_empty() { Ok(plan) } else { Err(errors) }

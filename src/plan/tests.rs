@@ -92,7 +92,7 @@ fn applied(desired: &Desired) -> Actual {
     let mut next_viz = 100;
     for q in &desired.queries {
         let id = ids[&q.key];
-        let options = query_options(q, &json!({}), OWNER, Some(&q.hash), &|k| ids.get(k).copied());
+        let options = query_options(q, &json!({}), OWNER, true, &|k| ids.get(k).copied());
         let mut body = query_body(q, options);
         body["is_draft"] = json!(q.draft);
         let mut visualizations =
@@ -107,7 +107,7 @@ fn applied(desired: &Desired) -> Actual {
     }
     for (i, d) in desired.dashboards.iter().enumerate() {
         let id = 50 + i as i64;
-        let mut body = dashboard_body(d, &json!({}), OWNER, Some(&d.hash));
+        let mut body = dashboard_body(d, &json!({}), OWNER, true);
         body["id"] = json!(id);
         body["version"] = json!(2);
         let mut dash: Dashboard = serde_json::from_value(body).unwrap();

@@ -86,6 +86,10 @@ pub struct DesiredQuery {
     pub adopt_by_name: Option<AdoptByName>,
     #[serde(skip)]
     pub hash: String,
+    /// Hash of the visualizations alone: a spec that changed elsewhere leaves them as last
+    /// applied, and they need not be read (not part of `hash`, which every marker holds).
+    #[serde(skip)]
+    pub children_hash: String,
 }
 
 /// The schedule as stored in a desired query (normalised form, serialisable for the hash).
@@ -157,6 +161,9 @@ pub struct DesiredDashboard {
     pub adopt_by_name: Option<AdoptByName>,
     #[serde(skip)]
     pub hash: String,
+    /// Hash of the widgets alone (see `DesiredQuery::children_hash`).
+    #[serde(skip)]
+    pub children_hash: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -283,8 +290,10 @@ pub fn resolve(
             adopt_id: adopt_id(d),
             adopt_by_name: adopt_by_name(d),
             hash: String::new(),
+            children_hash: String::new(),
         };
         dashboard.hash = hash_of(&dashboard);
+        dashboard.children_hash = hash_of(&dashboard.widgets);
         Arc::new(dashboard)
     });
     let (alerts, snippets, found) = resolve_alerts_and_snippets(
@@ -364,8 +373,10 @@ fn resolve_query(q: &Manifest<QuerySpec>, data_source: &str, data_source_id: i64
         adopt_id: adopt_id(q),
         adopt_by_name: adopt_by_name(q),
         hash: String::new(),
+        children_hash: String::new(),
     };
     desired.hash = hash_of(&desired);
+    desired.children_hash = hash_of(&desired.visualizations);
     Ok(desired)
 }
 

@@ -325,9 +325,10 @@ pub async fn fetch_actual_from(
 }
 
 /// The managed queries and dashboards whose details need not be read: the marker in their list
-/// entry carries the hash of the spec as desired now, so their children are as last applied
-/// unless someone edited them in the UI. The list entry holds every field of the object itself,
-/// which the plan compares anyway. When the plan needs children left unread after all (a
+/// entry carries the hash of the spec as desired now, or of its children as desired now (only
+/// the rest of the spec changed), so their children are as last applied unless someone edited
+/// them in the UI. The list entry holds every field of the object itself, which the plan
+/// compares anyway. When the plan needs children left unread after all (a
 /// widget to place shows a visualization of an unread query, or an unread dashboard shows a
 /// visualization that goes away), it asks for them and is made again (`Plan::needs_details`).
 fn unread_children(desired: &Desired, queries: &[Query], dashboards: &[Dashboard], opts: &FetchOptions) -> Unread {
@@ -335,19 +336,22 @@ fn unread_children(desired: &Desired, queries: &[Query], dashboards: &[Dashboard
         return Unread::default();
     }
     let owner = opts.owner.as_str();
-    // Desired key -> (live objects carrying our marker for it, how many of them are as desired).
+    // Desired key -> (live objects carrying our marker for it, how many of them have children
+    // as desired).
     let mut live: HashMap<&str, (Vec<i64>, usize)> = HashMap::default();
     // Query and dashboard ids are separate sequences: one id can be both.
-    let desired_hash: HashMap<&str, &str> = desired
+    let desired_hashes: HashMap<&str, (&str, &str)> = desired
         .queries
         .iter()
-        .map(|q| (q.key.marker(), q.hash.as_str()))
-        .chain(desired.dashboards.iter().map(|d| (d.key.marker(), d.hash.as_str())))
+        .map(|q| (q.key.marker(), (q.hash.as_str(), q.children_hash.as_str())))
+        .chain(desired.dashboards.iter().map(|d| (d.key.marker(), (d.hash.as_str(), d.children_hash.as_str()))))
         .collect();
     for (id, options) in queries.iter().map(|q| (q.id, &q.options)).chain(dashboards.iter().map(|d| (d.id, &d.options)))
     {
         if let Some(m) = options.marker().filter(|m| m.owner == owner) {
-            let as_desired = m.hash.is_some_and(|h| desired_hash.get(m.key) == Some(&h));
+            let as_desired = desired_hashes.get(m.key).is_some_and(|(spec, children)| {
+                m.hash == Some(*spec) || (m.hash.is_some() && m.children == Some(*children))
+            });
             let entry = live.entry(m.key).or_default();
             entry.0.push(id);
             entry.1 += usize::from(as_desired);

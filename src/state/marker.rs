@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use crate::manifest::MARKER_FIELD;
 use crate::util::sha256_hex;
 
-/// The marker found on a Redash object: `options.gitops = {owner, key, hash?}`.
+/// The marker found on a Redash object: `options.gitops = {owner, key, hash?, children?}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Marker {
     pub owner: String,
@@ -14,6 +14,9 @@ pub struct Marker {
     pub key: String,
     /// Hash of the spec last applied completely (parents only); absent while an apply is under way.
     pub hash: Option<String>,
+    /// Hash of the children (visualizations, widgets) of that spec: when only the rest of the
+    /// spec changed, the children are as last applied and need not be read.
+    pub children: Option<String>,
 }
 
 pub fn read_marker(options: &Value) -> Option<Marker> {
@@ -27,17 +30,23 @@ pub struct MarkerRef<'a> {
     pub owner: &'a str,
     pub key: &'a str,
     pub hash: Option<&'a str>,
+    pub children: Option<&'a str>,
 }
 
 impl MarkerRef<'_> {
     pub fn to_owned(self) -> Marker {
-        Marker { owner: self.owner.into(), key: self.key.into(), hash: self.hash.map(str::to_string) }
+        Marker {
+            owner: self.owner.into(),
+            key: self.key.into(),
+            hash: self.hash.map(str::to_string),
+            children: self.children.map(str::to_string),
+        }
     }
 }
 
 impl Marker {
     pub fn as_ref(&self) -> MarkerRef<'_> {
-        MarkerRef { owner: &self.owner, key: &self.key, hash: self.hash.as_deref() }
+        MarkerRef { owner: &self.owner, key: &self.key, hash: self.hash.as_deref(), children: self.children.as_deref() }
     }
 }
 
@@ -114,6 +123,7 @@ pub fn marker_in(options: &Value) -> Option<MarkerRef<'_>> {
         owner: m.get("owner")?.as_str()?,
         key: m.get("key")?.as_str()?,
         hash: m.get("hash").and_then(Value::as_str),
+        children: m.get("children").and_then(Value::as_str),
     })
 }
 
@@ -126,6 +136,16 @@ pub fn marker_json(owner: &str, key: &str, hash: Option<&str>) -> Value {
     let mut m = json!({ "owner": owner, "key": key });
     if let Some(h) = hash {
         m["hash"] = json!(h);
+    }
+    m
+}
+
+/// A query's or dashboard's marker; `applied` (the spec's hash and its children's) once the
+/// spec is applied completely, none while an apply is under way.
+pub fn parent_marker_json(owner: &str, key: &str, applied: Option<(&str, &str)>) -> Value {
+    let mut m = marker_json(owner, key, applied.map(|(spec, _)| spec));
+    if let Some((_, children)) = applied {
+        m["children"] = json!(children);
     }
     m
 }
@@ -212,7 +232,10 @@ mod tests {
     fn marked_options_read_their_marker_once_and_again_after_each_edit() {
         let json = r#"{"parameters": [], "gitops": {"owner": "team", "key": "Query/default/q", "hash": "h1"}}"#;
         let mut options: MarkedOptions = serde_json::from_str(json).unwrap();
-        assert_eq!(options.marker(), Some(MarkerRef { owner: "team", key: "Query/default/q", hash: Some("h1") }));
+        assert_eq!(
+            options.marker(),
+            Some(MarkerRef { owner: "team", key: "Query/default/q", hash: Some("h1"), children: None })
+        );
         options.edit(|o| o["gitops"]["hash"] = json!("h2"));
         assert_eq!(options.marker().and_then(|m| m.hash), Some("h2"));
         options.edit(|o| {
@@ -227,9 +250,18 @@ mod tests {
 
     #[test]
     fn markers_round_trip_through_options() {
-        let opts = with_marker(&json!({"parameters": []}), marker_json("team", "Query/default/q", Some("abc")));
+        let applied = Some(("abc", "def"));
+        let opts = with_marker(&json!({"parameters": []}), parent_marker_json("team", "Query/default/q", applied));
         let m = read_marker(&opts).unwrap();
-        assert_eq!(m, Marker { owner: "team".into(), key: "Query/default/q".into(), hash: Some("abc".into()) });
+        let expected = Marker {
+            owner: "team".into(),
+            key: "Query/default/q".into(),
+            hash: Some("abc".into()),
+            children: Some("def".into()),
+        };
+        assert_eq!(m, expected);
+        let pending = with_marker(&json!({}), parent_marker_json("team", "Query/default/q", None));
+        assert_eq!(pending, json!({"gitops": {"owner": "team", "key": "Query/default/q"}}));
         assert_eq!(without_marker(&opts), json!({"parameters": []}));
         assert_eq!(read_marker(&json!({"gitops": {"owner": 1}})), None);
         assert_eq!(read_marker(&Value::Null), None);

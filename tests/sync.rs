@@ -119,10 +119,12 @@ fn a_visualization_options_edit_updates_that_visualization_only() {
     let q = w.query_named("Daily revenue");
     let viz = q["visualizations"].as_array().unwrap().iter().find(|v| v["name"] == "Revenue per day").unwrap().clone();
     assert_eq!(viz["options"]["globalSeriesType"], "area");
-    // The visualization, then the query's marker with the new spec hash: nothing else.
+    // The query's marker told an apply is under way, the visualization, then the marker with
+    // the new spec's hashes: nothing else.
+    let query = format!("POST /api/queries/{}", q["id"]);
     assert_eq!(
         write_summary(&w.requests()),
-        vec![format!("POST /api/visualizations/{}", viz["id"]), format!("POST /api/queries/{}", q["id"])]
+        vec![query.clone(), format!("POST /api/visualizations/{}", viz["id"]), query]
     );
     converged(&w);
 }
@@ -143,9 +145,10 @@ fn a_widget_move_updates_that_widget_only() {
     let moved =
         d["widgets"].as_array().unwrap().iter().find(|x| x["options"]["gitops"]["key"] == "text#1").unwrap().clone();
     assert_eq!(moved["options"]["position"], json!({"col": 0, "row": 12, "sizeX": 6, "sizeY": 3}));
+    let dashboard = format!("POST /api/dashboards/{}", d["id"]);
     assert_eq!(
         write_summary(&w.requests()),
-        vec![format!("POST /api/widgets/{}", moved["id"]), format!("POST /api/dashboards/{}", d["id"])]
+        vec![dashboard.clone(), format!("POST /api/widgets/{}", moved["id"]), dashboard]
     );
     converged(&w);
 }
@@ -500,4 +503,33 @@ fn every_command_has_an_example_in_its_help() {
         let help = w.run(&[command, "--help"]).expect(0);
         assert!(help.stdout.contains("Example"), "{command} --help has no example:\n{}", help.stdout);
     }
+}
+
+#[test]
+fn a_sync_stopped_among_the_children_then_reverted_in_git_still_converges() {
+    use redash_gitops::emulator::{Fault, FaultPlan, FaultRule};
+    let w = World::with_examples("children-revert");
+    w.run(&["sync", "."]).expect(0);
+    let q = w.query_named("Orders by status");
+    let table = q["visualizations"].as_array().unwrap().iter().find(|v| v["name"] == "Table").unwrap()["id"].clone();
+    let chart_then = q["visualizations"].as_array().unwrap().iter().find(|v| v["type"] == "CHART").unwrap().clone();
+    // Both visualizations change; the second write fails, after the chart was written.
+    w.dir.edit("queries/sales.yaml", "globalSeriesType: column", "globalSeriesType: bar");
+    w.dir.edit("queries/sales.yaml", "itemsPerPage: 25", "itemsPerPage: 50");
+    w.emu.emulator.set_faults(FaultPlan {
+        seed: 1,
+        rules: vec![FaultRule::matching("POST", &format!("/api/visualizations/{table}"), Fault::Error { status: 500 })],
+    });
+    w.run(&["sync", ".", "--retries", "0"]).expect(1).out_has("FAILED update Query default/orders-by-status");
+    w.emu.emulator.clear_faults();
+    let q = w.query_named("Orders by status");
+    let chart_now = q["visualizations"].as_array().unwrap().iter().find(|v| v["id"] == chart_then["id"]).unwrap();
+    assert_eq!(chart_now["options"]["globalSeriesType"], "bar", "the chart was written before the failure");
+    assert!(q["options"]["gitops"].get("hash").is_none(), "the marker says an apply was under way");
+
+    // The change is dropped in git: the chart goes back, though the manifests are as last applied.
+    w.dir.edit("queries/sales.yaml", "globalSeriesType: bar", "globalSeriesType: column");
+    w.dir.edit("queries/sales.yaml", "itemsPerPage: 50", "itemsPerPage: 25");
+    w.run(&["sync", "."]).expect(0).out_has("update Query default/orders-by-status");
+    w.run(&["plan", ".", "--refresh-children"]).expect(0).out_has("No changes.");
 }

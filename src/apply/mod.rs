@@ -19,14 +19,14 @@ use crate::plan::{
 use crate::redash::{RedashClient, RedashError};
 use crate::state::desired::{DesiredWidget, WidgetContent};
 use crate::state::fetch::concurrently;
-use crate::state::marker::pending_dashboard_name;
+use crate::state::marker::{parent_marker_json, pending_dashboard_name, with_marker};
 
 pub use alerts::{alert_body, snippet_body};
 pub use bodies::*;
 pub use recover::Stop;
 use recover::{
     accept_if_written, create_once, delete_widget, find_pending_dashboard, find_query, find_visualization, find_widget,
-    gone_is_done,
+    gone_is_done, mark_under_way,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -275,6 +275,10 @@ async fn write_query(ctx: &Ctx, a: &QueryAction) -> Result<i64, (Option<i64>, Re
                 );
                 return Err((Some(id), RedashError::Conflict { request }));
             }
+            if under_way_first(!a.visualizations.is_empty(), a.live_hash.as_deref(), &a.desired.hash) {
+                let options = with_marker(&a.live_options, parent_marker_json(owner, marker_key, None));
+                client.update_query(id, &serde_json::json!({ "options": options })).await.map_err(|e| (Some(id), e))?;
+            }
             (id, a.visualizations.clone(), a.live_options.clone())
         }
     };
@@ -369,6 +373,17 @@ fn visualization_id(ids: &Shared, w: &DesiredWidget) -> Result<Option<i64>, Reda
     }
 }
 
+/// Whether an object's marker loses its hashes before its children change: when it records
+/// another spec than the one applied now. A run that stops among the children then leaves a
+/// marker that says an apply was under way, and the next plan reads the children whatever the
+/// manifests say by then; with the old hashes, manifests turned back to the old spec (or to its
+/// children) would find the half-changed children "as last applied" and leave them so. Children
+/// that drifted under a marker of the current spec need no such write: the plan that follows
+/// reads them for the same spec's sake or not at all, as before.
+fn under_way_first(children_change: bool, live_hash: Option<&str>, desired_hash: &str) -> bool {
+    children_change && live_hash.is_some_and(|h| h != desired_hash)
+}
+
 async fn write_dashboard(ctx: &Ctx, a: &DashboardAction) -> Result<i64, (Option<i64>, RedashError)> {
     let (client, owner, stop) = (&ctx.client, ctx.owner.as_str(), &ctx.stop);
     let marker_key = a.key.marker();
@@ -385,6 +400,12 @@ async fn write_dashboard(ctx: &Ctx, a: &DashboardAction) -> Result<i64, (Option<
             .await
             .map_err(|e| (None, e))?;
             (created.id, Some(created.version))
+        }
+        Some(id) if under_way_first(!a.widgets.is_empty(), a.live_hash.as_deref(), &a.desired.hash) => {
+            stop.check().map_err(|e| (Some(id), e))?;
+            let options = with_marker(&a.live_options, parent_marker_json(owner, marker_key, None));
+            let version = mark_under_way(client, id, options, a.expected_version).await.map_err(|e| (Some(id), e))?;
+            (id, Some(version))
         }
         Some(id) => (id, a.expected_version),
     };

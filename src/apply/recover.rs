@@ -148,6 +148,29 @@ pub async fn delete_widget(client: &RedashClient, dashboard_id: i64, id: i64) ->
     }
 }
 
+/// Writes a dashboard's `options` (its marker without hashes) at `version`; the dashboard's new
+/// version. A 409 after a retry is the first attempt's doing when the dashboard holds those
+/// options; otherwise someone changed the dashboard since it was read.
+pub async fn mark_under_way(
+    client: &RedashClient,
+    id: i64,
+    options: Value,
+    version: Option<i64>,
+) -> Result<i64, RedashError> {
+    let mut body = serde_json::json!({ "options": options });
+    if let Some(v) = version {
+        body["version"] = v.into();
+    }
+    match client.update_dashboard(id, &body).await {
+        Ok(d) => Ok(d.version),
+        Err(e) if e.is_conflict() => match client.dashboard(id).await {
+            Ok(d) if *d.options.value() == body["options"] && !d.is_archived => Ok(d.version),
+            _ => Err(e),
+        },
+        Err(e) => Err(e),
+    }
+}
+
 /// A dashboard update refused with 409 after a retry: it is done if the dashboard holds
 /// everything that update sent (the first attempt went through and its answer was lost).
 pub async fn accept_if_written(

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use super::alerts::{foreign_alerts, plan_alerts, plan_snippets};
 use super::children::{VizTarget, plan_visualizations, plan_widgets};
 use super::types::{
-    ArchiveAction, ArchiveReason, Cause, Change, DashboardAction, MARKER_HASH_FIELD, Op, Plan, PlanError, QueryAction,
-    VisOp, WidgetOp,
+    ArchiveAction, ArchiveReason, Cause, Change, DashboardAction, Kept, MARKER_HASH_FIELD, Op, Plan, PlanError,
+    QueryAction, VisOp, WidgetOp,
 };
 use crate::manifest::{AdoptByName, Kind, ResourceKey};
 use crate::redash::types::{Dashboard, DataSource, Query};
@@ -322,10 +322,7 @@ pub fn plan(
         + managed_snippets;
     for (reason, dash) in &dashboard_archives {
         if *reason == ArchiveReason::Removed && !opts.prune {
-            plan.notes.push(format!(
-                "Dashboard {:?} (id {}) is managed but no longer in the manifests; kept (archive it with --prune)",
-                dash.name, dash.id
-            ));
+            plan.kept.push(Kept { kind: Kind::Dashboard, name: dash.name.clone(), id: dash.id });
             continue;
         }
         plan.archives.push(ArchiveAction {
@@ -351,10 +348,7 @@ pub fn plan(
     };
     for (reason, q) in &query_archives {
         if *reason == ArchiveReason::Removed && !opts.prune {
-            plan.notes.push(format!(
-                "Query {:?} (id {}) is managed but no longer in the manifests; kept (archive it with --prune)",
-                q.name, q.id
-            ));
+            plan.kept.push(Kept { kind: Kind::Query, name: q.name.clone(), id: q.id });
             continue;
         }
         let viz_ids: BTreeSet<i64> = q.visualizations.iter().flatten().map(|v| v.id).collect();

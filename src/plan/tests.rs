@@ -290,7 +290,7 @@ fn removed_resources_are_kept_without_prune_and_archived_with_it() {
     );
     let p = plan_ok(&fewer, &a, &opts());
     assert!(p.archives.is_empty());
-    assert!(p.notes[0].contains("Dashboard \"Board\" (id 50) is managed but no longer in the manifests"));
+    assert_eq!(p.kept, vec![Kept { kind: Kind::Dashboard, name: "Board".into(), id: 50 }]);
     let p = plan_ok(&fewer, &a, &PlanOptions { prune: true, ..opts() });
     assert!(matches!(
         &p.archives[..],

@@ -218,6 +218,14 @@ pub struct ArchiveAction {
     pub widgets_lost: Vec<String>,
 }
 
+/// A managed object that is no longer desired, left as it is (no `--prune`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Kept {
+    pub kind: Kind,
+    pub name: String,
+    pub id: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct Plan {
     pub queries: Vec<QueryAction>,
@@ -227,7 +235,9 @@ pub struct Plan {
     /// Alerts and snippets (deleted: Redash cannot archive them), then dashboards, then queries
     /// (the reverse of creation order).
     pub archives: Vec<ArchiveAction>,
-    /// Things worth knowing that change nothing: objects kept, drift ignored, name clashes.
+    /// Managed objects no longer in the manifests, kept because the plan does not prune.
+    pub kept: Vec<Kept>,
+    /// Things worth knowing that change nothing: drift ignored, name clashes, children unread.
     pub notes: Vec<String>,
     /// The plan archives queries or deletes visualizations, and which dashboards show them
     /// is not known yet: read the dashboards and plan again.

@@ -20,6 +20,7 @@ pub fn plan_json(plan: &Plan, url: &str, owner: &str, report: Option<&Report>) -
         "alerts": plan.alerts.iter().filter(|a| a.op != Op::Noop).collect::<Vec<_>>(),
         "snippets": plan.snippets.iter().filter(|s| s.op != Op::Noop).collect::<Vec<_>>(),
         "archives": plan.archives,
+        "kept": plan.kept,
         "notes": plan.notes,
     });
     if let Some(r) = report {

@@ -196,9 +196,10 @@ pub fn render_markdown(
     if let Some(runs) = refreshed {
         runs_table(&mut out, "Refreshed queries", runs);
     }
-    if !plan.notes.is_empty() {
-        let _ = writeln!(out, "<details><summary>Notes ({})</summary>\n", plan.notes.len());
-        for n in &plan.notes {
+    let notes = super::notes_for_people(plan);
+    if !notes.is_empty() {
+        let _ = writeln!(out, "<details><summary>Notes ({})</summary>\n", notes.len());
+        for n in &notes {
             let _ = writeln!(out, "- {}", cell(n));
         }
         let _ = writeln!(out, "\n</details>");

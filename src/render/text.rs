@@ -202,9 +202,10 @@ pub fn render_plan(plan: &Plan, target: &str, style: Style) -> String {
             let _ = writeln!(out, "    widgets removed from: {}", a.widgets_lost.join(", "));
         }
     }
-    if !plan.notes.is_empty() {
+    let notes = super::notes_for_people(plan);
+    if !notes.is_empty() {
         let _ = writeln!(out);
-        for n in &plan.notes {
+        for n in &notes {
             let _ = writeln!(out, "{} {n}", style.dim("note:"));
         }
     }

@@ -322,7 +322,8 @@ pub fn plan(
         + managed_snippets;
     for (reason, dash) in &dashboard_archives {
         if *reason == ArchiveReason::Removed && !opts.prune {
-            plan.kept.push(Kept { kind: Kind::Dashboard, name: dash.name.clone(), id: dash.id });
+            let key = dash.options.marker().map(|m| m.key.to_string()).unwrap_or_default();
+            plan.kept.push(Kept { kind: Kind::Dashboard, key, name: dash.name.clone(), id: dash.id });
             continue;
         }
         plan.archives.push(ArchiveAction {
@@ -348,7 +349,8 @@ pub fn plan(
     };
     for (reason, q) in &query_archives {
         if *reason == ArchiveReason::Removed && !opts.prune {
-            plan.kept.push(Kept { kind: Kind::Query, name: q.name.clone(), id: q.id });
+            let key = q.options.marker().map(|m| m.key.to_string()).unwrap_or_default();
+            plan.kept.push(Kept { kind: Kind::Query, key, name: q.name.clone(), id: q.id });
             continue;
         }
         let viz_ids: BTreeSet<i64> = q.visualizations.iter().flatten().map(|v| v.id).collect();

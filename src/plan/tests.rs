@@ -290,7 +290,8 @@ fn removed_resources_are_kept_without_prune_and_archived_with_it() {
     );
     let p = plan_ok(&fewer, &a, &opts());
     assert!(p.archives.is_empty());
-    assert_eq!(p.kept, vec![Kept { kind: Kind::Dashboard, name: "Board".into(), id: 50 }]);
+    let key = "Dashboard/default/board".to_string();
+    assert_eq!(p.kept, vec![Kept { kind: Kind::Dashboard, key, name: "Board".into(), id: 50 }]);
     let p = plan_ok(&fewer, &a, &PlanOptions { prune: true, ..opts() });
     assert!(matches!(
         &p.archives[..],

@@ -222,6 +222,8 @@ pub struct ArchiveAction {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Kept {
     pub kind: Kind,
+    /// The marker key, e.g. `Query/default/old-report`.
+    pub key: String,
     pub name: String,
     pub id: i64,
 }

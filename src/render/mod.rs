@@ -44,7 +44,9 @@ mod tests {
     #[test]
     fn people_read_the_first_ten_kept_objects_and_machines_read_them_all() {
         let plan = Plan {
-            kept: (1..=12).map(|id| Kept { kind: Kind::Query, name: format!("Q{id}"), id }).collect(),
+            kept: (1..=12)
+                .map(|id| Kept { kind: Kind::Query, key: format!("Query/default/q{id}"), name: format!("Q{id}"), id })
+                .collect(),
             notes: vec!["another note".into()],
             ..Plan::default()
         };
@@ -62,7 +64,10 @@ mod tests {
         assert_eq!(notes[11], "another note");
         let json = plan_json(&plan, "http://redash", "default", None);
         assert_eq!(json["kept"].as_array().unwrap().len(), 12);
-        assert_eq!(json["kept"][11], serde_json::json!({"kind": "Query", "name": "Q12", "id": 12}));
+        assert_eq!(
+            json["kept"][11],
+            serde_json::json!({"kind": "Query", "key": "Query/default/q12", "name": "Q12", "id": 12})
+        );
         let text = render_plan(&plan, "http://redash", Style { color: false });
         assert!(text.contains("note: and 2 more managed objects"), "{text}");
         assert!(!text.contains("Q11"), "{text}");

@@ -205,14 +205,14 @@ pub async fn fetch_actual_from(
         desired.dashboards.iter().map(|d| (pending_token(owner, d.key.marker()), &d.key)).collect();
 
     // Ours, wanted: desired now, or to be archived (whose visualizations the plan checks).
-    let desired_keys: HashSet<&str> = desired.queries.iter().map(|q| q.key.marker()).collect();
+    let query_keys: HashSet<&str> = desired.queries.iter().map(|q| q.key.marker()).collect();
     let wanted_query = |options: &MarkedOptions| {
-        options.marker().is_some_and(|m| m.owner == owner && (opts.prune || desired_keys.contains(m.key)))
+        options.marker().is_some_and(|m| m.owner == owner && (opts.prune || query_keys.contains(m.key)))
     };
-    let desired_keys: HashSet<&str> = desired.dashboards.iter().map(|d| d.key.marker()).collect();
+    let dashboard_keys: HashSet<&str> = desired.dashboards.iter().map(|d| d.key.marker()).collect();
     // A dashboard to archive needs nothing but its id.
     let wanted_dashboard =
-        |options: &MarkedOptions| options.marker().is_some_and(|m| m.owner == owner && desired_keys.contains(m.key));
+        |options: &MarkedOptions| options.marker().is_some_and(|m| m.owner == owner && dashboard_keys.contains(m.key));
     let query_detail_ids: Vec<i64> = queries
         .iter()
         .filter(|q| !unread.queries.contains(&q.id))

@@ -237,11 +237,11 @@ pub async fn fetch_actual_from(
 
     // Ours that are not active: archived queries come from their list; dashboards have no
     // archive list, so they are found by the slug their pending name gave them.
-    let active_keys: BTreeSet<&str> =
+    let active_keys: HashSet<&str> =
         queries.iter().filter_map(|q| q.options.marker()).filter(|m| m.owner == owner).map(|m| m.key).collect();
     let missing_queries = desired.queries.iter().any(|q| !active_keys.contains(q.key.marker()))
         || query_adopt_ids.iter().any(|id| !queries.iter().any(|q| q.id == *id));
-    let active_dashboard_keys: BTreeSet<&str> = dashboards
+    let active_dashboard_keys: HashSet<&str> = dashboards
         .iter()
         .filter_map(|d| d.options.marker())
         .filter(|m| m.owner == owner)

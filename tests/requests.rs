@@ -232,3 +232,21 @@ fn a_renamed_dashboard_is_synced_without_reading_its_widgets() {
     assert_eq!(after["widgets"], before["widgets"]);
     w.run(&["plan", ".", "--refresh-children"]).expect(0).out_has("No changes.");
 }
+
+#[test]
+fn archiving_a_query_reads_the_widgets_of_other_owners_dashboards_only() {
+    let w = World::with_examples("req-prune-usage");
+    w.seed_foreign_content();
+    w.run(&["sync", "."]).expect(0);
+    let finance = w.dashboard_named("Finance board")["id"].clone();
+    std::fs::remove_file(w.dir.path().join("dashboards/traffic.yaml")).unwrap();
+    std::fs::remove_file(w.dir.path().join("queries/traffic.yaml")).unwrap();
+    w.clear();
+    w.run(&["plan", ".", "--prune", "--max-archive", "10"]).expect(2).out_has("Page views by page");
+    let dashboards: Vec<String> = details_read(&w).into_iter().filter(|p| p.starts_with("/api/dashboards/")).collect();
+    // Ours are planned from the manifests (or archived): only another owner's can lose a widget
+    // nobody planned.
+    assert_eq!(dashboards, vec![format!("/api/dashboards/{finance}")]);
+    w.run(&["sync", ".", "--prune", "--max-archive", "10"]).expect(0);
+    w.run(&["plan", ".", "--prune", "--refresh-children"]).expect(0).out_has("No changes.");
+}

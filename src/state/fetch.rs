@@ -427,14 +427,22 @@ async fn fetch_subscriptions(
     Ok(subscriptions)
 }
 
-/// Reads every listed dashboard's widgets, to know which dashboards show which visualizations.
+/// Reads the widgets of every listed dashboard that is not `owner`'s, to know which of them show
+/// which visualizations: only those lose widgets that nobody planned (the widgets of `owner`'s
+/// dashboards are planned from the manifests).
 pub async fn fetch_widget_usage(
     client: &RedashClient,
     actual: &Actual,
+    owner: &str,
     concurrency: usize,
 ) -> Result<Vec<WidgetUse>, RedashError> {
-    let missing: Vec<i64> =
-        actual.dashboards.iter().filter(|d| d.widgets.is_none() && !d.is_archived).map(|d| d.id).collect();
+    let missing: Vec<i64> = actual
+        .dashboards
+        .iter()
+        .filter(|d| d.widgets.is_none() && !d.is_archived)
+        .filter(|d| d.options.marker().is_none_or(|m| m.owner != owner))
+        .map(|d| d.id)
+        .collect();
     let fetched = dashboards_by_id(client, missing, concurrency).await;
     let mut all: Vec<Dashboard> =
         actual.dashboards.iter().filter(|d| d.widgets.is_some() && !d.is_archived).cloned().collect();

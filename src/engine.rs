@@ -261,7 +261,6 @@ async fn plan_from(
         adopt: opts.plan.adopt,
         concurrency: opts.concurrency,
         refresh_children: opts.refresh_children,
-        prune: opts.plan.prune,
     };
     let mut actual = if let Some(lists) = lists {
         fetch_actual_from(client, desired, &fetch, lists).await?

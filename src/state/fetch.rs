@@ -54,10 +54,6 @@ pub struct FetchOptions {
     /// entry shows them as last applied: edits of children in Redash's UI change nothing the
     /// list shows.
     pub refresh_children: bool,
-    /// The plan archives managed objects that are no longer desired: their queries'
-    /// visualizations are read, to know which widgets go with them. Without it, such objects
-    /// are only reported, and nothing of theirs beyond the list entry is read.
-    pub prune: bool,
 }
 
 /// The Redash version, checked: Redash 10 or later.
@@ -204,20 +200,21 @@ pub async fn fetch_actual_from(
     let pending_tokens: BTreeMap<String, &ResourceKey> =
         desired.dashboards.iter().map(|d| (pending_token(owner, d.key.marker()), &d.key)).collect();
 
-    // Ours, wanted: desired now, or to be archived (whose visualizations the plan checks).
-    let query_keys: HashSet<&str> = desired.queries.iter().map(|q| q.key.marker()).collect();
-    let wanted_query = |options: &MarkedOptions| {
-        options.marker().is_some_and(|m| m.owner == owner && (opts.prune || query_keys.contains(m.key)))
-    };
-    let dashboard_keys: HashSet<&str> = desired.dashboards.iter().map(|d| d.key.marker()).collect();
-    // A dashboard to archive needs nothing but its id.
-    let wanted_dashboard =
-        |options: &MarkedOptions| options.marker().is_some_and(|m| m.owner == owner && dashboard_keys.contains(m.key));
+    // Ours and desired. Ours no longer desired are reported from their list entries; a query
+    // that --prune archives is read when the plan asks (`needs_details`), for its visualizations.
+    let desired_keys: HashSet<&str> = desired
+        .queries
+        .iter()
+        .map(|q| q.key.marker())
+        .chain(desired.dashboards.iter().map(|d| d.key.marker()))
+        .collect();
+    let wanted =
+        |options: &MarkedOptions| options.marker().is_some_and(|m| m.owner == owner && desired_keys.contains(m.key));
     let query_detail_ids: Vec<i64> = queries
         .iter()
         .filter(|q| !unread.queries.contains(&q.id))
         .filter(|q| {
-            wanted_query(&q.options)
+            wanted(&q.options)
                 || query_adopt_ids.contains(&q.id)
                 || (q.options.marker().is_none() && desired_query_names.contains(q.name.as_str()))
         })
@@ -227,7 +224,7 @@ pub async fn fetch_actual_from(
         .iter()
         .filter(|d| !unread.dashboards.contains(&d.id))
         .filter(|d| {
-            wanted_dashboard(&d.options)
+            wanted(&d.options)
                 || dashboard_adopt_ids.contains(&d.id)
                 || pending_token_of(&d.name).is_some_and(|t| pending_tokens.contains_key(t))
                 || (d.options.marker().is_none() && desired_dashboard_names.contains(d.name.as_str()))

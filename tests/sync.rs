@@ -291,6 +291,38 @@ fn a_dashboard_edited_between_plan_and_apply_is_a_conflict_not_overwritten() {
 }
 
 #[test]
+fn a_dashboard_edited_before_its_widgets_change_is_a_conflict_and_no_widget_is_touched() {
+    let w = World::with_examples("conflict-widgets");
+    w.run(&["sync", "."]).expect(0);
+    let d = w.dashboard_named("Sales overview");
+    let id = d["id"].as_i64().unwrap();
+    // A widget moves: the dashboard's first write (its marker told an apply is under way) meets
+    // a person's rename.
+    w.dir.edit(
+        "dashboards/sales.yaml",
+        "position: {col: 0, row: 0, sizeX: 6, sizeY: 2}",
+        "position: {col: 0, row: 0, sizeX: 6, sizeY: 3}",
+    );
+    let path = format!("/api/dashboards/{id}");
+    w.emu.emulator.before_request(move |req, store| {
+        if req.method == "POST" && req.path == path {
+            let d = store.dashboards.get_mut(&id).unwrap();
+            d.name = "Renamed by a person".into();
+            d.version += 1;
+            return HookOutcome::Remove;
+        }
+        HookOutcome::Keep
+    });
+    w.clear();
+    w.run(&["sync", "."]).expect(1).out_has("CONFLICT update Dashboard default/sales-overview");
+    let writes: Vec<String> = write_summary(&w.requests());
+    assert_eq!(writes, vec![format!("POST /api/dashboards/{id}")], "the refused write only");
+    assert_eq!(w.dashboard_named("Renamed by a person")["widgets"], d["widgets"]);
+    w.run(&["sync", "."]).expect(0);
+    converged(&w);
+}
+
+#[test]
 fn a_query_edited_between_plan_and_apply_is_a_conflict_not_overwritten() {
     let w = World::with_examples("query-conflict");
     w.run(&["sync", "."]).expect(0);

@@ -25,8 +25,8 @@ pub use alerts::{alert_body, snippet_body};
 pub use bodies::*;
 pub use recover::Stop;
 use recover::{
-    accept_if_written, create_once, delete_widget, find_pending_dashboard, find_query, find_visualization, find_widget,
-    gone_is_done, mark_under_way,
+    create_once, delete_widget, find_pending_dashboard, find_query, find_visualization, find_widget, gone_is_done,
+    update_dashboard_once,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -404,8 +404,11 @@ async fn write_dashboard(ctx: &Ctx, a: &DashboardAction) -> Result<i64, (Option<
         Some(id) if under_way_first(!a.widgets.is_empty(), a.live_hash.as_deref(), &a.desired.hash) => {
             stop.check().map_err(|e| (Some(id), e))?;
             let options = with_marker(&a.live_options, parent_marker_json(owner, marker_key, None));
-            let version = mark_under_way(client, id, options, a.expected_version).await.map_err(|e| (Some(id), e))?;
-            (id, Some(version))
+            let mut body = serde_json::json!({ "options": options });
+            if let Some(v) = a.expected_version {
+                body["version"] = serde_json::json!(v);
+            }
+            (id, Some(update_dashboard_once(client, id, &body).await.map_err(|e| (Some(id), e))?))
         }
         Some(id) => (id, a.expected_version),
     };
@@ -437,12 +440,8 @@ async fn write_dashboard(ctx: &Ctx, a: &DashboardAction) -> Result<i64, (Option<
         if a.op == Op::Unarchive {
             body["is_archived"] = serde_json::json!(false);
         }
-        match client.update_dashboard(id, &body).await {
-            Ok(_) => {}
-            // A retried update whose first attempt went through finds the version moved on.
-            Err(e) if e.is_conflict() => accept_if_written(client, id, &body, e).await.map_err(fail)?,
-            Err(e) => return Err(fail(e)),
-        }
+        // A retried update whose first attempt went through finds the version moved on.
+        update_dashboard_once(client, id, &body).await.map_err(fail)?;
     }
     Ok(id)
 }

@@ -148,50 +148,59 @@ pub async fn delete_widget(client: &RedashClient, dashboard_id: i64, id: i64) ->
     }
 }
 
-/// Writes a dashboard's `options` (its marker without hashes) at `version`; the dashboard's new
-/// version. A 409 after a retry is the first attempt's doing when the dashboard holds those
-/// options; otherwise someone changed the dashboard since it was read.
-pub async fn mark_under_way(
-    client: &RedashClient,
-    id: i64,
-    options: Value,
-    version: Option<i64>,
-) -> Result<i64, RedashError> {
-    let mut body = serde_json::json!({ "options": options });
-    if let Some(v) = version {
-        body["version"] = v.into();
-    }
-    match client.update_dashboard(id, &body).await {
-        Ok(d) => Ok(d.version),
-        Err(e) if e.is_conflict() => match client.dashboard(id).await {
-            Ok(d) if *d.options.value() == body["options"] && !d.is_archived => Ok(d.version),
-            _ => Err(e),
-        },
-        Err(e) => Err(e),
+/// Updates a dashboard with `body` (which carries the version read, if any); the dashboard's new
+/// version. A 409 after a retry is the first attempt's doing when the dashboard holds every field
+/// the update sent (its answer was lost); otherwise someone changed the dashboard since it was read.
+pub async fn update_dashboard_once(client: &RedashClient, id: i64, body: &Value) -> Result<i64, RedashError> {
+    let error = match client.update_dashboard(id, body).await {
+        Ok(d) => return Ok(d.version),
+        Err(e) if e.is_conflict() => e,
+        Err(e) => return Err(e),
+    };
+    match client.dashboard(id).await {
+        Ok(d) if holds(&d, body) => Ok(d.version),
+        _ => Err(error),
     }
 }
 
-/// A dashboard update refused with 409 after a retry: it is done if the dashboard holds
-/// everything that update sent (the first attempt went through and its answer was lost).
-pub async fn accept_if_written(
-    client: &RedashClient,
-    id: i64,
-    body: &Value,
-    error: RedashError,
-) -> Result<(), RedashError> {
-    let Ok(d) = client.dashboard(id).await else { return Err(error) };
-    let sorted = |tags: &[String]| {
-        let mut t = tags.to_vec();
-        t.sort();
-        t
-    };
-    let sent_tags: Vec<String> =
-        body["tags"].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect();
-    let holds = body["name"] == d.name.as_str()
-        && sorted(&sent_tags) == sorted(&d.tags)
-        && body["dashboard_filters_enabled"] == d.dashboard_filters_enabled
-        && body["is_draft"] == d.is_draft
-        && body["options"] == *d.options.value()
-        && !d.is_archived;
-    if holds { Ok(()) } else { Err(error) }
+/// Whether `d` holds every field of an update `body` (tags in any order).
+fn holds(d: &Dashboard, body: &Value) -> bool {
+    fn sorted(mut tags: Vec<&str>) -> Vec<&str> {
+        tags.sort_unstable();
+        tags
+    }
+    let sent = |key: &str| body.get(key);
+    !d.is_archived
+        && sent("name").is_none_or(|n| n == d.name.as_str())
+        && sent("tags").is_none_or(|t| {
+            sorted(t.as_array().into_iter().flatten().filter_map(Value::as_str).collect())
+                == sorted(d.tags.iter().map(String::as_str).collect())
+        })
+        && sent("dashboard_filters_enabled").is_none_or(|v| *v == d.dashboard_filters_enabled)
+        && sent("is_draft").is_none_or(|v| *v == d.is_draft)
+        && sent("options").is_none_or(|o| o == d.options.value())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_dashboard_holds_an_update_when_every_field_sent_is_there() {
+        let d: Dashboard = serde_json::from_value(json!({
+            "id": 3, "name": "Sales", "slug": "sales", "tags": ["b", "a"], "is_draft": false,
+            "dashboard_filters_enabled": true, "version": 4, "options": {"gitops": {"owner": "o", "key": "k"}},
+        }))
+        .unwrap();
+        let options_only = json!({"options": {"gitops": {"owner": "o", "key": "k"}}, "version": 3});
+        assert!(holds(&d, &options_only), "fields not sent are not compared, the version never");
+        let full = json!({"name": "Sales", "tags": ["a", "b"], "is_draft": false, "dashboard_filters_enabled": true,
+            "options": {"gitops": {"owner": "o", "key": "k"}}});
+        assert!(holds(&d, &full), "tags in any order");
+        assert!(!holds(&d, &json!({"options": {"gitops": {"owner": "o", "key": "k", "hash": "h"}}})));
+        assert!(!holds(&d, &json!({"name": "Sales 2024"})));
+        assert!(!holds(&Dashboard { is_archived: true, ..d }, &options_only), "an archived dashboard holds nothing");
+    }
 }

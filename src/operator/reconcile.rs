@@ -27,6 +27,7 @@ use crate::manifest::{
 use crate::plan::{Op, PlanOptions};
 use crate::redash::RedashError;
 use crate::state::marker::{is_marked, read_marker};
+use crate::state::{Actual, fetch_widget_usage};
 
 pub const FINALIZER: &str = "redash-gitops.dev/archive";
 pub const FIELD_MANAGER: &str = "redash-gitops";
@@ -516,7 +517,7 @@ async fn cleanup<K: Managed>(obj: Arc<K>, ctx: &Context) -> Result<Action, Error
         }
     };
     let result = match K::KIND {
-        Kind::Query => archive_query(&conn, &key, id).await,
+        Kind::Query => archive_query(&conn, &key, id, ctx.concurrency).await,
         Kind::Dashboard => archive_dashboard(&conn, &key, id).await,
         Kind::Alert => delete_alert(&conn, &key, id).await,
         Kind::QuerySnippet => delete_snippet(&conn, &key, id).await,
@@ -538,7 +539,12 @@ fn is_ours(options: &serde_json::Value, conn: &Connection, key: &ResourceKey) ->
     is_marked(options, &conn.owner, key.marker())
 }
 
-async fn archive_query(conn: &Connection, key: &ResourceKey, id: i64) -> Result<Option<String>, String> {
+async fn archive_query(
+    conn: &Connection,
+    key: &ResourceKey,
+    id: i64,
+    concurrency: usize,
+) -> Result<Option<String>, String> {
     let q = match conn.client.query(id).await {
         Ok(q) => q,
         Err(RedashError::NotFound { .. }) => return Ok(None),
@@ -549,15 +555,15 @@ async fn archive_query(conn: &Connection, key: &ResourceKey, id: i64) -> Result<
     }
     // Redash deletes every widget showing the query's visualizations: refuse when that would
     // empty dashboards this owner does not manage.
-    let dashboards = conn.client.dashboards().await.map_err(|e| e.to_string())?;
+    let listed = Actual { dashboards: conn.client.dashboards().await.map_err(|e| e.to_string())?, ..Actual::default() };
+    let usage = fetch_widget_usage(&conn.client, &listed, &conn.owner, concurrency).await.map_err(|e| e.to_string())?;
     let viz: Vec<i64> = q.visualizations.iter().flatten().map(|v| v.id).collect();
-    let mut lost = Vec::new();
-    for d in dashboards.iter().filter(|d| d.options.marker().is_none_or(|m| m.owner != conn.owner)) {
-        let full = conn.client.dashboard(d.id).await.map_err(|e| e.to_string())?;
-        if full.widgets.iter().flatten().any(|w| w.visualization.as_ref().is_some_and(|v| viz.contains(&v.id))) {
-            lost.push(format!("{:?} (id {})", d.name, d.id));
-        }
-    }
+    let mut lost: Vec<String> = usage
+        .iter()
+        .filter(|u| viz.contains(&u.visualization_id))
+        .map(|u| format!("{:?} (id {})", u.dashboard_name, u.dashboard_id))
+        .collect();
+    lost.dedup();
     if !lost.is_empty() {
         return Err(format!(
             "not archiving Redash query {id}: dashboards not managed here would lose widgets ({}); remove them from those dashboards, or set deletionPolicy: orphan",

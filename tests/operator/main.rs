@@ -653,3 +653,34 @@ async fn a_new_resource_reads_no_other_managed_query_in_full() {
     }
     op.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_query_that_someone_elses_dashboard_shows_is_refused_and_said_so() {
+    let c = Cluster::new("refuse");
+    c.connect().await;
+    let op = c.start("replica-a", false, Duration::from_secs(300));
+    c.apply_query(ORDERS).await;
+    eventually("Ready", 20, || ready_true(&c, QUERIES, "orders")).await;
+    let id = c.status(QUERIES, "orders")["redashId"].as_i64().unwrap();
+    let chart = c.status(QUERIES, "orders")["children"]["Chart"].as_i64().unwrap();
+    // A board made by hand shows the chart: archiving the query would empty it.
+    let board = c.redash_post("/api/dashboards", json!({"name": "Hand-made board"}));
+    c.redash_post(
+        "/api/widgets",
+        json!({"dashboard_id": board["id"], "visualization_id": chart, "text": "", "width": 1, "options": {}}),
+    );
+    let api: Api<Query> = Api::namespaced(c.client(), NS);
+    api.delete("orders", &DeleteParams::default()).await.unwrap();
+    let message = eventually("the refusal", 20, || {
+        c.kube
+            .objects("events.k8s.io/v1/events")
+            .into_iter()
+            .find(|e| e["reason"] == "ArchiveFailed")
+            .map(|e| e["note"].as_str().unwrap_or_default().to_string())
+    })
+    .await;
+    assert!(message.contains(&format!("\"Hand-made board\" (id {})", board["id"])), "{message}");
+    assert_eq!(c.redash(&format!("/api/queries/{id}"))["is_archived"], false);
+    assert!(c.kube.object(QUERIES, NS, "orders").is_some(), "the finalizer stays until the board lets go");
+    op.stop().await;
+}

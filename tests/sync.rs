@@ -263,14 +263,8 @@ fn adopt_takes_over_a_hand_made_query_in_place() {
     converged(&w);
 }
 
-#[test]
-fn a_dashboard_edited_between_plan_and_apply_is_a_conflict_not_overwritten() {
-    let w = World::with_examples("conflict");
-    w.run(&["sync", "."]).expect(0);
-    let d = w.dashboard_named("Sales overview");
-    let id = d["id"].as_i64().unwrap();
-    w.dir.edit("dashboards/sales.yaml", "  name: Sales overview\n", "  name: Sales overview (v2)\n");
-    // Someone renames the dashboard in the UI right before our write reaches Redash.
+/// Someone renames dashboard `id` in the UI right before our next write of it reaches Redash.
+fn renamed_by_a_person_before_our_next_write(w: &World, id: i64) {
     let path = format!("/api/dashboards/{id}");
     w.emu.emulator.before_request(move |req, store| {
         if req.method == "POST" && req.path == path {
@@ -281,6 +275,16 @@ fn a_dashboard_edited_between_plan_and_apply_is_a_conflict_not_overwritten() {
         }
         HookOutcome::Keep
     });
+}
+
+#[test]
+fn a_dashboard_edited_between_plan_and_apply_is_a_conflict_not_overwritten() {
+    let w = World::with_examples("conflict");
+    w.run(&["sync", "."]).expect(0);
+    let d = w.dashboard_named("Sales overview");
+    let id = d["id"].as_i64().unwrap();
+    w.dir.edit("dashboards/sales.yaml", "  name: Sales overview\n", "  name: Sales overview (v2)\n");
+    renamed_by_a_person_before_our_next_write(&w, id);
     let run = w.run(&["sync", "."]).expect(1);
     run.out_has("CONFLICT update Dashboard default/sales-overview").err_has("could not be applied");
     assert_eq!(w.ok("GET", &format!("/api/dashboards/{id}"), None)["name"], "Renamed by a person");
@@ -303,16 +307,7 @@ fn a_dashboard_edited_before_its_widgets_change_is_a_conflict_and_no_widget_is_t
         "position: {col: 0, row: 0, sizeX: 6, sizeY: 2}",
         "position: {col: 0, row: 0, sizeX: 6, sizeY: 3}",
     );
-    let path = format!("/api/dashboards/{id}");
-    w.emu.emulator.before_request(move |req, store| {
-        if req.method == "POST" && req.path == path {
-            let d = store.dashboards.get_mut(&id).unwrap();
-            d.name = "Renamed by a person".into();
-            d.version += 1;
-            return HookOutcome::Remove;
-        }
-        HookOutcome::Keep
-    });
+    renamed_by_a_person_before_our_next_write(&w, id);
     w.clear();
     w.run(&["sync", "."]).expect(1).out_has("CONFLICT update Dashboard default/sales-overview");
     let writes: Vec<String> = write_summary(&w.requests());

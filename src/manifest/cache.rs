@@ -9,10 +9,12 @@
 //! finding are never kept, so every finding still comes from the YAML with its line. A cache
 //! that cannot be read, is corrupt, or cannot be written costs time, never a result.
 
-use std::collections::HashMap;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use foldhash::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -31,23 +33,42 @@ const MAX_BYTES: u64 = 512 * 1024 * 1024;
 const UNUSED_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
 const TEMP_LEFT_FOR: Duration = Duration::from_secs(24 * 3600);
 
-#[derive(Serialize, Deserialize)]
-struct CacheFile {
-    tool: String,
+#[derive(Serialize)]
+struct CacheFile<'a> {
+    tool: &'a str,
     /// By the SHA-256 of each document's text.
-    documents: HashMap<String, Box<RawValue>>,
+    documents: HashMap<&'a str, &'a RawValue>,
+}
+
+/// A cache file as read: its entries borrowed from its text.
+#[derive(Deserialize)]
+struct CacheFileRef<'a> {
+    tool: String,
+    #[serde(borrow)]
+    documents: HashMap<&'a str, &'a RawValue>,
 }
 
 /// The cache of one set of paths, read once per run and written back when it changed.
+///
+/// Entries stay in the text of the file they were read from, each a range of it: the cache of
+/// 10,000 documents was as many allocations and copies, and another of each for every entry read.
 pub struct ManifestCache {
     file: PathBuf,
     tool: String,
-    entries: HashMap<String, Box<RawValue>>,
-    /// Entries read this run, and entries made this run: the next cache holds these only, so
-    /// texts no longer in any file do not pile up.
-    kept: Mutex<HashMap<String, Box<RawValue>>>,
+    text: String,
+    entries: HashMap<String, Entry>,
+    /// Entries made this run.
+    made: Mutex<Vec<(String, Box<RawValue>)>>,
     hits: AtomicUsize,
     misses: AtomicUsize,
+}
+
+struct Entry {
+    /// Where the entry's JSON is in the cache's text.
+    range: Range<usize>,
+    /// Read this run: the next cache holds these and those made, so texts no longer in any file
+    /// do not pile up.
+    used: AtomicBool,
 }
 
 /// How many document texts came from the cache, and how many were parsed.
@@ -67,19 +88,19 @@ impl ManifestCache {
             paths.iter().map(|p| p.canonicalize().unwrap_or_else(|_| p.clone()).display().to_string()).collect();
         let name = &crate::util::sha256_hex(roots.join("\n").as_bytes())[..16];
         let file = dir.join(format!("manifests-{name}.json"));
-        let entries = match read(&file) {
-            Ok(Some(cached)) if cached.tool == tool => cached.documents,
-            Ok(_) => HashMap::new(),
+        let (text, entries) = match read(&file, &tool) {
+            Ok(found) => found,
             Err(reason) => {
                 tracing::warn!(file = %file.display(), %reason, "the manifest cache is unusable; parsing every document");
-                HashMap::new()
+                Default::default()
             }
         };
         Some(ManifestCache {
             file,
             tool,
+            text,
             entries,
-            kept: Mutex::default(),
+            made: Mutex::default(),
             hits: AtomicUsize::new(0),
             misses: AtomicUsize::new(0),
         })
@@ -88,14 +109,16 @@ impl ManifestCache {
     /// The documents of a text with this key, when read before.
     pub fn get(&self, key: &str) -> Option<Vec<Doc>> {
         // An entry that no longer reads is dropped, and its text parsed as if it were new.
-        let found =
-            self.entries.get(key).and_then(|raw| Some((raw, serde_json::from_str::<Vec<Doc>>(raw.get()).ok()?)));
-        let Some((raw, docs)) = found else {
+        let found = self
+            .entries
+            .get(key)
+            .and_then(|entry| Some((entry, serde_json::from_str::<Vec<Doc>>(&self.text[entry.range.clone()]).ok()?)));
+        let Some((entry, docs)) = found else {
             self.misses.fetch_add(1, Ordering::Relaxed);
             return None;
         };
         self.hits.fetch_add(1, Ordering::Relaxed);
-        self.lock().insert(key.to_string(), raw.clone());
+        entry.used.store(true, Ordering::Relaxed);
         Some(docs)
     }
 
@@ -108,7 +131,7 @@ impl ManifestCache {
             return;
         }
         if let Ok(raw) = RawValue::from_string(json) {
-            self.lock().insert(key, raw);
+            self.made.lock().unwrap_or_else(|e| e.into_inner()).push((key, raw));
         }
     }
 
@@ -120,10 +143,12 @@ impl ManifestCache {
     /// run that reads it meanwhile sees the old cache or the new one, never half of one.
     /// The files of other path sets that no run has used for a while are removed.
     pub fn save(self) -> std::io::Result<()> {
-        let kept = self.kept.into_inner().unwrap_or_else(|e| e.into_inner());
+        let made = self.made.into_inner().unwrap_or_else(|e| e.into_inner());
         let dir = self.file.parent().unwrap_or(Path::new(".")).to_path_buf();
-        // Nothing put (an entry that did not read is put again) and every entry read.
-        let unchanged = self.misses.load(Ordering::Relaxed) == 0 && kept.len() == self.entries.len();
+        // Nothing made (an entry that did not read is made again) and every entry read.
+        let unchanged = made.is_empty()
+            && self.misses.load(Ordering::Relaxed) == 0
+            && self.entries.values().all(|e| e.used.load(Ordering::Relaxed));
         let saved = if unchanged {
             // Its modification time says when it was last used; a cache that cannot be touched
             // (read-only, shared) is still a good one, and worth no warning.
@@ -132,14 +157,16 @@ impl ManifestCache {
             }
             Ok(())
         } else {
-            write_atomically(&self.file, &CacheFile { tool: self.tool, documents: kept })
+            let kept = self.entries.iter().filter(|(_, e)| e.used.load(Ordering::Relaxed)).filter_map(|(key, e)| {
+                // Read from this text when the cache was opened, so a JSON value.
+                let raw: &RawValue = serde_json::from_str(&self.text[e.range.clone()]).ok()?;
+                Some((key.as_str(), raw))
+            });
+            let documents = kept.chain(made.iter().map(|(key, raw)| (key.as_str(), &**raw))).collect();
+            write_atomically(&self.file, &CacheFile { tool: &self.tool, documents })
         };
         remove_unused(&dir, &self.file);
         saved
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Box<RawValue>>> {
-        self.kept.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -191,20 +218,36 @@ pub fn default_dir() -> Option<PathBuf> {
     Some(base.join("redash-gitops"))
 }
 
-fn read(file: &Path) -> Result<Option<CacheFile>, String> {
+/// The text of the cache file and where each entry of this build is in it; none when there is
+/// no cache yet or it is another build's.
+fn read(file: &Path, tool: &str) -> Result<(String, HashMap<String, Entry>), String> {
     let size = match std::fs::metadata(file) {
         Ok(m) => m.len(),
         // No cache yet; a directory that cannot exist is told when the cache is written.
         Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => {
-            return Ok(None);
+            return Ok(Default::default());
         }
         Err(e) => return Err(e.to_string()),
     };
     if size > MAX_BYTES {
         return Err(format!("{size} bytes, more than a cache should hold"));
     }
-    let text = std::fs::read(file).map_err(|e| e.to_string())?;
-    serde_json::from_slice(&text).map(Some).map_err(|e| e.to_string())
+    let text = std::fs::read_to_string(file).map_err(|e| e.to_string())?;
+    let cached: CacheFileRef<'_> = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    if cached.tool != tool {
+        return Ok(Default::default());
+    }
+    let start_of = |raw: &RawValue| raw.get().as_ptr() as usize - text.as_ptr() as usize;
+    let entries = cached
+        .documents
+        .iter()
+        .map(|(key, raw)| {
+            let start = start_of(raw);
+            (key.to_string(), Entry { range: start..start + raw.get().len(), used: AtomicBool::new(false) })
+        })
+        .collect();
+    drop(cached);
+    Ok((text, entries))
 }
 
 /// This build of the tool: entries made by another build are not trusted.

@@ -91,6 +91,10 @@ impl ServiceModel {
 pub(super) struct Service {
     pub model: ServiceModel,
     workers: Arc<Semaphore>,
+    /// When each worker that is not serving finished its last request: a request that waited
+    /// for it starts then, not when its task is next polled (the timer's and the scheduler's
+    /// lateness would otherwise add a millisecond or two to every service time).
+    free_at: std::sync::Mutex<Vec<tokio::time::Instant>>,
     /// Requests waiting or being served.
     present: AtomicUsize,
     rejected: AtomicU64,
@@ -115,6 +119,7 @@ impl Served<'_> {
 
 impl Drop for Served<'_> {
     fn drop(&mut self) {
+        self.service.free_at.lock().unwrap_or_else(|e| e.into_inner()).push(self.done_at);
         self.service.present.fetch_sub(1, Ordering::SeqCst);
     }
 }
@@ -124,6 +129,7 @@ impl Service {
         Service {
             model,
             workers: Arc::new(Semaphore::new(model.workers.max(1))),
+            free_at: std::sync::Mutex::new(vec![tokio::time::Instant::now(); model.workers.max(1)]),
             present: AtomicUsize::new(0),
             rejected: AtomicU64::new(0),
         }
@@ -140,11 +146,20 @@ impl Service {
             self.rejected.fetch_add(1, Ordering::SeqCst);
             return None;
         }
+        let arrived = tokio::time::Instant::now();
         let Ok(worker) = self.workers.acquire().await else {
             self.present.fetch_sub(1, Ordering::SeqCst);
             return None;
         };
-        let done_at = tokio::time::Instant::now() + self.model.service_time(class);
+        // The worker that has been free longest; one is, as this request holds a permit.
+        let free_at = {
+            let mut free = self.free_at.lock().unwrap_or_else(|e| e.into_inner());
+            match (0..free.len()).min_by_key(|&i| free[i]) {
+                Some(first) => free.swap_remove(first),
+                None => arrived,
+            }
+        };
+        let done_at = arrived.max(free_at) + self.model.service_time(class);
         Some(Served { service: self, _worker: worker, done_at })
     }
 
@@ -175,6 +190,28 @@ mod tests {
             [RequestClass::List; 4].into_iter().chain([RequestClass::Detail; 8]).chain([RequestClass::Write; 2]);
         // (4 × 15 + 8 × 25 + 2 × 40) ms ÷ 4 workers
         assert_eq!(m.floor(classes), Duration::from_millis(85));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_that_waited_starts_when_the_worker_was_free_not_when_it_is_next_polled() {
+        let s = Arc::new(Service::new(ServiceModel { workers: 1, write_ms: 10, ..ServiceModel::default() }));
+        let start = tokio::time::Instant::now();
+        let first = s.serve(RequestClass::Write).await.unwrap();
+        assert_eq!(first.done_at, start + Duration::from_millis(10));
+        let waiting = tokio::spawn({
+            let s = s.clone();
+            async move { s.serve(RequestClass::Write).await.map(|served| served.done_at) }
+        });
+        tokio::task::yield_now().await;
+        // The first request's task is polled late: its answer goes out at 15 ms, not 10.
+        tokio::time::advance(Duration::from_millis(15)).await;
+        drop(first);
+        let second = waiting.await.unwrap().unwrap();
+        assert_eq!(second, start + Duration::from_millis(20), "one worker serves a write per 10 ms");
+        // An idle worker starts a request when it arrives.
+        tokio::time::advance(Duration::from_millis(30)).await;
+        let third = s.serve(RequestClass::Write).await.unwrap();
+        assert_eq!(third.done_at, start + Duration::from_millis(55));
     }
 
     #[tokio::test(start_paused = true)]

@@ -373,6 +373,26 @@ mod tests {
     }
 
     #[test]
+    fn entries_are_read_where_they_sit_in_the_file_whatever_its_layout() {
+        let dir = TestDir::new("cache-layout");
+        let file = saved_run(&dir, &["a"]);
+        // Another writer's layout: indented, keys in another order, escapes inside an entry.
+        let mut docs = snippet("b");
+        if let Doc::QuerySnippet(_, spec) = &mut docs[0] {
+            spec.snippet = "SELECT \"x\"\n  FROM t -- é".into();
+        }
+        let text = format!(
+            "{{\n  \"documents\": {{\n    \"b\" : {},\n    \"a\":\t{}\n  }},\n  \"tool\": {}\n}}\n",
+            serde_json::to_string_pretty(&docs).unwrap(),
+            serde_json::to_string(&snippet("a")).unwrap(),
+            serde_json::to_string(&tool_identity().unwrap()).unwrap(),
+        );
+        std::fs::write(&file, text).unwrap();
+        let cache = open(&dir);
+        assert_eq!((cache.get("a"), cache.get("b")), (Some(snippet("a")), Some(docs)));
+    }
+
+    #[test]
     fn keys_are_the_sha256_of_the_text() {
         assert_eq!(key_of("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }

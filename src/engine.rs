@@ -279,7 +279,8 @@ async fn plan_from(
         result = plan(desired, &actual, &data_sources, &opts.plan);
     }
     if result.as_ref().is_ok_and(|p| p.needs_widget_usage) {
-        actual.widget_usage = Some(fetch_widget_usage(client, &actual, &opts.plan.owner, opts.concurrency).await?);
+        actual.widget_usage =
+            Some(fetch_widget_usage(client, &actual.dashboards, &opts.plan.owner, opts.concurrency).await?);
         result = plan(desired, &actual, &data_sources, &opts.plan);
     }
     tracing::info!(ms = started.elapsed().as_millis() as u64, "planned");

@@ -26,8 +26,8 @@ use crate::manifest::{
 };
 use crate::plan::{Op, PlanOptions};
 use crate::redash::RedashError;
+use crate::state::fetch_widget_usage;
 use crate::state::marker::{is_marked, read_marker};
-use crate::state::{Actual, fetch_widget_usage};
 
 pub const FINALIZER: &str = "redash-gitops.dev/archive";
 pub const FIELD_MANAGER: &str = "redash-gitops";
@@ -555,7 +555,7 @@ async fn archive_query(
     }
     // Redash deletes every widget showing the query's visualizations: refuse when that would
     // empty dashboards this owner does not manage.
-    let listed = Actual { dashboards: conn.client.dashboards().await.map_err(|e| e.to_string())?, ..Actual::default() };
+    let listed = conn.client.dashboards().await.map_err(|e| e.to_string())?;
     let usage = fetch_widget_usage(&conn.client, &listed, &conn.owner, concurrency).await.map_err(|e| e.to_string())?;
     let viz: Vec<i64> = q.visualizations.iter().flatten().map(|v| v.id).collect();
     let mut lost: Vec<String> = usage

@@ -429,12 +429,11 @@ async fn fetch_subscriptions(
 /// dashboards are planned from the manifests).
 pub async fn fetch_widget_usage(
     client: &RedashClient,
-    actual: &Actual,
+    dashboards: &[Dashboard],
     owner: &str,
     concurrency: usize,
 ) -> Result<Vec<WidgetUse>, RedashError> {
-    let missing: Vec<i64> = actual
-        .dashboards
+    let missing: Vec<i64> = dashboards
         .iter()
         .filter(|d| d.widgets.is_none() && !d.is_archived)
         .filter(|d| d.options.marker().is_none_or(|m| m.owner != owner))
@@ -442,7 +441,7 @@ pub async fn fetch_widget_usage(
         .collect();
     let fetched = dashboards_by_id(client, missing, concurrency).await;
     let mut all: Vec<Dashboard> =
-        actual.dashboards.iter().filter(|d| d.widgets.is_some() && !d.is_archived).cloned().collect();
+        dashboards.iter().filter(|d| d.widgets.is_some() && !d.is_archived).cloned().collect();
     for d in fetched {
         all.push(d?);
     }

@@ -250,3 +250,28 @@ fn archiving_a_query_reads_the_widgets_of_other_owners_dashboards_only() {
     w.run(&["sync", ".", "--prune", "--max-archive", "10"]).expect(0);
     w.run(&["plan", ".", "--prune", "--refresh-children"]).expect(0).out_has("No changes.");
 }
+
+#[test]
+fn a_failed_read_of_another_owners_dashboard_stops_an_archive_before_anything_is_written() {
+    use redash_gitops::emulator::{Fault, FaultPlan, FaultRule};
+    let w = World::with_examples("req-prune-usage-fail");
+    w.seed_foreign_content();
+    w.run(&["sync", "."]).expect(0);
+    let finance = w.dashboard_named("Finance board")["id"].clone();
+    std::fs::remove_file(w.dir.path().join("dashboards/traffic.yaml")).unwrap();
+    std::fs::remove_file(w.dir.path().join("queries/traffic.yaml")).unwrap();
+    // Which widgets the archive takes is read from the other owner's dashboard; it fails.
+    let path = format!("/api/dashboards/{finance}");
+    w.emu.emulator.set_faults(FaultPlan {
+        seed: 1,
+        rules: vec![FaultRule::matching("GET", &path, Fault::Error { status: 502 })],
+    });
+    w.clear();
+    let run =
+        w.run(&["sync", ".", "--prune", "--max-archive", "10", "--retries", "1", "--retry-delay", "5ms"]).expect(1);
+    run.err_has(&path).err_has("502");
+    assert!(w.writes().is_empty(), "nothing is archived when the plan cannot know what it takes");
+    w.emu.emulator.clear_faults();
+    w.run(&["sync", ".", "--prune", "--max-archive", "10"]).expect(0);
+    w.run(&["plan", ".", "--prune", "--refresh-children"]).expect(0).out_has("No changes.");
+}

@@ -233,14 +233,21 @@ fn a_renamed_dashboard_is_synced_without_reading_its_widgets() {
     w.run(&["plan", ".", "--refresh-children"]).expect(0).out_has("No changes.");
 }
 
-#[test]
-fn archiving_a_query_reads_the_widgets_of_other_owners_dashboards_only() {
-    let w = World::with_examples("req-prune-usage");
+/// The examples synced beside hand-made content (a "Finance board" that no owner manages), then
+/// the traffic query and dashboard removed from the manifests; the board's id.
+fn synced_beside_a_foreign_board_then_traffic_removed(name: &str) -> (World, serde_json::Value) {
+    let w = World::with_examples(name);
     w.seed_foreign_content();
     w.run(&["sync", "."]).expect(0);
     let finance = w.dashboard_named("Finance board")["id"].clone();
     std::fs::remove_file(w.dir.path().join("dashboards/traffic.yaml")).unwrap();
     std::fs::remove_file(w.dir.path().join("queries/traffic.yaml")).unwrap();
+    (w, finance)
+}
+
+#[test]
+fn archiving_a_query_reads_the_widgets_of_other_owners_dashboards_only() {
+    let (w, finance) = synced_beside_a_foreign_board_then_traffic_removed("req-prune-usage");
     w.clear();
     w.run(&["plan", ".", "--prune", "--max-archive", "10"]).expect(2).out_has("Page views by page");
     let dashboards: Vec<String> = details_read(&w).into_iter().filter(|p| p.starts_with("/api/dashboards/")).collect();
@@ -254,12 +261,7 @@ fn archiving_a_query_reads_the_widgets_of_other_owners_dashboards_only() {
 #[test]
 fn a_failed_read_of_another_owners_dashboard_stops_an_archive_before_anything_is_written() {
     use redash_gitops::emulator::{Fault, FaultPlan, FaultRule};
-    let w = World::with_examples("req-prune-usage-fail");
-    w.seed_foreign_content();
-    w.run(&["sync", "."]).expect(0);
-    let finance = w.dashboard_named("Finance board")["id"].clone();
-    std::fs::remove_file(w.dir.path().join("dashboards/traffic.yaml")).unwrap();
-    std::fs::remove_file(w.dir.path().join("queries/traffic.yaml")).unwrap();
+    let (w, finance) = synced_beside_a_foreign_board_then_traffic_removed("req-prune-usage-fail");
     // Which widgets the archive takes is read from the other owner's dashboard; it fails.
     let path = format!("/api/dashboards/{finance}");
     w.emu.emulator.set_faults(FaultPlan {

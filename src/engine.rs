@@ -13,7 +13,7 @@ use crate::plan::{Plan, PlanError, PlanOptions, plan};
 use crate::redash::types::{DataSource, Destination};
 use crate::redash::{RedashClient, RedashError};
 use crate::state::fetch::Lists;
-use crate::state::fetch::{dashboards_by_id, fetch_by_ids, queries_by_id};
+use crate::state::fetch::{dashboards_by_id, fetch_actual_as_listed, fetch_by_ids, queries_by_id};
 use crate::state::{
     Actual, Desired, FetchOptions, check_server, fetch_actual_from, fetch_lists, fetch_widget_usage, resolve,
 };
@@ -191,9 +191,18 @@ pub async fn load_and_plan(
         let client = client.clone();
         async move { read_session(&client).await }
     });
-    let lists = Background::spawn({
+    // The lists apart: each is gone on from as soon as it is in (`fetch_actual_as_listed`).
+    let listed_queries = Background::spawn({
         let client = client.clone();
-        async move { read_lists(&client).await }
+        async move { client.queries().await }
+    });
+    let listed_dashboards = Background::spawn({
+        let client = client.clone();
+        async move { client.dashboards().await }
+    });
+    let alerts_and_snippets = Background::spawn({
+        let client = client.clone();
+        async move { tokio::try_join!(client.alerts(), client.snippets()) }
     });
     let (paths, cache_dir) = (paths.to_vec(), opts.cache_dir.clone());
     let set = blocking(move || load_and_validate(&paths, cache_dir.as_deref())).await?;
@@ -209,8 +218,19 @@ pub async fn load_and_plan(
     })
     .await;
     let desired = desired?;
-    let state = ServerState { redash_version, data_sources, lists: Some(lists.join().await?) };
-    plan_from(client, &desired, opts, &BTreeMap::new(), state).await
+    tracing::info!("resolved the manifests");
+    let started = std::time::Instant::now();
+    let actual = fetch_actual_as_listed(
+        client,
+        &desired,
+        &fetch_options(opts),
+        listed_queries.join(),
+        listed_dashboards.join(),
+        alerts_and_snippets.join(),
+    )
+    .await?;
+    tracing::info!(ms = started.elapsed().as_millis() as u64, "read the rest of what the plan compares");
+    plan_read(client, &desired, opts, actual, &data_sources, redash_version).await
 }
 
 /// Reads what the plan needs from Redash and plans. Nothing is written.
@@ -246,7 +266,16 @@ fn resolved(
     resolve(set, data_sources, destinations, data_source_map).map_err(|d| EngineError::Invalid(Diagnostics(d)))
 }
 
-/// Plans from what was read of Redash, reading more as the plan asks.
+fn fetch_options(opts: &EngineOptions) -> FetchOptions {
+    FetchOptions {
+        owner: opts.plan.owner.clone(),
+        adopt: opts.plan.adopt,
+        concurrency: opts.concurrency,
+        refresh_children: opts.refresh_children,
+    }
+}
+
+/// Reads what the plan needs from the lists, or by the ids in `hints`, and plans.
 async fn plan_from(
     client: &RedashClient,
     desired: &Desired,
@@ -254,20 +283,27 @@ async fn plan_from(
     hints: &BTreeMap<ResourceKey, i64>,
     state: ServerState,
 ) -> Result<Planned, EngineError> {
-    let started = std::time::Instant::now();
     let ServerState { redash_version, data_sources, lists } = state;
-    let fetch = FetchOptions {
-        owner: opts.plan.owner.clone(),
-        adopt: opts.plan.adopt,
-        concurrency: opts.concurrency,
-        refresh_children: opts.refresh_children,
-    };
-    let mut actual = if let Some(lists) = lists {
+    let fetch = fetch_options(opts);
+    let actual = if let Some(lists) = lists {
         fetch_actual_from(client, desired, &fetch, lists).await?
     } else {
         fetch_by_ids(client, desired, &fetch, hints).await?
     };
-    let mut result = plan(desired, &actual, &data_sources, &opts.plan);
+    plan_read(client, desired, opts, actual, &data_sources, redash_version).await
+}
+
+/// Plans from what was read of Redash, reading more as the plan asks.
+async fn plan_read(
+    client: &RedashClient,
+    desired: &Desired,
+    opts: &EngineOptions,
+    mut actual: Actual,
+    data_sources: &[DataSource],
+    redash_version: String,
+) -> Result<Planned, EngineError> {
+    let started = std::time::Instant::now();
+    let mut result = plan(desired, &actual, data_sources, &opts.plan);
     // Children left unread that the plan turns out to need: read them and plan again. Each
     // round reads only what the last one asked for; three cover a dashboard whose widgets need
     // queries that lose visualizations.
@@ -276,12 +312,12 @@ async fn plan_from(
             break;
         };
         read_details(client, &mut actual, &needs, opts.concurrency).await?;
-        result = plan(desired, &actual, &data_sources, &opts.plan);
+        result = plan(desired, &actual, data_sources, &opts.plan);
     }
     if result.as_ref().is_ok_and(|p| p.needs_widget_usage) {
         actual.widget_usage =
             Some(fetch_widget_usage(client, &actual.dashboards, &opts.plan.owner, opts.concurrency).await?);
-        result = plan(desired, &actual, &data_sources, &opts.plan);
+        result = plan(desired, &actual, data_sources, &opts.plan);
     }
     tracing::info!(ms = started.elapsed().as_millis() as u64, "planned");
     let plan = result.map_err(|e| EngineError::Plan(PlanErrors(e)))?;

@@ -4,6 +4,7 @@
 mod common;
 
 use common::World;
+use redash_gitops::emulator::{Fault, FaultPlan, FaultRule};
 use serde_json::json;
 
 fn gets(w: &World) -> Vec<String> {
@@ -276,4 +277,38 @@ fn a_failed_read_of_another_owners_dashboard_stops_an_archive_before_anything_is
     w.emu.emulator.clear_faults();
     w.run(&["sync", ".", "--prune", "--max-archive", "10"]).expect(0);
     w.run(&["plan", ".", "--prune", "--refresh-children"]).expect(0).out_has("No changes.");
+}
+
+#[test]
+fn a_changed_dashboard_is_read_while_the_query_list_is_still_arriving() {
+    let w = World::with_examples("req-early");
+    w.run(&["sync", "."]).expect(0);
+    // Another user's 2,500 queries make the query list 11 pages; each page comes 150 ms late,
+    // the dashboard list 250 ms late, so the query pages are asked for before the dashboard
+    // whose widget moved is known.
+    for i in 0..2500 {
+        w.direct(
+            "POST",
+            "/api/queries",
+            json!({"name": format!("Other {i}"), "query": "SELECT 1", "data_source_id": 2}),
+        );
+    }
+    w.dir.edit("dashboards/sales.yaml", "{col: 0, row: 2, sizeX: 2, sizeY: 5}", "{col: 0, row: 2, sizeX: 2, sizeY: 6}");
+    w.emu.emulator.set_faults(FaultPlan {
+        seed: 0,
+        rules: vec![
+            FaultRule::matching("GET", "/api/queries", Fault::Latency { ms: 150 }),
+            FaultRule::matching("GET", "/api/dashboards", Fault::Latency { ms: 250 }),
+        ],
+    });
+    w.clear();
+    w.run(&["plan", "--concurrency", "2", "."]).expect(2).out_has("~ widget viz:total-revenue/Revenue#0");
+    // The log is in the order requests reached the server.
+    let order = gets(&w);
+    let sales = format!("/api/dashboards/{}", w.dashboard_named("Sales overview")["id"]);
+    let read = order.iter().position(|p| *p == sales).unwrap_or_else(|| panic!("{sales} not read: {order:?}"));
+    let pages = order.iter().filter(|p| *p == "/api/queries").count();
+    let pages_before = order[..read].iter().filter(|p| *p == "/api/queries").count();
+    assert_eq!(pages, 11, "{order:?}");
+    assert!(pages_before < pages, "the dashboard was read only after every query page: {order:?}");
 }

@@ -397,14 +397,22 @@ impl RedashClient {
         let pages = first.count.div_ceil(MAX_PAGE_SIZE).max(1);
         let mut items = first.results;
         if pages > 1 {
+            // Twice as many pages asked for at once as may be in flight (pages whose answers are
+            // being decoded leave the others enough to keep the server busy): a read that other
+            // work waits for (the details of a dashboard listed already) queues behind a few
+            // pages, not behind the whole list of 10,000 queries.
+            let window = 2 * self.in_flight.max();
+            let mut next = 2..=pages;
             let mut tasks = tokio::task::JoinSet::new();
-            for page in 2..=pages {
-                let client = self.clone();
-                let p = page_path(page);
-                tasks.spawn(async move { (page, client.get_as::<Page<T>>(&p).await) });
-            }
             let mut rest = BTreeMap::new();
-            while let Some(joined) = tasks.join_next().await {
+            loop {
+                while tasks.len() < window {
+                    let Some(page) = next.next() else { break };
+                    let client = self.clone();
+                    let p = page_path(page);
+                    tasks.spawn(async move { (page, client.get_as::<Page<T>>(&p).await) });
+                }
+                let Some(joined) = tasks.join_next().await else { break };
                 let (page, result) =
                     joined.map_err(|e| RedashError::Decode { request: path.into(), detail: e.to_string() })?;
                 match result {

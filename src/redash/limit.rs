@@ -134,6 +134,11 @@ impl Limiter {
         }
     }
 
+    /// The most requests ever in flight at once (the configured concurrency).
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
     /// The current limit (for logs and tests).
     pub fn limit(&self) -> usize {
         self.state().limit.floor() as usize

@@ -2,7 +2,7 @@
 //! objects a plan needs (ours, adoption candidates), fetched concurrently.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::future::Future;
+use std::future::{Future, ready};
 use std::sync::Arc;
 
 use foldhash::{HashMap, HashSet};
@@ -182,93 +182,187 @@ pub async fn fetch_actual_from(
     lists: Lists,
 ) -> Result<Actual, RedashError> {
     let Lists { queries, dashboards, alerts, snippets } = lists;
-    let subscriptions = fetch_subscriptions(client, desired, opts, &alerts).await?;
+    fetch_actual_as_listed(
+        client,
+        desired,
+        opts,
+        ready(Ok(queries)),
+        ready(Ok(dashboards)),
+        ready(Ok((alerts, snippets))),
+    )
+    .await
+}
+
+/// Reads what the plan for `desired` needs beyond the lists, going on from each list as soon
+/// as it is in: the dashboards' (4 pages at 10,000 queries) comes long before the queries' (40),
+/// and the dashboards whose widgets the plan needs are read while query pages still arrive.
+pub async fn fetch_actual_as_listed(
+    client: &RedashClient,
+    desired: &Desired,
+    opts: &FetchOptions,
+    queries: impl Future<Output = Result<Vec<Query>, RedashError>>,
+    dashboards: impl Future<Output = Result<Vec<Dashboard>, RedashError>>,
+    alerts_and_snippets: impl Future<Output = Result<(Vec<Alert>, Vec<Snippet>), RedashError>>,
+) -> Result<Actual, RedashError> {
+    let (queries, dashboards, (alerts, subscriptions, snippets)) = tokio::try_join!(
+        async { fetch_queries(client, desired, opts, queries.await?).await },
+        async { fetch_dashboards(client, desired, opts, dashboards.await?).await },
+        async {
+            let (alerts, snippets) = alerts_and_snippets.await?;
+            let subscriptions = fetch_subscriptions(client, desired, opts, &alerts).await?;
+            Ok((alerts, subscriptions, snippets))
+        },
+    )?;
+    Ok(Actual {
+        queries: queries.active,
+        archived_queries: queries.archived,
+        dashboards,
+        widget_usage: None,
+        alerts,
+        subscriptions,
+        snippets,
+    })
+}
+
+/// The queries a plan compares: the active ones with the details of those it needs, and the
+/// archived ones of ours that a desired resource may bring back.
+struct Queries {
+    active: Vec<Query>,
+    archived: Vec<Query>,
+}
+
+/// Reads the details of the listed queries the plan for `desired` needs: ours and desired
+/// (unless their list entry shows them as last applied), adoption candidates, and our archived
+/// ones that are desired again. Ours no longer desired are reported from their list entries; a
+/// query that --prune archives is read when the plan asks (`needs_details`).
+async fn fetch_queries(
+    client: &RedashClient,
+    desired: &Desired,
+    opts: &FetchOptions,
+    listed: Vec<Query>,
+) -> Result<Queries, RedashError> {
     let owner = opts.owner.as_str();
-    let unread = unread_children(desired, &queries, &dashboards, opts);
+    let unread = unread_children(
+        desired.queries.iter().map(|q| (q.key.marker(), q.hash.as_str(), q.children_hash.as_str())),
+        listed.iter().map(|q| (q.id, &q.options)),
+        opts,
+        &BTreeSet::new(),
+    );
     // Same-named unmanaged objects are candidates for adoption: with --adopt all desired names,
     // otherwise those of resources whose adopt annotation asks for it.
-    let desired_query_names: BTreeSet<&str> =
+    let desired_names: BTreeSet<&str> =
         desired.queries.iter().filter(|q| opts.adopt || q.adopt_by_name.is_some()).map(|q| q.name.as_str()).collect();
-    let desired_dashboard_names: BTreeSet<&str> = desired
+    let adopt_ids: BTreeSet<i64> = desired.queries.iter().filter_map(|q| q.adopt_id).collect();
+    let desired_keys: HashSet<&str> = desired.queries.iter().map(|q| q.key.marker()).collect();
+    let detail_ids: Vec<i64> = listed
+        .iter()
+        .filter(|q| !unread.contains(&q.id))
+        .filter(|q| {
+            q.options.marker().is_some_and(|m| m.owner == owner && desired_keys.contains(m.key))
+                || adopt_ids.contains(&q.id)
+                || (q.options.marker().is_none() && desired_names.contains(q.name.as_str()))
+        })
+        .map(|q| q.id)
+        .collect();
+    // Ours that are not active come from the archive's list.
+    let active_keys: HashSet<&str> =
+        listed.iter().filter_map(|q| q.options.marker()).filter(|m| m.owner == owner).map(|m| m.key).collect();
+    let missing = desired.queries.iter().any(|q| !active_keys.contains(q.key.marker()))
+        || adopt_ids.iter().any(|id| !listed.iter().any(|q| q.id == *id));
+    let archive = async { if missing { client.archived_queries().await.map(Some) } else { Ok(None) } };
+    let (details, archive) = tokio::join!(queries_by_id(client, detail_ids, opts.concurrency), archive);
+
+    let mut detailed: BTreeMap<i64, Query> = BTreeMap::new();
+    for q in details {
+        let q = q?;
+        detailed.insert(q.id, q);
+    }
+    let active: Vec<Query> = listed.into_iter().map(|q| detailed.remove(&q.id).unwrap_or(q)).collect();
+    let mut archived = Vec::new();
+    if let Some(list) = archive? {
+        let ids: Vec<i64> = list
+            .iter()
+            .filter(|q| {
+                q.options.marker().is_some_and(|m| m.owner == owner && desired_keys.contains(m.key))
+                    || adopt_ids.contains(&q.id)
+            })
+            .map(|q| q.id)
+            .collect();
+        for q in queries_by_id(client, ids, opts.concurrency).await {
+            archived.push(q?);
+        }
+    }
+    Ok(Queries { active, archived })
+}
+
+/// Reads the details (widgets) of the listed dashboards the plan for `desired` needs, as
+/// [`fetch_queries`] does for queries, and finds ours that the list does not show: archived or
+/// half-created ones by the slug their pending name gave them (dashboards have no archive
+/// list), and those an `id` annotation adopts.
+async fn fetch_dashboards(
+    client: &RedashClient,
+    desired: &Desired,
+    opts: &FetchOptions,
+    listed: Vec<Dashboard>,
+) -> Result<Vec<Dashboard>, RedashError> {
+    let owner = opts.owner.as_str();
+    let pending_tokens: BTreeMap<String, &ResourceKey> =
+        desired.dashboards.iter().map(|d| (pending_token(owner, d.key.marker()), &d.key)).collect();
+    // A dashboard half created under its pending name is completed from its details.
+    let half_created: BTreeSet<&str> = listed
+        .iter()
+        .filter_map(|d| pending_token_of(&d.name))
+        .filter_map(|t| pending_tokens.get(t))
+        .map(|k| k.marker())
+        .collect();
+    let unread = unread_children(
+        desired.dashboards.iter().map(|d| (d.key.marker(), d.hash.as_str(), d.children_hash.as_str())),
+        listed.iter().map(|d| (d.id, &d.options)),
+        opts,
+        &half_created,
+    );
+    let desired_names: BTreeSet<&str> = desired
         .dashboards
         .iter()
         .filter(|d| opts.adopt || d.adopt_by_name.is_some())
         .map(|d| d.name.as_str())
         .collect();
-    let query_adopt_ids: BTreeSet<i64> = desired.queries.iter().filter_map(|q| q.adopt_id).collect();
-    let dashboard_adopt_ids: BTreeSet<i64> = desired.dashboards.iter().filter_map(|d| d.adopt_id).collect();
-    let pending_tokens: BTreeMap<String, &ResourceKey> =
-        desired.dashboards.iter().map(|d| (pending_token(owner, d.key.marker()), &d.key)).collect();
-
-    // Ours and desired. Ours no longer desired are reported from their list entries; a query
-    // that --prune archives is read when the plan asks (`needs_details`), for its visualizations.
-    let desired_keys: HashSet<&str> = desired
-        .queries
+    let adopt_ids: BTreeSet<i64> = desired.dashboards.iter().filter_map(|d| d.adopt_id).collect();
+    let desired_keys: HashSet<&str> = desired.dashboards.iter().map(|d| d.key.marker()).collect();
+    let detail_ids: Vec<i64> = listed
         .iter()
-        .map(|q| q.key.marker())
-        .chain(desired.dashboards.iter().map(|d| d.key.marker()))
-        .collect();
-    let wanted =
-        |options: &MarkedOptions| options.marker().is_some_and(|m| m.owner == owner && desired_keys.contains(m.key));
-    let query_detail_ids: Vec<i64> = queries
-        .iter()
-        .filter(|q| !unread.queries.contains(&q.id))
-        .filter(|q| {
-            wanted(&q.options)
-                || query_adopt_ids.contains(&q.id)
-                || (q.options.marker().is_none() && desired_query_names.contains(q.name.as_str()))
-        })
-        .map(|q| q.id)
-        .collect();
-    let dashboard_detail_ids: Vec<i64> = dashboards
-        .iter()
-        .filter(|d| !unread.dashboards.contains(&d.id))
+        .filter(|d| !unread.contains(&d.id))
         .filter(|d| {
-            wanted(&d.options)
-                || dashboard_adopt_ids.contains(&d.id)
+            d.options.marker().is_some_and(|m| m.owner == owner && desired_keys.contains(m.key))
+                || adopt_ids.contains(&d.id)
                 || pending_token_of(&d.name).is_some_and(|t| pending_tokens.contains_key(t))
-                || (d.options.marker().is_none() && desired_dashboard_names.contains(d.name.as_str()))
+                || (d.options.marker().is_none() && desired_names.contains(d.name.as_str()))
         })
         .map(|d| d.id)
         .collect();
-
-    // Ours that are not active: archived queries come from their list; dashboards have no
-    // archive list, so they are found by the slug their pending name gave them.
-    let active_keys: HashSet<&str> =
-        queries.iter().filter_map(|q| q.options.marker()).filter(|m| m.owner == owner).map(|m| m.key).collect();
-    let missing_queries = desired.queries.iter().any(|q| !active_keys.contains(q.key.marker()))
-        || query_adopt_ids.iter().any(|id| !queries.iter().any(|q| q.id == *id));
-    let active_dashboard_keys: HashSet<&str> = dashboards
+    let active_keys: HashSet<&str> = listed
         .iter()
         .filter_map(|d| d.options.marker())
         .filter(|m| m.owner == owner)
         .map(|m| m.key)
-        .chain(
-            dashboards
-                .iter()
-                .filter_map(|d| pending_token_of(&d.name))
-                .filter_map(|t| pending_tokens.get(t))
-                .map(|k| k.marker()),
-        )
+        .chain(half_created.iter().copied())
         .collect();
     let probe_slugs: Vec<String> = desired
         .dashboards
         .iter()
-        .filter(|d| !active_dashboard_keys.contains(d.key.marker()))
+        .filter(|d| !active_keys.contains(d.key.marker()))
         .map(|d| pending_dashboard_slug(owner, d.key.marker()))
         .collect();
-    let missing_dashboard_ids: Vec<i64> =
-        dashboard_adopt_ids.iter().filter(|id| !dashboards.iter().any(|d| d.id == **id)).copied().collect();
+    let missing_ids: Vec<i64> = adopt_ids.iter().filter(|id| !listed.iter().any(|d| d.id == **id)).copied().collect();
 
-    let query_details = queries_by_id(client, query_detail_ids, opts.concurrency);
-    let dashboard_details = dashboards_by_id(client, dashboard_detail_ids, opts.concurrency);
+    let details = dashboards_by_id(client, detail_ids, opts.concurrency);
     let c = client.clone();
     let probed = concurrently(probe_slugs, opts.concurrency, move |slug| {
         let c = c.clone();
         async move { c.dashboard_by_stored_slug(&slug).await }
     });
     let c = client.clone();
-    let adopted_elsewhere = concurrently(missing_dashboard_ids, opts.concurrency, move |id| {
+    let adopted_elsewhere = concurrently(missing_ids, opts.concurrency, move |id| {
         let c = c.clone();
         async move {
             match c.dashboard(id).await {
@@ -278,39 +372,14 @@ pub async fn fetch_actual_from(
             }
         }
     });
-    let archived = async { if missing_queries { client.archived_queries().await.map(Some) } else { Ok(None) } };
-    let (query_details, dashboard_details, probed, adopted_elsewhere, archived) =
-        tokio::join!(query_details, dashboard_details, probed, adopted_elsewhere, archived);
-
-    let mut detailed: BTreeMap<i64, Query> = BTreeMap::new();
-    for q in query_details {
-        let q = q?;
-        detailed.insert(q.id, q);
-    }
-    let queries: Vec<Query> = queries.into_iter().map(|q| detailed.remove(&q.id).unwrap_or(q)).collect();
-
-    let mut archived_queries = Vec::new();
-    if let Some(list) = archived? {
-        let wanted_keys: BTreeSet<&str> = desired.queries.iter().map(|q| q.key.marker()).collect();
-        let ids: Vec<i64> = list
-            .iter()
-            .filter(|q| {
-                q.options.marker().is_some_and(|m| m.owner == owner && wanted_keys.contains(m.key))
-                    || query_adopt_ids.contains(&q.id)
-            })
-            .map(|q| q.id)
-            .collect();
-        for q in queries_by_id(client, ids, opts.concurrency).await {
-            archived_queries.push(q?);
-        }
-    }
+    let (details, probed, adopted_elsewhere) = tokio::join!(details, probed, adopted_elsewhere);
 
     let mut detailed: BTreeMap<i64, Dashboard> = BTreeMap::new();
-    for d in dashboard_details {
+    for d in details {
         let d = d?;
         detailed.insert(d.id, d);
     }
-    let mut dashboards: Vec<Dashboard> = dashboards.into_iter().map(|d| detailed.remove(&d.id).unwrap_or(d)).collect();
+    let mut dashboards: Vec<Dashboard> = listed.into_iter().map(|d| detailed.remove(&d.id).unwrap_or(d)).collect();
     for found in probed.into_iter().chain(adopted_elsewhere) {
         if let Some(d) = found?
             && !dashboards.iter().any(|x| x.id == d.id)
@@ -318,65 +387,50 @@ pub async fn fetch_actual_from(
             dashboards.push(d);
         }
     }
-    Ok(Actual { queries, archived_queries, dashboards, widget_usage: None, alerts, subscriptions, snippets })
+    Ok(dashboards)
 }
 
-/// The managed queries and dashboards whose details need not be read: the marker in their list
-/// entry carries the hash of the spec as desired now, or of its children as desired now (only
-/// the rest of the spec changed), so their children are as last applied unless someone edited
-/// them in the UI. The list entry holds every field of the object itself, which the plan
-/// compares anyway. When the plan needs children left unread after all (a
-/// widget to place shows a visualization of an unread query, or an unread dashboard shows a
-/// visualization that goes away), it asks for them and is made again (`Plan::needs_details`).
-fn unread_children(desired: &Desired, queries: &[Query], dashboards: &[Dashboard], opts: &FetchOptions) -> Unread {
+/// The ids of managed objects (of one kind) whose details need not be read: the marker in their
+/// list entry carries the hash of the spec as desired now, or of its children as desired now
+/// (only the rest of the spec changed), so their children are as last applied unless someone
+/// edited them in the UI. The list entry holds every field of the object itself, which the plan
+/// compares anyway. When the plan needs children left unread after all (a widget to place
+/// shows a visualization of an unread query, or an unread dashboard shows a visualization that
+/// goes away), it asks for them and is made again (`Plan::needs_details`). `desired` gives each
+/// resource's marker key, spec hash and children hash; keys in `unsettled` are always read.
+fn unread_children<'a>(
+    desired: impl Iterator<Item = (&'a str, &'a str, &'a str)> + Clone,
+    live: impl Iterator<Item = (i64, &'a MarkedOptions)>,
+    opts: &'a FetchOptions,
+    unsettled: &BTreeSet<&str>,
+) -> BTreeSet<i64> {
     if opts.refresh_children {
-        return Unread::default();
+        return BTreeSet::new();
     }
     let owner = opts.owner.as_str();
+    let desired_hashes: HashMap<&str, (&str, &str)> =
+        desired.clone().map(|(key, spec, children)| (key, (spec, children))).collect();
     // Desired key -> (the first live object carrying our marker for it, how many do, how many of
     // those have children as desired). Counts, not lists: one list per key was 11,000
     // allocations for the one id a settled key has.
-    let mut live: HashMap<&str, (i64, u32, u32)> = HashMap::default();
-    // Query and dashboard ids are separate sequences: one id can be both.
-    let desired_hashes: HashMap<&str, (&str, &str)> = desired
-        .queries
-        .iter()
-        .map(|q| (q.key.marker(), (q.hash.as_str(), q.children_hash.as_str())))
-        .chain(desired.dashboards.iter().map(|d| (d.key.marker(), (d.hash.as_str(), d.children_hash.as_str()))))
-        .collect();
-    for (id, options) in queries.iter().map(|q| (q.id, &q.options)).chain(dashboards.iter().map(|d| (d.id, &d.options)))
-    {
+    let mut live_keys: HashMap<&str, (i64, u32, u32)> = HashMap::default();
+    for (id, options) in live {
         if let Some(m) = options.marker().filter(|m| m.owner == owner) {
             let as_desired = desired_hashes.get(m.key).is_some_and(|(spec, children)| {
                 m.hash == Some(*spec) || (m.hash.is_some() && m.children == Some(*children))
             });
-            let entry = live.entry(m.key).or_insert((id, 0, 0));
+            let entry = live_keys.entry(m.key).or_insert((id, 0, 0));
             entry.1 += 1;
             entry.2 += u32::from(as_desired);
         }
     }
-    // A dashboard half created under its pending name is completed from its details.
-    let live_tokens: BTreeSet<&str> = dashboards.iter().filter_map(|d| pending_token_of(&d.name)).collect();
-    let pending: BTreeSet<&str> = desired
-        .dashboards
-        .iter()
-        .map(|d| d.key.marker())
-        .filter(|key| !live_tokens.is_empty() && live_tokens.contains(pending_token(owner, key).as_str()))
-        .collect();
-    let settled = |key: &str| live.get(key).is_some_and(|&(_, n, ok)| n == 1 && ok == 1) && !pending.contains(key);
-    let ids =
-        |keys: Vec<&str>| -> BTreeSet<i64> { keys.iter().filter_map(|k| live.get(k).map(|&(id, ..)| id)).collect() };
-    Unread {
-        queries: ids(desired.queries.iter().map(|q| q.key.marker()).filter(|k| settled(k)).collect()),
-        dashboards: ids(desired.dashboards.iter().map(|d| d.key.marker()).filter(|k| settled(k)).collect()),
-    }
-}
-
-/// Ids of the objects whose children are not read.
-#[derive(Default)]
-struct Unread {
-    queries: BTreeSet<i64>,
-    dashboards: BTreeSet<i64>,
+    desired
+        .filter(|(key, ..)| !unsettled.contains(key))
+        .filter_map(|(key, ..)| match live_keys.get(key) {
+            Some(&(id, 1, 1)) => Some(id),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Alerts, the subscriptions of those the plan may write, and snippets.

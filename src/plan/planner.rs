@@ -18,7 +18,7 @@ use crate::redash::types::{Dashboard, DataSource, Query};
 use crate::state::desired::{Desired, DesiredDashboard, DesiredQuery};
 use crate::state::fetch::Actual;
 use crate::state::marker::{MarkerRef, marker_in, pending_token, pending_token_of, read_marker};
-use crate::state::normalize::{NormSchedule, json_eq, normalize_parameter, normalize_tags};
+use crate::state::normalize::{NormSchedule, json_eq, normalize_parameter, normalize_tags, tags_normalize_to};
 
 /// What to do when Redash holds changes the manifests did not make.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -613,7 +613,7 @@ fn query_changes(
     if live.name != d.name {
         c.push(Change::new("name", json!(live.name), json!(d.name)));
     }
-    let live_description = live.description.clone().unwrap_or_default();
+    let live_description = live.description.as_deref().unwrap_or_default();
     if live_description != d.description {
         c.push(Change::new("description", json!(live_description), json!(d.description)));
     }
@@ -623,9 +623,8 @@ fn query_changes(
     if live.data_source_id != Some(d.data_source_id) {
         c.push(Change::new("dataSource", ds_name(live.data_source_id), json!(d.data_source)));
     }
-    let live_tags = normalize_tags(&live.tags);
-    if live_tags != d.tags {
-        c.push(Change::new("tags", json!(live_tags), json!(d.tags)));
+    if !tags_normalize_to(&live.tags, &d.tags) {
+        c.push(Change::new("tags", json!(normalize_tags(&live.tags)), json!(d.tags)));
     }
     let live_schedule = NormSchedule::from_server(&live.schedule);
     let desired_schedule = d.schedule.as_ref().map(|s| s.norm());
@@ -635,16 +634,13 @@ fn query_changes(
         let show = |s: &Option<NormSchedule>| s.as_ref().map(NormSchedule::to_display).unwrap_or(Value::Null);
         c.push(Change::new("schedule", show(&live_schedule), show(&desired_schedule)));
     }
-    let live_params: Vec<Value> = live
-        .options
-        .value()
-        .get("parameters")
-        .and_then(Value::as_array)
-        .map(|ps| ps.iter().map(normalize_parameter).collect())
-        .unwrap_or_default();
-    let desired_params = d.normalized_parameters(ids);
-    if !json_eq(&json!(live_params), &json!(desired_params)) {
-        c.push(Change::new("parameters", json!(live_params), json!(desired_params)));
+    let live_params = live.options.value().get("parameters").and_then(Value::as_array).filter(|ps| !ps.is_empty());
+    if live_params.is_some() || !d.parameters.is_empty() {
+        let live_params: Vec<Value> = live_params.iter().flat_map(|ps| ps.iter()).map(normalize_parameter).collect();
+        let desired_params = d.normalized_parameters(ids);
+        if !json_eq(&json!(live_params), &json!(desired_params)) {
+            c.push(Change::new("parameters", json!(live_params), json!(desired_params)));
+        }
     }
     if let Some(auto) = d.auto_limit {
         let live_auto = live.options.value().get("apply_auto_limit").and_then(Value::as_bool).unwrap_or(false);
@@ -680,9 +676,8 @@ fn dashboard_changes(d: &DesiredDashboard, live: &Dashboard) -> Vec<Change> {
     if live.name != d.name {
         c.push(Change::new("name", json!(live.name), json!(d.name)));
     }
-    let live_tags = normalize_tags(&live.tags);
-    if live_tags != d.tags {
-        c.push(Change::new("tags", json!(live_tags), json!(d.tags)));
+    if !tags_normalize_to(&live.tags, &d.tags) {
+        c.push(Change::new("tags", json!(normalize_tags(&live.tags)), json!(d.tags)));
     }
     if live.dashboard_filters_enabled != d.filters_enabled {
         c.push(Change::new("filtersEnabled", json!(live.dashboard_filters_enabled), json!(d.filters_enabled)));

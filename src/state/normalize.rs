@@ -41,6 +41,13 @@ pub fn json_diff(path: &str, old: &Value, new: &Value, out: &mut Vec<(String, Va
 }
 
 /// Tags as compared: sorted, without duplicates, without the tool's own tag.
+/// Whether `live` tags normalise to `normalized` (already sorted and deduplicated); without
+/// allocating when they are equal as listed, as they are for every object applied before.
+pub fn tags_normalize_to(live: &[String], normalized: &[String]) -> bool {
+    let kept = live.iter().filter(|t| t.as_str() != MANAGED_TAG && !t.is_empty());
+    kept.eq(normalized.iter()) || normalize_tags(live) == normalized
+}
+
 pub fn normalize_tags(tags: &[String]) -> Vec<String> {
     let mut t: Vec<String> = tags.iter().filter(|t| t.as_str() != MANAGED_TAG && !t.is_empty()).cloned().collect();
     t.sort();
@@ -153,6 +160,17 @@ pub fn normalize_parameter(p: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tags_compare_as_normalised_whatever_their_order_duplicates_or_managed_tag() {
+        let tags = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let wanted = tags(&["a", "b"]);
+        assert!(tags_normalize_to(&tags(&["a", "b"]), &wanted));
+        assert!(tags_normalize_to(&tags(&["b", "a", "a", "", MANAGED_TAG]), &wanted));
+        assert!(!tags_normalize_to(&tags(&["a"]), &wanted));
+        assert!(!tags_normalize_to(&tags(&["a", "b", "c"]), &wanted));
+        assert!(tags_normalize_to(&tags(&[MANAGED_TAG]), &[]));
+    }
 
     #[test]
     fn json_compares_semantically() {

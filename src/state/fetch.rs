@@ -242,32 +242,29 @@ async fn fetch_queries(
     listed: Vec<Query>,
 ) -> Result<Queries, RedashError> {
     let owner = opts.owner.as_str();
-    let unread = unread_children(
+    let ours = Ours::new(
         desired.queries.iter().map(|q| (q.key.marker(), q.hash.as_str(), q.children_hash.as_str())),
         listed.iter().map(|q| (q.id, &q.options)),
-        opts,
-        &BTreeSet::new(),
+        owner,
     );
+    let unread = ours.unread(opts, &BTreeSet::new());
     // Same-named unmanaged objects are candidates for adoption: with --adopt all desired names,
     // otherwise those of resources whose adopt annotation asks for it.
     let desired_names: BTreeSet<&str> =
         desired.queries.iter().filter(|q| opts.adopt || q.adopt_by_name.is_some()).map(|q| q.name.as_str()).collect();
     let adopt_ids: BTreeSet<i64> = desired.queries.iter().filter_map(|q| q.adopt_id).collect();
-    let desired_keys: HashSet<&str> = desired.queries.iter().map(|q| q.key.marker()).collect();
     let detail_ids: Vec<i64> = listed
         .iter()
         .filter(|q| !unread.contains(&q.id))
         .filter(|q| {
-            q.options.marker().is_some_and(|m| m.owner == owner && desired_keys.contains(m.key))
+            q.options.marker().is_some_and(|m| m.owner == owner && ours.is_desired(m.key))
                 || adopt_ids.contains(&q.id)
                 || (q.options.marker().is_none() && desired_names.contains(q.name.as_str()))
         })
         .map(|q| q.id)
         .collect();
     // Ours that are not active come from the archive's list.
-    let active_keys: HashSet<&str> =
-        listed.iter().filter_map(|q| q.options.marker()).filter(|m| m.owner == owner).map(|m| m.key).collect();
-    let missing = desired.queries.iter().any(|q| !active_keys.contains(q.key.marker()))
+    let missing = desired.queries.iter().any(|q| !ours.is_listed(q.key.marker()))
         || adopt_ids.iter().any(|id| !listed.iter().any(|q| q.id == *id));
     let archive = async { if missing { client.archived_queries().await.map(Some) } else { Ok(None) } };
     let (details, archive) = tokio::join!(queries_by_id(client, detail_ids, opts.concurrency), archive);
@@ -277,13 +274,12 @@ async fn fetch_queries(
         let q = q?;
         detailed.insert(q.id, q);
     }
-    let active: Vec<Query> = listed.into_iter().map(|q| detailed.remove(&q.id).unwrap_or(q)).collect();
     let mut archived = Vec::new();
     if let Some(list) = archive? {
         let ids: Vec<i64> = list
             .iter()
             .filter(|q| {
-                q.options.marker().is_some_and(|m| m.owner == owner && desired_keys.contains(m.key))
+                q.options.marker().is_some_and(|m| m.owner == owner && ours.is_desired(m.key))
                     || adopt_ids.contains(&q.id)
             })
             .map(|q| q.id)
@@ -292,6 +288,7 @@ async fn fetch_queries(
             archived.push(q?);
         }
     }
+    let active: Vec<Query> = listed.into_iter().map(|q| detailed.remove(&q.id).unwrap_or(q)).collect();
     Ok(Queries { active, archived })
 }
 
@@ -315,12 +312,12 @@ async fn fetch_dashboards(
         .filter_map(|t| pending_tokens.get(t))
         .map(|k| k.marker())
         .collect();
-    let unread = unread_children(
+    let ours = Ours::new(
         desired.dashboards.iter().map(|d| (d.key.marker(), d.hash.as_str(), d.children_hash.as_str())),
         listed.iter().map(|d| (d.id, &d.options)),
-        opts,
-        &half_created,
+        owner,
     );
+    let unread = ours.unread(opts, &half_created);
     let desired_names: BTreeSet<&str> = desired
         .dashboards
         .iter()
@@ -328,29 +325,21 @@ async fn fetch_dashboards(
         .map(|d| d.name.as_str())
         .collect();
     let adopt_ids: BTreeSet<i64> = desired.dashboards.iter().filter_map(|d| d.adopt_id).collect();
-    let desired_keys: HashSet<&str> = desired.dashboards.iter().map(|d| d.key.marker()).collect();
     let detail_ids: Vec<i64> = listed
         .iter()
         .filter(|d| !unread.contains(&d.id))
         .filter(|d| {
-            d.options.marker().is_some_and(|m| m.owner == owner && desired_keys.contains(m.key))
+            d.options.marker().is_some_and(|m| m.owner == owner && ours.is_desired(m.key))
                 || adopt_ids.contains(&d.id)
                 || pending_token_of(&d.name).is_some_and(|t| pending_tokens.contains_key(t))
                 || (d.options.marker().is_none() && desired_names.contains(d.name.as_str()))
         })
         .map(|d| d.id)
         .collect();
-    let active_keys: HashSet<&str> = listed
-        .iter()
-        .filter_map(|d| d.options.marker())
-        .filter(|m| m.owner == owner)
-        .map(|m| m.key)
-        .chain(half_created.iter().copied())
-        .collect();
     let probe_slugs: Vec<String> = desired
         .dashboards
         .iter()
-        .filter(|d| !active_keys.contains(d.key.marker()))
+        .filter(|d| !ours.is_listed(d.key.marker()) && !half_created.contains(d.key.marker()))
         .map(|d| pending_dashboard_slug(owner, d.key.marker()))
         .collect();
     let missing_ids: Vec<i64> = adopt_ids.iter().filter(|id| !listed.iter().any(|d| d.id == **id)).copied().collect();
@@ -390,47 +379,69 @@ async fn fetch_dashboards(
     Ok(dashboards)
 }
 
-/// The ids of managed objects (of one kind) whose details need not be read: the marker in their
-/// list entry carries the hash of the spec as desired now, or of its children as desired now
-/// (only the rest of the spec changed), so their children are as last applied unless someone
-/// edited them in the UI. The list entry holds every field of the object itself, which the plan
-/// compares anyway. When the plan needs children left unread after all (a widget to place
-/// shows a visualization of an unread query, or an unread dashboard shows a visualization that
-/// goes away), it asks for them and is made again (`Plan::needs_details`). `desired` gives each
-/// resource's marker key, spec hash and children hash; keys in `unsettled` are always read.
-fn unread_children<'a>(
-    desired: impl Iterator<Item = (&'a str, &'a str, &'a str)> + Clone,
-    live: impl Iterator<Item = (i64, &'a MarkedOptions)>,
-    opts: &'a FetchOptions,
-    unsettled: &BTreeSet<&str>,
-) -> BTreeSet<i64> {
-    if opts.refresh_children {
-        return BTreeSet::new();
-    }
-    let owner = opts.owner.as_str();
-    let desired_hashes: HashMap<&str, (&str, &str)> =
-        desired.clone().map(|(key, spec, children)| (key, (spec, children))).collect();
-    // Desired key -> (the first live object carrying our marker for it, how many do, how many of
-    // those have children as desired). Counts, not lists: one list per key was 11,000
-    // allocations for the one id a settled key has.
-    let mut live_keys: HashMap<&str, (i64, u32, u32)> = HashMap::default();
-    for (id, options) in live {
-        if let Some(m) = options.marker().filter(|m| m.owner == owner) {
-            let as_desired = desired_hashes.get(m.key).is_some_and(|(spec, children)| {
-                m.hash == Some(*spec) || (m.hash.is_some() && m.children == Some(*children))
-            });
-            let entry = live_keys.entry(m.key).or_insert((id, 0, 0));
-            entry.1 += 1;
-            entry.2 += u32::from(as_desired);
+/// The managed objects of one kind, desired and listed, from one pass over each.
+struct Ours<'a> {
+    /// Desired marker key -> (spec hash, children hash).
+    desired: HashMap<&'a str, (&'a str, &'a str)>,
+    /// Marker key of ours in the list -> (the first object carrying it, how many do, how many of
+    /// those have children as desired). Counts, not lists: one list per key was 11,000
+    /// allocations for the one id a settled key has.
+    listed: HashMap<&'a str, (i64, u32, u32)>,
+}
+
+impl<'a> Ours<'a> {
+    /// `desired` gives each resource's marker key, spec hash and children hash.
+    fn new(
+        desired: impl ExactSizeIterator<Item = (&'a str, &'a str, &'a str)>,
+        listed: impl ExactSizeIterator<Item = (i64, &'a MarkedOptions)>,
+        owner: &str,
+    ) -> Ours<'a> {
+        let mut by_key = HashMap::with_capacity_and_hasher(desired.len(), Default::default());
+        by_key.extend(desired.map(|(key, spec, children)| (key, (spec, children))));
+        let mut ours: HashMap<&str, (i64, u32, u32)> =
+            HashMap::with_capacity_and_hasher(listed.len(), Default::default());
+        for (id, options) in listed {
+            if let Some(m) = options.marker().filter(|m| m.owner == owner) {
+                let as_desired = by_key.get(m.key).is_some_and(|(spec, children)| {
+                    m.hash == Some(*spec) || (m.hash.is_some() && m.children == Some(*children))
+                });
+                let entry = ours.entry(m.key).or_insert((id, 0, 0));
+                entry.1 += 1;
+                entry.2 += u32::from(as_desired);
+            }
         }
+        Ours { desired: by_key, listed: ours }
     }
-    desired
-        .filter(|(key, ..)| !unsettled.contains(key))
-        .filter_map(|(key, ..)| match live_keys.get(key) {
-            Some(&(id, 1, 1)) => Some(id),
-            _ => None,
-        })
-        .collect()
+
+    /// The ids of the objects whose details need not be read: the marker in their list entry
+    /// carries the hash of the spec as desired now, or of its children as desired now (only the
+    /// rest of the spec changed), so their children are as last applied unless someone edited
+    /// them in the UI. The list entry holds every field of the object itself, which the plan
+    /// compares anyway. When the plan needs children left unread after all (a widget to place
+    /// shows a visualization of an unread query, or an unread dashboard shows a visualization
+    /// that goes away), it asks for them and is made again (`Plan::needs_details`). Keys in
+    /// `unsettled` are always read.
+    fn unread(&self, opts: &FetchOptions, unsettled: &BTreeSet<&str>) -> HashSet<i64> {
+        if opts.refresh_children {
+            return HashSet::default();
+        }
+        self.desired
+            .keys()
+            .filter(|key| !unsettled.contains(*key))
+            .filter_map(|key| match self.listed.get(key) {
+                Some(&(id, 1, 1)) => Some(id),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn is_desired(&self, key: &str) -> bool {
+        self.desired.contains_key(key)
+    }
+
+    fn is_listed(&self, key: &str) -> bool {
+        self.listed.contains_key(key)
+    }
 }
 
 /// Alerts, the subscriptions of those the plan may write, and snippets.

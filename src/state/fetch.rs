@@ -580,6 +580,49 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
+    use crate::state::marker::{parent_marker_json, with_marker};
+
+    fn marked(owner: &str, key: &str, applied: Option<(&str, &str)>) -> MarkedOptions {
+        MarkedOptions::from(with_marker(&serde_json::Value::Null, parent_marker_json(owner, key, applied)))
+    }
+
+    fn fetch_options(refresh_children: bool) -> FetchOptions {
+        FetchOptions { owner: "team".into(), adopt: false, concurrency: 8, refresh_children }
+    }
+
+    #[test]
+    fn only_an_object_alone_with_its_key_and_applied_as_desired_now_keeps_its_children_unread() {
+        let desired = [
+            ("Query/a/same", "s1", "c1"),
+            ("Query/a/new-sql", "s2", "c2"),
+            ("Query/a/new-chart", "s3", "c3"),
+            ("Query/a/twice", "s4", "c4"),
+            ("Query/a/half-applied", "s5", "c5"),
+            ("Query/a/pending", "s6", "c6"),
+        ];
+        let listed = [
+            (1, marked("team", "Query/a/same", Some(("s1", "c1")))),
+            // Only the spec changed: its children are as last applied.
+            (2, marked("team", "Query/a/new-sql", Some(("old", "c2")))),
+            (3, marked("team", "Query/a/new-chart", Some(("old", "old")))),
+            (4, marked("team", "Query/a/twice", Some(("s4", "c4")))),
+            (5, marked("team", "Query/a/twice", Some(("s4", "c4")))),
+            // An apply under way: no hashes yet.
+            (6, marked("team", "Query/a/half-applied", None)),
+            (7, marked("team", "Query/a/pending", Some(("s6", "c6")))),
+            // Another owner's object with one of our keys, and ours with a key no longer desired.
+            (8, marked("other", "Query/a/same", Some(("s1", "c1")))),
+            (9, marked("team", "Query/a/gone", Some(("x", "y")))),
+        ];
+        let ours = Ours::new(desired.iter().copied(), listed.iter().map(|(id, o)| (*id, o)), "team");
+        let unsettled = BTreeSet::from(["Query/a/pending"]);
+        let mut unread: Vec<i64> = ours.unread(&fetch_options(false), &unsettled).into_iter().collect();
+        unread.sort();
+        assert_eq!(unread, vec![1, 2]);
+        assert!(ours.unread(&fetch_options(true), &BTreeSet::new()).is_empty(), "--refresh-children reads all");
+        assert!(ours.is_listed("Query/a/gone") && !ours.is_desired("Query/a/gone"));
+        assert!(ours.is_desired("Query/a/same") && !ours.is_listed("Query/a/other"));
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrently_keeps_input_order_and_never_more_than_the_limit_alive() {

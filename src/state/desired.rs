@@ -198,7 +198,16 @@ pub fn position_from_server(options: &Value) -> Option<Position> {
 }
 
 pub(super) fn hash_of(value: &impl Serialize) -> String {
-    sha256_hex(serde_json::to_string(value).unwrap_or_default().as_bytes())
+    // One buffer per thread, grown once: two hashes for each of 10,000 resources otherwise
+    // allocate and regrow a fresh one each time.
+    thread_local!(static TEXT: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) });
+    TEXT.with_borrow_mut(|text| {
+        text.clear();
+        if serde_json::to_writer(&mut *text, value).is_err() {
+            text.clear();
+        }
+        sha256_hex(text)
+    })
 }
 
 /// Resolves data source names and references. Data source problems are reported like any

@@ -3,6 +3,7 @@
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -241,7 +242,7 @@ pub fn convert(input: &ExportInput, data_source_map: &BTreeMap<String, String>) 
                 name: vname,
                 kind: v.kind.clone(),
                 description: non_empty(v.description.as_deref()),
-                options: options.as_object().filter(|m| !m.is_empty()).map(|_| options.clone()),
+                options: options.as_object().is_some_and(|m| !m.is_empty()).then(|| Arc::new(options)),
             });
         }
         let mut parameters = Vec::new();

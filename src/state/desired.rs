@@ -61,7 +61,8 @@ pub struct DesiredVisualization {
     pub name: String,
     pub kind: String,
     pub description: String,
-    pub options: Value,
+    /// Always an object; shared with the manifest it came from.
+    pub options: Arc<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -355,8 +356,8 @@ fn resolve_query(q: &Manifest<QuerySpec>, data_source: &str, data_source_id: i64
                 kind: v.kind.clone(),
                 description: v.description.clone().unwrap_or_default(),
                 options: match &v.options {
-                    Some(Value::Object(m)) => Value::Object(m.clone()),
-                    _ => Value::Object(Map::new()),
+                    Some(options) if options.is_object() => Arc::clone(options),
+                    _ => Arc::new(Value::Object(Map::new())),
                 },
             })
         })

@@ -40,19 +40,23 @@ pub fn json_diff(path: &str, old: &Value, new: &Value, out: &mut Vec<(String, Va
     }
 }
 
-/// Tags as compared: sorted, without duplicates, without the tool's own tag.
 /// Whether `live` tags normalise to `normalized` (already sorted and deduplicated); without
 /// allocating when they are equal as listed, as they are for every object applied before.
 pub fn tags_normalize_to(live: &[String], normalized: &[String]) -> bool {
-    let kept = live.iter().filter(|t| t.as_str() != MANAGED_TAG && !t.is_empty());
-    kept.eq(normalized.iter()) || normalize_tags(live) == normalized
+    compared_tags(live).eq(normalized.iter()) || normalize_tags(live) == normalized
 }
 
+/// Tags as compared: sorted, without duplicates, without the tool's own tag.
 pub fn normalize_tags(tags: &[String]) -> Vec<String> {
-    let mut t: Vec<String> = tags.iter().filter(|t| t.as_str() != MANAGED_TAG && !t.is_empty()).cloned().collect();
+    let mut t: Vec<String> = compared_tags(tags).cloned().collect();
     t.sort();
     t.dedup();
     t
+}
+
+/// The tags that count, in their order: neither the tool's own tag nor empty ones.
+fn compared_tags(tags: &[String]) -> impl Iterator<Item = &String> {
+    tags.iter().filter(|t| t.as_str() != MANAGED_TAG && !t.is_empty())
 }
 
 /// A schedule as compared. `disabled` is set by Redash when it cannot evaluate a schedule.

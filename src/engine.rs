@@ -13,7 +13,7 @@ use crate::plan::{Plan, PlanError, PlanOptions, plan};
 use crate::redash::types::{DataSource, Destination};
 use crate::redash::{RedashClient, RedashError};
 use crate::state::fetch::Lists;
-use crate::state::fetch::{dashboards_by_id, fetch_actual_as_listed, fetch_by_ids, queries_by_id};
+use crate::state::fetch::{dashboards_by_id, fetch_actual_as_listed, fetch_by_ids, queries_by_id, with_details};
 use crate::state::{
     Actual, Desired, FetchOptions, check_server, fetch_actual_from, fetch_lists, fetch_widget_usage, resolve,
 };
@@ -334,20 +334,7 @@ async fn read_details(
     let queries = queries_by_id(client, needs.queries.iter().copied().collect(), concurrency);
     let dashboards = dashboards_by_id(client, needs.dashboards.iter().copied().collect(), concurrency);
     let (queries, dashboards) = tokio::join!(queries, dashboards);
-    // By position: a second round may read hundreds of objects among 10,000.
-    let query_at: BTreeMap<i64, usize> = actual.queries.iter().enumerate().map(|(i, q)| (q.id, i)).collect();
-    for q in queries {
-        let q = q?;
-        if let Some(&i) = query_at.get(&q.id) {
-            actual.queries[i] = q;
-        }
-    }
-    let dashboard_at: BTreeMap<i64, usize> = actual.dashboards.iter().enumerate().map(|(i, d)| (d.id, i)).collect();
-    for d in dashboards {
-        let d = d?;
-        if let Some(&i) = dashboard_at.get(&d.id) {
-            actual.dashboards[i] = d;
-        }
-    }
+    actual.queries = with_details(std::mem::take(&mut actual.queries), queries, |q| q.id)?;
+    actual.dashboards = with_details(std::mem::take(&mut actual.dashboards), dashboards, |d| d.id)?;
     Ok(())
 }

@@ -170,8 +170,8 @@ pub async fn fetch_actual(
     desired: &Desired,
     opts: &FetchOptions,
 ) -> Result<Actual, RedashError> {
-    let lists = fetch_lists(client).await?;
-    fetch_actual_from(client, desired, opts, lists).await
+    let alerts_and_snippets = async { tokio::try_join!(client.alerts(), client.snippets()) };
+    fetch_actual_as_listed(client, desired, opts, client.queries(), client.dashboards(), alerts_and_snippets).await
 }
 
 /// Reads what the plan for `desired` needs beyond `lists`.
@@ -269,11 +269,8 @@ async fn fetch_queries(
     let archive = async { if missing { client.archived_queries().await.map(Some) } else { Ok(None) } };
     let (details, archive) = tokio::join!(queries_by_id(client, detail_ids, opts.concurrency), archive);
 
-    let mut detailed: BTreeMap<i64, Query> = BTreeMap::new();
-    for q in details {
-        let q = q?;
-        detailed.insert(q.id, q);
-    }
+    // A failed read is told before the archive is read.
+    let details = details.into_iter().collect::<Result<Vec<_>, _>>()?;
     let mut archived = Vec::new();
     if let Some(list) = archive? {
         let ids: Vec<i64> = list
@@ -288,8 +285,7 @@ async fn fetch_queries(
             archived.push(q?);
         }
     }
-    let active: Vec<Query> = listed.into_iter().map(|q| detailed.remove(&q.id).unwrap_or(q)).collect();
-    Ok(Queries { active, archived })
+    Ok(Queries { active: with_details(listed, details.into_iter().map(Ok), |q| q.id)?, archived })
 }
 
 /// Reads the details (widgets) of the listed dashboards the plan for `desired` needs, as
@@ -363,12 +359,7 @@ async fn fetch_dashboards(
     });
     let (details, probed, adopted_elsewhere) = tokio::join!(details, probed, adopted_elsewhere);
 
-    let mut detailed: BTreeMap<i64, Dashboard> = BTreeMap::new();
-    for d in details {
-        let d = d?;
-        detailed.insert(d.id, d);
-    }
-    let mut dashboards: Vec<Dashboard> = listed.into_iter().map(|d| detailed.remove(&d.id).unwrap_or(d)).collect();
+    let mut dashboards = with_details(listed, details, |d| d.id)?;
     for found in probed.into_iter().chain(adopted_elsewhere) {
         if let Some(d) = found?
             && !dashboards.iter().any(|x| x.id == d.id)
@@ -377,6 +368,21 @@ async fn fetch_dashboards(
         }
     }
     Ok(dashboards)
+}
+
+/// The listed objects, each replaced by its details where they were read (the first failed read
+/// is the error); details of objects no longer listed are dropped.
+pub fn with_details<T>(
+    listed: Vec<T>,
+    details: impl IntoIterator<Item = Result<T, RedashError>>,
+    id: impl Fn(&T) -> i64,
+) -> Result<Vec<T>, RedashError> {
+    let mut read: HashMap<i64, T> = HashMap::default();
+    for d in details {
+        let d = d?;
+        read.insert(id(&d), d);
+    }
+    Ok(listed.into_iter().map(|t| read.remove(&id(&t)).unwrap_or(t)).collect())
 }
 
 /// The managed objects of one kind, desired and listed, from one pass over each.

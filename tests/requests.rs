@@ -279,13 +279,11 @@ fn a_failed_read_of_another_owners_dashboard_stops_an_archive_before_anything_is
     w.run(&["plan", ".", "--prune", "--refresh-children"]).expect(0).out_has("No changes.");
 }
 
-#[test]
-fn a_changed_dashboard_is_read_while_the_query_list_is_still_arriving() {
-    let w = World::with_examples("req-early");
+/// The examples synced, another user's 2,500 queries beside them (the query list is 11 pages),
+/// and a widget of the sales dashboard moved in the manifests.
+fn sales_moved_beside_other_queries(tag: &str) -> World {
+    let w = World::with_examples(tag);
     w.run(&["sync", "."]).expect(0);
-    // Another user's 2,500 queries make the query list 11 pages; each page comes 150 ms late,
-    // the dashboard list 250 ms late, so the query pages are asked for before the dashboard
-    // whose widget moved is known.
     for i in 0..2500 {
         w.direct(
             "POST",
@@ -294,13 +292,22 @@ fn a_changed_dashboard_is_read_while_the_query_list_is_still_arriving() {
         );
     }
     w.dir.edit("dashboards/sales.yaml", "{col: 0, row: 2, sizeX: 2, sizeY: 5}", "{col: 0, row: 2, sizeX: 2, sizeY: 6}");
-    w.emu.emulator.set_faults(FaultPlan {
-        seed: 0,
-        rules: vec![
-            FaultRule::matching("GET", "/api/queries", Fault::Latency { ms: 150 }),
-            FaultRule::matching("GET", "/api/dashboards", Fault::Latency { ms: 250 }),
-        ],
-    });
+    w
+}
+
+/// Each query page comes 150 ms late, the dashboard list 250 ms late, so the query pages are
+/// asked for before the dashboard whose widget moved is known.
+fn slow_lists() -> Vec<FaultRule> {
+    vec![
+        FaultRule::matching("GET", "/api/queries", Fault::Latency { ms: 150 }),
+        FaultRule::matching("GET", "/api/dashboards", Fault::Latency { ms: 250 }),
+    ]
+}
+
+#[test]
+fn a_changed_dashboard_is_read_while_the_query_list_is_still_arriving() {
+    let w = sales_moved_beside_other_queries("req-early");
+    w.emu.emulator.set_faults(FaultPlan { seed: 0, rules: slow_lists() });
     w.clear();
     w.run(&["plan", "--concurrency", "2", "."]).expect(2).out_has("~ widget viz:total-revenue/Revenue#0");
     // The log is in the order requests reached the server.
@@ -311,4 +318,21 @@ fn a_changed_dashboard_is_read_while_the_query_list_is_still_arriving() {
     let pages_before = order[..read].iter().filter(|p| *p == "/api/queries").count();
     assert_eq!(pages, 11, "{order:?}");
     assert!(pages_before < pages, "the dashboard was read only after every query page: {order:?}");
+}
+
+#[test]
+fn a_dashboard_read_failing_while_query_pages_arrive_is_told_at_once_and_nothing_is_written() {
+    let w = sales_moved_beside_other_queries("req-early-fail");
+    let sales = format!("/api/dashboards/{}", w.dashboard_named("Sales overview")["id"]);
+    let mut rules = slow_lists();
+    rules.push(FaultRule::matching("GET", &sales, Fault::Error { status: 502 }));
+    w.emu.emulator.set_faults(FaultPlan { seed: 0, rules });
+    w.clear();
+    w.run(&["plan", "--concurrency", "2", "--retries", "0", "."]).expect(1).err_has(&sales).err_has("502");
+    let pages = gets(&w).iter().filter(|p| *p == "/api/queries").count();
+    assert!(pages < 11, "the error waited for the whole query list ({pages} pages)");
+    assert!(w.writes().is_empty());
+    // Once Redash answers again, the plan goes through.
+    w.emu.emulator.clear_faults();
+    w.run(&["plan", "."]).expect(2).out_has("~ widget viz:total-revenue/Revenue#0");
 }

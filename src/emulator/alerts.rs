@@ -378,7 +378,7 @@ fn delete_snippet(store: &mut Store, user: &User, id: &str) -> Outcome {
 mod tests {
     use serde_json::{Value, json};
 
-    use crate::emulator::{Body, Emulator, Request};
+    use crate::emulator::{Emulator, Request};
 
     fn call(emu: &Emulator, method: &str, path: &str, body: Value) -> (u16, Value) {
         let req = Request {
@@ -389,10 +389,7 @@ mod tests {
             body: if body.is_null() { vec![] } else { body.to_string().into_bytes() },
         };
         let reply = emu.handle(&req);
-        let v = match reply.body {
-            Body::Json(v) => v,
-            _ => Value::Null,
-        };
+        let v = reply.body.into_json().unwrap_or(Value::Null);
         (reply.status, v)
     }
 

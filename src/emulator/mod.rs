@@ -310,16 +310,19 @@ fn broken_response() -> Response {
     r
 }
 
+fn json_response(text: Vec<u8>) -> Response {
+    let mut r = Response::new(AxumBody::from(text));
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
 fn to_response(reply: Reply) -> Response {
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = match reply.body {
-        Body::Json(v) => {
-            // Straight to bytes: `to_string` goes through the formatting machinery, a third of
-            // the emulator's time for a page of 250 queries.
-            let mut r = Response::new(AxumBody::from(serde_json::to_vec(&v).unwrap_or_default()));
-            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            r
-        }
+        // Straight to bytes: `to_string` goes through the formatting machinery, a third of the
+        // emulator's time for a page of 250 queries.
+        Body::Json(v) => json_response(serde_json::to_vec(&v).unwrap_or_default()),
+        Body::Written(text) => json_response(text),
         Body::Html(html) if reply.status == 302 => {
             let mut r = Response::new(AxumBody::empty());
             if let Ok(v) = HeaderValue::from_str(&html) {

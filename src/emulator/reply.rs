@@ -5,6 +5,8 @@ use serde_json::{Value, json};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Body {
     Json(Value),
+    /// JSON already written (a page of a list, written straight from the store).
+    Written(Vec<u8>),
     Html(String),
     Empty,
     /// A file to download (query results as CSV).
@@ -13,6 +15,17 @@ pub enum Body {
         filename: String,
         text: String,
     },
+}
+
+impl Body {
+    /// The body's JSON, however it is held; `None` for other bodies.
+    pub fn into_json(self) -> Option<Value> {
+        match self {
+            Body::Json(v) => Some(v),
+            Body::Written(text) => serde_json::from_slice(&text).ok(),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -368,7 +368,7 @@ fn list_queries(store: &Store, req: &Request, listing: Listing) -> Outcome {
         .collect();
     sort_by_order(&mut rows, req.arg("order"), |q| q.name.clone(), |q| (q.created_at, q.id));
     let (page, page_size) = page_params(&req.args);
-    paginate_with(rows, page, page_size, |q| store.query_json(q, QueryForm::List))
+    paginate_with(rows, page, page_size, |q| store.query_view(q, QueryForm::List))
 }
 
 fn get_query(store: &Store, id: &str) -> Outcome {

@@ -266,10 +266,8 @@ impl World {
             authorization: Some(format!("Key {}", self.key)),
             body: body.to_string().into_bytes(),
         };
-        match self.emu.emulator.handle(&req).body {
-            redash_gitops::emulator::Body::Json(v) => v,
-            other => panic!("{other:?}"),
-        }
+        let body = self.emu.emulator.handle(&req).body;
+        body.clone().into_json().unwrap_or_else(|| panic!("{body:?}"))
     }
 }
 

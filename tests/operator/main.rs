@@ -153,10 +153,8 @@ impl Cluster {
             authorization: Some(format!("Key {}", self.key)),
             body: vec![],
         };
-        match self.redash.emulator.handle(&req).body {
-            redash_gitops::emulator::Body::Json(v) => v,
-            other => panic!("{other:?}"),
-        }
+        let body = self.redash.emulator.handle(&req).body;
+        body.clone().into_json().unwrap_or_else(|| panic!("{body:?}"))
     }
 
     fn redash_post(&self, path: &str, body: Value) -> Value {
@@ -167,10 +165,8 @@ impl Cluster {
             authorization: Some(format!("Key {}", self.key)),
             body: body.to_string().into_bytes(),
         };
-        match self.redash.emulator.handle(&req).body {
-            redash_gitops::emulator::Body::Json(v) => v,
-            other => panic!("{other:?}"),
-        }
+        let body = self.redash.emulator.handle(&req).body;
+        body.clone().into_json().unwrap_or_else(|| panic!("{body:?}"))
     }
 
     /// Everything the fake API server stores, as text: for looking for the API key.

@@ -770,10 +770,11 @@ fn delete_widget(store: &mut Store, id: &str) -> Outcome {
 // Dashboards
 
 /// Who may see a dashboard in lists: not archived, and owned by the caller or showing one of
-/// the caller's data sources (`showing_data`, from [`dashboards_showing_data`]); other users'
+/// the caller's data sources (`shows_data`, asked only of others' dashboards: working it out
+/// goes over every widget, for nothing when a page holds only the caller's own); other users'
 /// drafts never.
-fn listed_for(d: &Dashboard, user: &User, showing_data: &BTreeSet<i64>) -> bool {
-    !d.is_archived && (d.user_id == user.id || (showing_data.contains(&d.id) && !d.is_draft))
+fn listed_for(d: &Dashboard, user: &User, shows_data: impl FnOnce() -> bool) -> bool {
+    !d.is_archived && (d.user_id == user.id || (!d.is_draft && shows_data()))
 }
 
 /// The dashboards with a widget showing a query on one of the user's data sources: worked out in
@@ -798,11 +799,13 @@ fn dashboards_showing_data(store: &Store, user: &User) -> BTreeSet<i64> {
 fn list_dashboards(store: &Store, req: &Request, user: &User, mine: bool) -> Outcome {
     let wanted_tags: Vec<&str> = req.args.iter().filter(|(k, _)| k == "tags").map(|(_, v)| v.as_str()).collect();
     let term = req.arg("q").map(str::to_lowercase).filter(|t| !t.is_empty());
-    let showing_data = dashboards_showing_data(store, user);
+    let showing_data = std::cell::OnceCell::new();
     let mut rows: Vec<&Dashboard> = store
         .dashboards
         .values()
-        .filter(|d| listed_for(d, user, &showing_data))
+        .filter(|d| {
+            listed_for(d, user, || showing_data.get_or_init(|| dashboards_showing_data(store, user)).contains(&d.id))
+        })
         .filter(|d| !mine || d.user_id == user.id)
         .filter(|d| wanted_tags.iter().all(|t| d.tags.iter().any(|dt| dt == t)))
         .filter(|d| term.as_ref().is_none_or(|t| d.name.to_lowercase().contains(t)))
@@ -904,4 +907,56 @@ fn archive_dashboard(store: &mut Store, id: &str) -> Outcome {
     d.version += 1;
     d.updated_at = now;
     Ok(Reply::ok(store.dashboard_json(&store.dashboards[&id], true, false)))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use crate::emulator::model::User;
+    use crate::emulator::{Emulator, Request};
+
+    fn call(emu: &Emulator, key: &str, method: &str, path: &str, body: Value) -> Value {
+        let req = Request {
+            method: method.into(),
+            path: path.into(),
+            args: vec![],
+            authorization: Some(format!("Key {key}")),
+            body: if body.is_null() { vec![] } else { body.to_string().into_bytes() },
+        };
+        emu.handle(&req).body.into_json().unwrap()
+    }
+
+    fn listed_names(emu: &Emulator, key: &str) -> Vec<String> {
+        let page = call(emu, key, "GET", "/api/dashboards", Value::Null);
+        page["results"].as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap().to_string()).collect()
+    }
+
+    #[test]
+    fn others_see_a_dashboard_only_when_published_and_showing_one_of_their_data_sources() {
+        let emu = Emulator::new("admin", 1);
+        for (id, key, groups) in [(2, "analyst", vec![2]), (3, "outsider", vec![7])] {
+            let admin = emu.store().users[&1].clone();
+            emu.store().users.insert(id, User { id, api_key: key.into(), groups, is_admin: false, ..admin });
+        }
+        let query =
+            call(&emu, "admin", "POST", "/api/queries", json!({"name": "q", "query": "SELECT 1", "data_source_id": 1}));
+        let viz = call(&emu, "admin", "GET", &format!("/api/queries/{}", query["id"]), Value::Null)["visualizations"]
+            [0]["id"]
+            .clone();
+        for (name, widget, publish) in
+            [("chart", json!(viz), true), ("chart draft", json!(viz), false), ("text only", Value::Null, true)]
+        {
+            let d = call(&emu, "admin", "POST", "/api/dashboards", json!({ "name": name }));
+            let w =
+                json!({"dashboard_id": d["id"], "visualization_id": widget, "options": {}, "width": 1, "text": "t"});
+            call(&emu, "admin", "POST", "/api/widgets", w);
+            call(&emu, "admin", "POST", &format!("/api/dashboards/{}", d["id"]), json!({ "is_draft": !publish }));
+        }
+        let mut own = listed_names(&emu, "admin");
+        own.sort();
+        assert_eq!(own, ["chart", "chart draft", "text only"]);
+        assert_eq!(listed_names(&emu, "analyst"), ["chart"]);
+        assert!(listed_names(&emu, "outsider").is_empty());
+    }
 }

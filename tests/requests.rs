@@ -336,3 +336,38 @@ fn a_dashboard_read_failing_while_query_pages_arrive_is_told_at_once_and_nothing
     w.emu.emulator.clear_faults();
     w.run(&["plan", "."]).expect(2).out_has("~ widget viz:total-revenue/Revenue#0");
 }
+
+#[test]
+fn a_changed_dashboard_is_read_before_the_session_is_in() {
+    use redash_gitops::emulator::HookOutcome;
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    let w = World::with_examples("req-before-session");
+    w.run(&["sync", "."]).expect(0);
+    w.dir.edit("dashboards/sales.yaml", "{col: 0, row: 2, sizeX: 2, sizeY: 5}", "{col: 0, row: 2, sizeX: 2, sizeY: 6}");
+    let sales = format!("/api/dashboards/{}", w.dashboard_named("Sales overview")["id"]);
+    // The session answers 1.5 s after it arrives: resolving the queries waits for its data
+    // sources, the dashboards' reads need not.
+    let session_delay = Duration::from_millis(1500);
+    let rule = FaultRule::matching("GET", "/api/session", Fault::Latency { ms: session_delay.as_millis() as u64 });
+    w.emu.emulator.set_faults(FaultPlan { seed: 0, rules: vec![rule] });
+    let arrived: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
+    w.emu.emulator.before_request({
+        let arrived = Arc::clone(&arrived);
+        move |req, _| {
+            arrived.lock().unwrap().push((req.path.clone(), Instant::now()));
+            HookOutcome::Keep
+        }
+    });
+    w.run(&["plan", "."]).expect(2).out_has("~ widget viz:total-revenue/Revenue#0");
+    let arrived = arrived.lock().unwrap();
+    let at = |path: &str| arrived.iter().find(|(p, _)| p == path).map(|(_, t)| *t);
+    let session = at("/api/session").expect("the session was asked for");
+    let read = at(&sales).unwrap_or_else(|| panic!("{sales} not read: {arrived:?}"));
+    assert!(
+        read.duration_since(session) < session_delay,
+        "the dashboard was read {:?} after the session was asked for, once it was in",
+        read.duration_since(session)
+    );
+}

@@ -219,6 +219,18 @@ pub fn resolve(
     destinations: &[Destination],
     data_source_map: &BTreeMap<String, String>,
 ) -> Result<Desired, Vec<Diagnostic>> {
+    resolve_with_dashboards(set, data_sources, destinations, data_source_map, resolve_dashboards(set))
+}
+
+/// Like [`resolve`], with the dashboards of `set` resolved already: they need nothing from the
+/// server, so a plan resolves them, and reads those it needs, before the session is in.
+pub fn resolve_with_dashboards(
+    set: &ManifestSet,
+    data_sources: &[DataSource],
+    destinations: &[Destination],
+    data_source_map: &BTreeMap<String, String>,
+    dashboards: Vec<Arc<DesiredDashboard>>,
+) -> Result<Desired, Vec<Diagnostic>> {
     let mut diags = Vec::new();
     let mut by_name: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
     for ds in data_sources {
@@ -259,7 +271,22 @@ pub fn resolve(
             Err(d) => diags.push(d),
         }
     }
-    desired.dashboards = crate::util::par_map(&set.dashboards, |d| {
+    desired.dashboards = dashboards;
+    let (alerts, snippets, found) = resolve_alerts_and_snippets(
+        set,
+        destinations,
+        |a| (adopt_id(a), adopt_by_name(a)),
+        |s| (adopt_id(s), adopt_by_name(s)),
+    );
+    diags.extend(found);
+    desired.alerts = alerts;
+    desired.snippets = snippets;
+    if diags.is_empty() { Ok(desired) } else { Err(diags) }
+}
+
+/// The dashboards of `set`, resolved: keys for their widgets and the hashes their markers hold.
+pub fn resolve_dashboards(set: &ManifestSet) -> Vec<Arc<DesiredDashboard>> {
+    crate::util::par_map(&set.dashboards, |d| {
         let key = d.key(Kind::Dashboard);
         let mut counts: BTreeMap<String, usize> = BTreeMap::new();
         let widgets = d
@@ -305,17 +332,7 @@ pub fn resolve(
         dashboard.hash = hash_of(&dashboard);
         dashboard.children_hash = hash_of(&dashboard.widgets);
         Arc::new(dashboard)
-    });
-    let (alerts, snippets, found) = resolve_alerts_and_snippets(
-        set,
-        destinations,
-        |a| (adopt_id(a), adopt_by_name(a)),
-        |s| (adopt_id(s), adopt_by_name(s)),
-    );
-    diags.extend(found);
-    desired.alerts = alerts;
-    desired.snippets = snippets;
-    if diags.is_empty() { Ok(desired) } else { Err(diags) }
+    })
 }
 
 fn adopt_id<S>(m: &Manifest<S>) -> Option<i64> {

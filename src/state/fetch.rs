@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use foldhash::{HashMap, HashSet};
 
-use super::desired::Desired;
+use super::desired::{Desired, DesiredDashboard};
 use super::marker::{MarkedOptions, marker_in, pending_dashboard_slug, pending_token, pending_token_of};
 use crate::manifest::ResourceKey;
 use crate::redash::types::{Alert, Dashboard, DataSource, Query, Snippet, Subscription};
@@ -171,7 +171,8 @@ pub async fn fetch_actual(
     opts: &FetchOptions,
 ) -> Result<Actual, RedashError> {
     let alerts_and_snippets = async { tokio::try_join!(client.alerts(), client.snippets()) };
-    fetch_actual_as_listed(client, desired, opts, client.queries(), client.dashboards(), alerts_and_snippets).await
+    let dashboards = async { fetch_dashboards(client, &desired.dashboards, opts, client.dashboards().await?).await };
+    fetch_actual_as_listed(client, desired, opts, client.queries(), dashboards, alerts_and_snippets).await
 }
 
 /// Reads what the plan for `desired` needs beyond `lists`.
@@ -182,20 +183,15 @@ pub async fn fetch_actual_from(
     lists: Lists,
 ) -> Result<Actual, RedashError> {
     let Lists { queries, dashboards, alerts, snippets } = lists;
-    fetch_actual_as_listed(
-        client,
-        desired,
-        opts,
-        ready(Ok(queries)),
-        ready(Ok(dashboards)),
-        ready(Ok((alerts, snippets))),
-    )
-    .await
+    let dashboards = fetch_dashboards(client, &desired.dashboards, opts, dashboards);
+    fetch_actual_as_listed(client, desired, opts, ready(Ok(queries)), dashboards, ready(Ok((alerts, snippets)))).await
 }
 
 /// Reads what the plan for `desired` needs beyond the lists, going on from each list as soon
-/// as it is in: the dashboards' (4 pages at 10,000 queries) comes long before the queries' (40),
-/// and the dashboards whose widgets the plan needs are read while query pages still arrive.
+/// as it is in; `dashboards` are those the plan compares, as [`fetch_dashboards`] reads them
+/// (they need nothing from the queries: a plan starts them first). The dashboards' list (4
+/// pages at 10,000 queries) comes long before the queries' (40), and the dashboards whose
+/// widgets the plan needs are read while query pages still arrive.
 pub async fn fetch_actual_as_listed(
     client: &RedashClient,
     desired: &Desired,
@@ -204,15 +200,12 @@ pub async fn fetch_actual_as_listed(
     dashboards: impl Future<Output = Result<Vec<Dashboard>, RedashError>>,
     alerts_and_snippets: impl Future<Output = Result<(Vec<Alert>, Vec<Snippet>), RedashError>>,
 ) -> Result<Actual, RedashError> {
-    let (queries, dashboards, (alerts, subscriptions, snippets)) = tokio::try_join!(
-        async { fetch_queries(client, desired, opts, queries.await?).await },
-        async { fetch_dashboards(client, desired, opts, dashboards.await?).await },
-        async {
+    let (queries, dashboards, (alerts, subscriptions, snippets)) =
+        tokio::try_join!(async { fetch_queries(client, desired, opts, queries.await?).await }, dashboards, async {
             let (alerts, snippets) = alerts_and_snippets.await?;
             let subscriptions = fetch_subscriptions(client, desired, opts, &alerts).await?;
             Ok((alerts, subscriptions, snippets))
-        },
-    )?;
+        },)?;
     Ok(Actual {
         queries: queries.active,
         archived_queries: queries.archived,
@@ -292,15 +285,15 @@ async fn fetch_queries(
 /// [`fetch_queries`] does for queries, and finds ours that the list does not show: archived or
 /// half-created ones by the slug their pending name gave them (dashboards have no archive
 /// list), and those an `id` annotation adopts.
-async fn fetch_dashboards(
+pub async fn fetch_dashboards(
     client: &RedashClient,
-    desired: &Desired,
+    desired: &[Arc<DesiredDashboard>],
     opts: &FetchOptions,
     listed: Vec<Dashboard>,
 ) -> Result<Vec<Dashboard>, RedashError> {
     let owner = opts.owner.as_str();
     let pending_tokens: BTreeMap<String, &ResourceKey> =
-        desired.dashboards.iter().map(|d| (pending_token(owner, d.key.marker()), &d.key)).collect();
+        desired.iter().map(|d| (pending_token(owner, d.key.marker()), &d.key)).collect();
     // A dashboard half created under its pending name is completed from its details.
     let half_created: BTreeSet<&str> = listed
         .iter()
@@ -309,18 +302,14 @@ async fn fetch_dashboards(
         .map(|k| k.marker())
         .collect();
     let ours = Ours::new(
-        desired.dashboards.iter().map(|d| (d.key.marker(), d.hash.as_str(), d.children_hash.as_str())),
+        desired.iter().map(|d| (d.key.marker(), d.hash.as_str(), d.children_hash.as_str())),
         listed.iter().map(|d| (d.id, &d.options)),
         owner,
     );
     let unread = ours.unread(opts, &half_created);
-    let desired_names: BTreeSet<&str> = desired
-        .dashboards
-        .iter()
-        .filter(|d| opts.adopt || d.adopt_by_name.is_some())
-        .map(|d| d.name.as_str())
-        .collect();
-    let adopt_ids: BTreeSet<i64> = desired.dashboards.iter().filter_map(|d| d.adopt_id).collect();
+    let desired_names: BTreeSet<&str> =
+        desired.iter().filter(|d| opts.adopt || d.adopt_by_name.is_some()).map(|d| d.name.as_str()).collect();
+    let adopt_ids: BTreeSet<i64> = desired.iter().filter_map(|d| d.adopt_id).collect();
     let detail_ids: Vec<i64> = listed
         .iter()
         .filter(|d| !unread.contains(&d.id))
@@ -333,7 +322,6 @@ async fn fetch_dashboards(
         .map(|d| d.id)
         .collect();
     let probe_slugs: Vec<String> = desired
-        .dashboards
         .iter()
         .filter(|d| !ours.is_listed(d.key.marker()) && !half_created.contains(d.key.marker()))
         .map(|d| pending_dashboard_slug(owner, d.key.marker()))

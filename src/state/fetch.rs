@@ -200,12 +200,13 @@ pub async fn fetch_actual_as_listed(
     dashboards: impl Future<Output = Result<Vec<Dashboard>, RedashError>>,
     alerts_and_snippets: impl Future<Output = Result<(Vec<Alert>, Vec<Snippet>), RedashError>>,
 ) -> Result<Actual, RedashError> {
-    let (queries, dashboards, (alerts, subscriptions, snippets)) =
-        tokio::try_join!(async { fetch_queries(client, desired, opts, queries.await?).await }, dashboards, async {
-            let (alerts, snippets) = alerts_and_snippets.await?;
-            let subscriptions = fetch_subscriptions(client, desired, opts, &alerts).await?;
-            Ok((alerts, subscriptions, snippets))
-        },)?;
+    let queries = async { fetch_queries(client, desired, opts, queries.await?).await };
+    let alerts = async {
+        let (alerts, snippets) = alerts_and_snippets.await?;
+        let subscriptions = fetch_subscriptions(client, desired, opts, &alerts).await?;
+        Ok((alerts, subscriptions, snippets))
+    };
+    let (queries, dashboards, (alerts, subscriptions, snippets)) = tokio::try_join!(queries, dashboards, alerts)?;
     Ok(Actual {
         queries: queries.active,
         archived_queries: queries.archived,

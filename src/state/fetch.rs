@@ -251,7 +251,7 @@ async fn fetch_queries(
         .iter()
         .filter(|q| !unread.contains(&q.id))
         .filter(|q| {
-            q.options.marker().is_some_and(|m| m.owner == owner && ours.is_desired(m.key))
+            ours.marks_desired(&q.options)
                 || adopt_ids.contains(&q.id)
                 || (q.options.marker().is_none() && desired_names.contains(q.name.as_str()))
         })
@@ -267,14 +267,8 @@ async fn fetch_queries(
     let details = details.into_iter().collect::<Result<Vec<_>, _>>()?;
     let mut archived = Vec::new();
     if let Some(list) = archive? {
-        let ids: Vec<i64> = list
-            .iter()
-            .filter(|q| {
-                q.options.marker().is_some_and(|m| m.owner == owner && ours.is_desired(m.key))
-                    || adopt_ids.contains(&q.id)
-            })
-            .map(|q| q.id)
-            .collect();
+        let ids: Vec<i64> =
+            list.iter().filter(|q| ours.marks_desired(&q.options) || adopt_ids.contains(&q.id)).map(|q| q.id).collect();
         for q in queries_by_id(client, ids, opts.concurrency).await {
             archived.push(q?);
         }
@@ -315,7 +309,7 @@ pub async fn fetch_dashboards(
         .iter()
         .filter(|d| !unread.contains(&d.id))
         .filter(|d| {
-            d.options.marker().is_some_and(|m| m.owner == owner && ours.is_desired(m.key))
+            ours.marks_desired(&d.options)
                 || adopt_ids.contains(&d.id)
                 || pending_token_of(&d.name).is_some_and(|t| pending_tokens.contains_key(t))
                 || (d.options.marker().is_none() && desired_names.contains(d.name.as_str()))
@@ -376,6 +370,7 @@ pub fn with_details<T>(
 
 /// The managed objects of one kind, desired and listed, from one pass over each.
 struct Ours<'a> {
+    owner: &'a str,
     /// Desired marker key -> (spec hash, children hash).
     desired: HashMap<&'a str, (&'a str, &'a str)>,
     /// Marker key of ours in the list -> (the first object carrying it, how many do, how many of
@@ -389,7 +384,7 @@ impl<'a> Ours<'a> {
     fn new(
         desired: impl ExactSizeIterator<Item = (&'a str, &'a str, &'a str)>,
         listed: impl ExactSizeIterator<Item = (i64, &'a MarkedOptions)>,
-        owner: &str,
+        owner: &'a str,
     ) -> Ours<'a> {
         let mut by_key = HashMap::with_capacity_and_hasher(desired.len(), Default::default());
         by_key.extend(desired.map(|(key, spec, children)| (key, (spec, children))));
@@ -405,7 +400,7 @@ impl<'a> Ours<'a> {
                 entry.2 += u32::from(as_desired);
             }
         }
-        Ours { desired: by_key, listed: ours }
+        Ours { owner, desired: by_key, listed: ours }
     }
 
     /// The ids of the objects whose details need not be read: the marker in their list entry
@@ -432,6 +427,12 @@ impl<'a> Ours<'a> {
 
     fn is_desired(&self, key: &str) -> bool {
         self.desired.contains_key(key)
+    }
+
+    /// Whether `options` carry our marker for a desired resource (a list entry or an archived
+    /// object to read in full).
+    fn marks_desired(&self, options: &MarkedOptions) -> bool {
+        options.marker().is_some_and(|m| m.owner == self.owner && self.is_desired(m.key))
     }
 
     fn is_listed(&self, key: &str) -> bool {
@@ -617,6 +618,10 @@ mod tests {
         assert!(ours.unread(&fetch_options(true), &BTreeSet::new()).is_empty(), "--refresh-children reads all");
         assert!(ours.is_listed("Query/a/gone") && !ours.is_desired("Query/a/gone"));
         assert!(ours.is_desired("Query/a/same") && !ours.is_listed("Query/a/other"));
+        // Read in full when listed: ours and desired; not another owner's, not ours gone.
+        let marks = |id: i64| ours.marks_desired(&listed.iter().find(|(i, _)| *i == id).unwrap().1);
+        assert!(marks(1) && marks(6));
+        assert!(!marks(8) && !marks(9));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

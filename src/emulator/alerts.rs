@@ -378,19 +378,10 @@ fn delete_snippet(store: &mut Store, user: &User, id: &str) -> Outcome {
 mod tests {
     use serde_json::{Value, json};
 
-    use crate::emulator::{Emulator, Request};
+    use crate::emulator::Emulator;
 
     fn call(emu: &Emulator, method: &str, path: &str, body: Value) -> (u16, Value) {
-        let req = Request {
-            method: method.into(),
-            path: path.into(),
-            args: vec![],
-            authorization: Some("Key k".into()),
-            body: if body.is_null() { vec![] } else { body.to_string().into_bytes() },
-        };
-        let reply = emu.handle(&req);
-        let v = reply.body.into_json().unwrap_or(Value::Null);
-        (reply.status, v)
+        emu.call("k", method, path, body)
     }
 
     #[test]

@@ -351,6 +351,29 @@ fn to_response(reply: Reply) -> Response {
     response
 }
 
+#[cfg(test)]
+impl Emulator {
+    /// Sends one request as the user of `key` (a null `body`: none), without HTTP; the status
+    /// and the JSON answered (null when the answer is not JSON).
+    pub(crate) fn call(
+        &self,
+        key: &str,
+        method: &str,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let req = Request {
+            method: method.into(),
+            path: path.into(),
+            args: vec![],
+            authorization: Some(format!("Key {key}")),
+            body: if body.is_null() { vec![] } else { body.to_string().into_bytes() },
+        };
+        let reply = self.handle(&req);
+        (reply.status, reply.body.into_json().unwrap_or(serde_json::Value::Null))
+    }
+}
+
 /// An emulator serving on a loopback port from a thread of its own, until dropped.
 pub struct RunningEmulator {
     pub url: String,

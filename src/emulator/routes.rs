@@ -913,18 +913,11 @@ fn archive_dashboard(store: &mut Store, id: &str) -> Outcome {
 mod tests {
     use serde_json::{Value, json};
 
+    use crate::emulator::Emulator;
     use crate::emulator::model::User;
-    use crate::emulator::{Emulator, Request};
 
     fn call(emu: &Emulator, key: &str, method: &str, path: &str, body: Value) -> Value {
-        let req = Request {
-            method: method.into(),
-            path: path.into(),
-            args: vec![],
-            authorization: Some(format!("Key {key}")),
-            body: if body.is_null() { vec![] } else { body.to_string().into_bytes() },
-        };
-        emu.handle(&req).body.into_json().unwrap()
+        emu.call(key, method, path, body).1
     }
 
     fn listed_names(emu: &Emulator, key: &str) -> Vec<String> {

@@ -543,16 +543,7 @@ mod tests {
     #[test]
     fn every_form_of_a_query_is_written_as_its_value_would_be_with_the_fields_of_its_form() {
         let emulator = crate::emulator::Emulator::new("k", 1);
-        let create = |body: Value| {
-            let req = crate::emulator::Request {
-                method: "POST".into(),
-                path: "/api/queries".into(),
-                args: vec![],
-                authorization: Some("Key k".into()),
-                body: body.to_string().into_bytes(),
-            };
-            emulator.handle(&req).body.into_json().unwrap()["id"].as_i64().unwrap()
-        };
+        let create = |body: Value| emulator.call("k", "POST", "/api/queries", body).1["id"].as_i64().unwrap();
         let plain = create(json!({"name": "Plain", "query": "SELECT 1", "data_source_id": 1}));
         let full = create(json!({
             "name": "Full \"quoted\"", "query": "SELECT {{ n }}", "data_source_id": 1, "description": "ü",

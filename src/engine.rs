@@ -9,7 +9,7 @@ use std::sync::Arc;
 use thiserror::Error;
 
 use crate::manifest::cache::{CacheStats, ManifestCache};
-use crate::manifest::{Diagnostics, ManifestSet, ResourceKey, load_paths, validate_offline};
+use crate::manifest::{Diagnostic, Diagnostics, ManifestSet, ResourceKey, load_paths, validate_offline};
 use crate::plan::{Plan, PlanError, PlanOptions, plan};
 use crate::redash::types::{DataSource, Destination};
 use crate::redash::{RedashClient, RedashError};
@@ -227,8 +227,7 @@ pub async fn load_and_plan(
     let destinations = destinations_for(client, &set).await?;
     let map = opts.data_source_map.clone();
     let (desired, data_sources) = blocking(move || {
-        let desired = resolve_with_dashboards(&set, &data_sources, &destinations, &map, dashboards)
-            .map_err(|d| EngineError::Invalid(Diagnostics(d)));
+        let desired = resolve_with_dashboards(&set, &data_sources, &destinations, &map, dashboards).map_err(invalid);
         // The manifests are not needed past this point; at 10,000 resources they are a sixth
         // of what the plan would otherwise hold at its peak.
         drop(set);
@@ -281,7 +280,12 @@ fn resolved(
     destinations: &[Destination],
     data_source_map: &BTreeMap<String, String>,
 ) -> Result<Desired, EngineError> {
-    resolve(set, data_sources, destinations, data_source_map).map_err(|d| EngineError::Invalid(Diagnostics(d)))
+    resolve(set, data_sources, destinations, data_source_map).map_err(invalid)
+}
+
+/// Findings in the manifests that only resolving them against the server makes.
+fn invalid(findings: Vec<Diagnostic>) -> EngineError {
+    EngineError::Invalid(Diagnostics(findings))
 }
 
 fn fetch_options(opts: &EngineOptions) -> FetchOptions {

@@ -371,3 +371,23 @@ fn a_changed_dashboard_is_read_before_the_session_is_in() {
         read.duration_since(session)
     );
 }
+
+#[test]
+fn an_unknown_data_source_is_told_even_when_a_dashboard_read_early_fails() {
+    let w = World::with_examples("req-early-invalid");
+    w.run(&["sync", "."]).expect(0);
+    w.dir.edit("dashboards/sales.yaml", "{col: 0, row: 2, sizeX: 2, sizeY: 5}", "{col: 0, row: 2, sizeX: 2, sizeY: 6}");
+    w.dir.edit("queries/customers.yaml", "dataSource: Sample Postgres", "dataSource: Nowhere");
+    // The moved widget's dashboard is read before the queries are resolved, and fails.
+    let sales = format!("/api/dashboards/{}", w.dashboard_named("Sales overview")["id"]);
+    let rule = FaultRule::matching("GET", &sales, Fault::Error { status: 502 });
+    w.emu.emulator.set_faults(FaultPlan { seed: 0, rules: vec![rule] });
+    w.clear();
+    let run = w.run(&["plan", "--retries", "0", "."]).expect(1);
+    run.err_has("1 problem in the manifests").err_has("customers.yaml:8").err_has("unknown data source \"Nowhere\"");
+    assert!(!run.stderr.contains("502"), "the failed read hid the finding:\n{}", run.describe());
+    assert!(w.writes().is_empty());
+    w.dir.edit("queries/customers.yaml", "dataSource: Nowhere", "dataSource: Sample Postgres");
+    w.emu.emulator.clear_faults();
+    w.run(&["plan", "."]).expect(2).out_has("~ widget viz:total-revenue/Revenue#0");
+}

@@ -160,6 +160,7 @@ mod tests {
             adopt_by_name: None,
             hash: "h".into(),
             children_hash: "c".into(),
+            level: 1,
         }
     }
 

@@ -236,6 +236,7 @@ mod tests {
             adopt_by_name: None,
             hash: String::new(),
             children_hash: String::new(),
+            level: 1,
         }
     }
 

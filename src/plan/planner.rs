@@ -104,11 +104,10 @@ pub fn plan(
             None => id.map(|i| json!(format!("#{i}"))).unwrap_or(Value::Null),
         }
     };
-    let levels = query_levels(desired);
     let mut targets: HashMap<(&ResourceKey, &str), VizTarget> = HashMap::default();
     let mut vanishing: BTreeSet<i64> = BTreeSet::new();
     for d in &sorted_queries {
-        let level = levels.get(&d.key).copied().unwrap_or(0);
+        let level = d.level;
         let action = match matched.get(&d.key) {
             None => {
                 for v in &d.visualizations {
@@ -186,15 +185,17 @@ pub fn plan(
 
     // ---- archives of queries (their widgets vanish) ----------------------------------------
     let desired_query_keys: HashSet<&str> = desired.queries.iter().map(|q| q.key.marker()).collect();
-    let mut query_archives: Vec<(ArchiveReason, &Query)> = Vec::new();
+    let mut query_archives: Vec<(&str, ArchiveReason, &Query)> = Vec::new();
     for (key, list) in &index.ours {
         if desired_query_keys.contains(key) {
             // The first is the one matched; any other carries the same marker by accident.
-            query_archives.extend(list.iter().skip(1).map(|q| (ArchiveReason::Duplicate, *q)));
+            query_archives.extend(list.iter().skip(1).map(|q| (*key, ArchiveReason::Duplicate, *q)));
         } else {
-            query_archives.extend(list.iter().map(|q| (ArchiveReason::Removed, *q)));
+            query_archives.extend(list.iter().map(|q| (*key, ArchiveReason::Removed, *q)));
         }
     }
+    query_archives.sort_by_key(|(key, _, q)| (*key, q.id));
+    let query_archives: Vec<(ArchiveReason, &Query)> = query_archives.into_iter().map(|(_, r, q)| (r, q)).collect();
 
     // ---- dashboards --------------------------------------------------------------------------
     let dindex = DashboardIndex::new(actual, owner, desired);
@@ -546,37 +547,6 @@ fn describe_fields(changes: &[Change], children: usize, child: &str) -> String {
     parts.join(", ")
 }
 
-/// Dependency depth: a query's dropdown parameters read from queries one level below it.
-fn query_levels(desired: &Desired) -> HashMap<&ResourceKey, usize> {
-    let deps: HashMap<&ResourceKey, Vec<&ResourceKey>> =
-        desired.queries.iter().map(|q| (&q.key, q.dependencies())).collect();
-    let mut levels: HashMap<&ResourceKey, usize> = HashMap::default();
-    fn level<'a>(
-        k: &'a ResourceKey,
-        deps: &HashMap<&'a ResourceKey, Vec<&'a ResourceKey>>,
-        levels: &mut HashMap<&'a ResourceKey, usize>,
-        depth: usize,
-    ) -> usize {
-        if let Some(l) = levels.get(k) {
-            return *l;
-        }
-        // Cycles are rejected by validation; the depth bound keeps a bad input from recursing forever.
-        if depth > deps.len() {
-            return 0;
-        }
-        let l = deps
-            .get(k)
-            .map(|ds| ds.iter().map(|d| level(d, deps, levels, depth + 1) + 1).max().unwrap_or(0))
-            .unwrap_or(0);
-        levels.insert(k, l);
-        l
-    }
-    for q in &desired.queries {
-        level(&q.key, &deps, &mut levels, 0);
-    }
-    levels
-}
-
 fn creation_fields(d: &DesiredQuery) -> Vec<Change> {
     let mut c = vec![
         Change::new("name", Value::Null, json!(d.name)),
@@ -694,8 +664,9 @@ fn dashboard_changes(d: &DesiredDashboard, live: &Dashboard) -> Vec<Change> {
 
 /// Live queries sorted for matching.
 struct QueryIndex<'a> {
-    /// Active queries carrying this owner's marker, by marker key, oldest first.
-    ours: BTreeMap<&'a str, Vec<&'a Query>>,
+    /// Active queries carrying this owner's marker, by marker key, oldest first. Hashed: a
+    /// search tree of 10,000 keys was a tenth of planning them.
+    ours: HashMap<&'a str, Vec<&'a Query>>,
     /// Archived queries of this owner, by marker key.
     archived: BTreeMap<&'a str, &'a Query>,
     all: Vec<&'a Query>,
@@ -704,7 +675,8 @@ struct QueryIndex<'a> {
 
 impl<'a> QueryIndex<'a> {
     fn new(actual: &'a Actual, owner: &'a str) -> QueryIndex<'a> {
-        let mut ours: BTreeMap<&str, Vec<&Query>> = BTreeMap::new();
+        let mut ours: HashMap<&str, Vec<&Query>> =
+            HashMap::with_capacity_and_hasher(actual.queries.len(), Default::default());
         let mut archived = BTreeMap::new();
         for q in &actual.queries {
             if let Some(m) = q.options.marker().filter(|m| m.owner == owner) {

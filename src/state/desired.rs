@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use foldhash::HashMap;
+
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -91,6 +93,10 @@ pub struct DesiredQuery {
     /// applied, and they need not be read (not part of `hash`, which every marker holds).
     #[serde(skip)]
     pub children_hash: String,
+    /// Apply order: a query comes after the queries its dropdown parameters read from (0 for
+    /// one that reads from none).
+    #[serde(skip)]
+    pub level: usize,
 }
 
 /// The schedule as stored in a desired query (normalised form, serialisable for the hash).
@@ -169,7 +175,8 @@ pub struct DesiredDashboard {
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Desired {
-    /// Shared with the plan's actions, which carry what they write.
+    /// Shared with the plan's actions, which carry what they write. In key order, each with its
+    /// level: both are the desired state's alone, worked out while Redash is still being read.
     pub queries: Vec<Arc<DesiredQuery>>,
     pub dashboards: Vec<Arc<DesiredDashboard>>,
     pub alerts: Vec<DesiredAlert>,
@@ -270,6 +277,11 @@ pub fn resolve_with_dashboards(
             Ok(d) => desired.queries.push(d),
             Err(d) => diags.push(d),
         }
+    }
+    desired.queries.sort_by(|a, b| a.key.cmp(&b.key));
+    let levels = query_levels(&desired.queries);
+    for (query, level) in desired.queries.iter_mut().zip(levels) {
+        Arc::get_mut(query).expect("a query just resolved is not shared yet").level = level;
     }
     desired.dashboards = dashboards;
     let (alerts, snippets, found) = resolve_alerts_and_snippets(
@@ -401,10 +413,41 @@ fn resolve_query(q: &Manifest<QuerySpec>, data_source: &str, data_source_id: i64
         adopt_by_name: adopt_by_name(q),
         hash: String::new(),
         children_hash: String::new(),
+        level: 0,
     };
     desired.hash = hash_of(&desired);
     desired.children_hash = hash_of(&desired.visualizations);
     Ok(desired)
+}
+
+/// Each query's level (see `DesiredQuery::level`), in the order of `queries`.
+fn query_levels(queries: &[Arc<DesiredQuery>]) -> Vec<usize> {
+    let index: HashMap<&ResourceKey, usize> = queries.iter().enumerate().map(|(i, q)| (&q.key, i)).collect();
+    let mut levels: Vec<Option<usize>> = vec![None; queries.len()];
+    fn level(
+        i: usize,
+        queries: &[Arc<DesiredQuery>],
+        index: &HashMap<&ResourceKey, usize>,
+        levels: &mut [Option<usize>],
+        depth: usize,
+    ) -> usize {
+        if let Some(l) = levels[i] {
+            return l;
+        }
+        // Cycles are rejected by validation; the depth bound keeps a bad input from recursing forever.
+        if depth > queries.len() {
+            return 0;
+        }
+        let l = queries[i]
+            .dependencies()
+            .into_iter()
+            .map(|k| index.get(k).map_or(0, |&d| level(d, queries, index, levels, depth + 1)) + 1)
+            .max()
+            .unwrap_or(0);
+        levels[i] = Some(l);
+        l
+    }
+    (0..queries.len()).map(|i| level(i, queries, &index, &mut levels, 0)).collect()
 }
 
 #[cfg(test)]
@@ -450,6 +493,24 @@ mod tests {
         let map = BTreeMap::from([("Sample Postgres".to_string(), "Warehouse".to_string())]);
         let d = resolve(&set, &[ds(9, "Warehouse")], &[], &map).unwrap();
         assert_eq!(d.queries[0].data_source_id, 9);
+    }
+
+    #[test]
+    fn queries_come_resolved_in_key_order_each_a_level_above_the_queries_its_dropdowns_read() {
+        let query = |name: &str, reads: Option<&str>| {
+            let params =
+                reads.map(|r| format!("  parameters: [{{name: p, type: query, query: {r}}}]\n")).unwrap_or_default();
+            format!(
+                "apiVersion: redash-gitops.dev/v1alpha1\nkind: Query\nmetadata: {{name: {name}}}\nspec:\n  name: {name}\n  dataSource: Sample Postgres\n  query: select {{{{ p }}}}\n{params}"
+            )
+        };
+        // In the files, each query before the one it reads from; by key, too.
+        let text = [query("b", Some("c")), query("a", Some("b")), query("d", None), query("c", None)].join("---\n");
+        let (set, diags) = load_str(Path::new("m.yaml"), &text);
+        assert!(diags.is_empty(), "{diags:?}");
+        let d = resolve(&set, &[ds(1, "Sample Postgres")], &[], &BTreeMap::new()).unwrap();
+        let got: Vec<(&str, usize)> = d.queries.iter().map(|q| (q.key.name(), q.level)).collect();
+        assert_eq!(got, [("a", 2), ("b", 1), ("c", 0), ("d", 0)]);
     }
 
     #[test]

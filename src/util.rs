@@ -17,11 +17,34 @@ pub fn iso_millis(millis: i64) -> String {
     let secs = ms_of_day / 1000;
     let ms = ms_of_day % 1000;
     let (hh, mm, ss) = (secs / 3600, (secs / 60) % 60, secs % 60);
-    if ms == 0 {
-        format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z")
-    } else {
-        format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.{ms:03}Z")
+    if !(0..=9999).contains(&y) {
+        return if ms == 0 {
+            format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z")
+        } else {
+            format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.{ms:03}Z")
+        };
     }
+    // Digit by digit: the emulator writes four of these for each query of a list page, and
+    // `format!` with widths took a tenth of its CPU in a plan of 10,000 queries.
+    let mut text = String::with_capacity(24);
+    let mut push = |n: i64, width: u32, then: char| {
+        for place in (0..width).rev() {
+            text.push(char::from(b'0' + (n / 10_i64.pow(place) % 10) as u8));
+        }
+        text.push(then);
+    };
+    push(y, 4, '-');
+    push(i64::from(m), 2, '-');
+    push(i64::from(d), 2, 'T');
+    push(hh, 2, ':');
+    push(mm, 2, ':');
+    if ms == 0 {
+        push(ss, 2, 'Z');
+    } else {
+        push(ss, 2, '.');
+        push(ms, 3, 'Z');
+    }
+    text
 }
 
 /// `f` of every item, in order, computed on every core: for CPU-bound work over thousands of
@@ -55,11 +78,13 @@ pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec
 /// SHA-256 in lowercase hex (hashed for every resource of every plan and every manifest
 /// document read: no `format!` per byte).
 pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+/// Lowercase hex of `bytes`, two digits each.
+pub fn hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    Sha256::digest(bytes)
-        .iter()
-        .flat_map(|b| [HEX[usize::from(b >> 4)] as char, HEX[usize::from(b & 15)] as char])
-        .collect()
+    bytes.iter().flat_map(|b| [HEX[usize::from(b >> 4)] as char, HEX[usize::from(b & 15)] as char]).collect()
 }
 
 /// Today's date in UTC, `YYYY-MM-DD`.
@@ -189,6 +214,8 @@ mod tests {
         assert_eq!(iso_millis(0), "1970-01-01T00:00:00Z");
         assert_eq!(iso_millis(1_795_885_883_950), "2026-11-28T17:11:23.950Z");
         assert_eq!(iso_millis(951_782_400_001), "2000-02-29T00:00:00.001Z");
+        assert_eq!(iso_millis(-62_135_596_800_000 + 3_723_004), "0001-01-01T01:02:03.004Z");
+        assert_eq!(iso_millis(253_402_300_800_000), "10000-01-01T00:00:00Z");
     }
 
     #[test]

@@ -353,8 +353,9 @@ fn to_response(reply: Reply) -> Response {
 
 #[cfg(test)]
 impl Emulator {
-    /// Sends one request as the user of `key` (a null `body`: none), without HTTP; the status
-    /// and the JSON answered (null when the answer is not JSON).
+    /// Sends one request as the user of `key` (a null `body`: none; arguments after `?` in
+    /// `path`, not encoded), without HTTP; the status and the JSON answered (null when the
+    /// answer is not JSON).
     pub(crate) fn call(
         &self,
         key: &str,
@@ -362,10 +363,12 @@ impl Emulator {
         path: &str,
         body: serde_json::Value,
     ) -> (u16, serde_json::Value) {
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
+        let args = query.split('&').filter(|a| !a.is_empty()).map(|a| a.split_once('=').unwrap_or((a, "")));
         let req = Request {
             method: method.into(),
             path: path.into(),
-            args: vec![],
+            args: args.map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             authorization: Some(format!("Key {key}")),
             body: if body.is_null() { vec![] } else { body.to_string().into_bytes() },
         };

@@ -126,7 +126,7 @@ pub fn query_hash(sql: &str) -> String {
     }
     let compact: String = stripped.chars().filter(|c| !c.is_whitespace()).collect();
     let digest = Md5::digest(compact.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::util::hex(&digest)
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Request dispatch and the endpoint handlers, following Redash's handlers check by check.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
@@ -306,6 +307,7 @@ fn tags<'a>(all: impl Iterator<Item = &'a Vec<String>>) -> Reply {
 // ---------------------------------------------------------------------------------------------
 // Queries
 
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Listing {
     Active,
     Archived,
@@ -354,21 +356,30 @@ fn matches_search(q: &Query, term: &str) -> bool {
 fn list_queries(store: &Store, req: &Request, listing: Listing) -> Outcome {
     let wanted_tags: Vec<&str> = req.args.iter().filter(|(k, _)| k == "tags").map(|(_, v)| v.as_str()).collect();
     let term = req.arg("q").filter(|t| !t.is_empty());
-    let mut rows: Vec<&Query> = store
-        .queries
-        .values()
-        .filter(|q| q.data_source_id.is_some())
-        .filter(|q| match listing {
-            Listing::Active => !q.is_archived,
-            Listing::Archived => q.is_archived,
-            Listing::Mine(uid) => !q.is_archived && q.user_id == uid,
-        })
-        .filter(|q| wanted_tags.iter().all(|t| q.tags.iter().any(|qt| qt == t)))
-        .filter(|q| term.is_none_or(|t| matches_search(q, t)))
-        .collect();
-    sort_by_order(&mut rows, req.arg("order"), |q| q.name.clone(), |q| (q.created_at, q.id));
+    let order = req.arg("order");
+    let rows = |queries: &BTreeMap<i64, Query>| -> Vec<i64> {
+        let mut rows: Vec<&Query> = queries
+            .values()
+            .filter(|q| q.data_source_id.is_some())
+            .filter(|q| match listing {
+                Listing::Active => !q.is_archived,
+                Listing::Archived => q.is_archived,
+                Listing::Mine(uid) => !q.is_archived && q.user_id == uid,
+            })
+            .filter(|q| wanted_tags.iter().all(|t| q.tags.iter().any(|qt| qt == t)))
+            .filter(|q| term.is_none_or(|t| matches_search(q, t)))
+            .collect();
+        sort_by_order(&mut rows, order, |q| q.name.clone(), |q| (q.created_at, q.id));
+        rows.into_iter().map(|q| q.id).collect()
+    };
+    let ids: Arc<[i64]> = if listing == Listing::Active && wanted_tags.is_empty() && term.is_none() {
+        store.queries.plain_list(order, rows)
+    } else {
+        rows(&store.queries).into()
+    };
     let (page, page_size) = page_params(&req.args);
-    paginate_with(rows, page, page_size, |q| store.query_view(q, QueryForm::List))
+    // Only the page's queries are looked up; every id listed is in the map it was listed from.
+    paginate_with(ids.iter(), page, page_size, |id| store.query_view(&store.queries[id], QueryForm::List))
 }
 
 fn get_query(store: &Store, id: &str) -> Outcome {

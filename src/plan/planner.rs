@@ -104,34 +104,32 @@ pub fn plan(
             None => id.map(|i| json!(format!("#{i}"))).unwrap_or(Value::Null),
         }
     };
-    let mut targets: HashMap<(&ResourceKey, &str), VizTarget> = HashMap::default();
+    // The ids of the desired visualizations that exist, of the queries whose visualizations were
+    // read; any other is to be created (an unread query's are looked up in `shown_by_widgets`).
+    let mut existing: HashMap<(&ResourceKey, &str), i64> = HashMap::default();
     let mut vanishing: BTreeSet<i64> = BTreeSet::new();
+    plan.queries.reserve(sorted_queries.len());
     for d in &sorted_queries {
         let level = d.level;
         let action = match matched.get(&d.key) {
-            None => {
-                for v in &d.visualizations {
-                    targets.insert((&d.key, &v.name), VizTarget::New);
-                }
-                QueryAction {
-                    op: Op::Create,
-                    cause: Cause::New,
-                    key: d.key.clone(),
-                    name: d.name.clone(),
-                    id: None,
-                    changes: creation_fields(d),
-                    visualizations: d
-                        .visualizations
-                        .iter()
-                        .map(|v| VisOp::Create { desired: v.clone(), name: v.name.clone(), kind: v.kind.clone() })
-                        .collect(),
-                    level,
-                    expected_updated_at: None,
-                    live_options: json!({}),
-                    live_hash: None,
-                    desired: Arc::clone(d),
-                }
-            }
+            None => QueryAction {
+                op: Op::Create,
+                cause: Cause::New,
+                key: d.key.clone(),
+                name: d.name.clone(),
+                id: None,
+                changes: creation_fields(d),
+                visualizations: d
+                    .visualizations
+                    .iter()
+                    .map(|v| VisOp::Create { desired: v.clone(), name: v.name.clone(), kind: v.kind.clone() })
+                    .collect(),
+                level,
+                expected_updated_at: None,
+                live_options: json!({}),
+                live_hash: None,
+                desired: Arc::clone(d),
+            },
             Some((op, live)) => {
                 let mut changes = query_changes(d, live, &ds_name, &id_of, &opts.today);
                 if *op == Op::Unarchive {
@@ -145,8 +143,9 @@ pub fn plan(
                     }
                 };
                 for v in &d.visualizations {
-                    let t = vis.ids.get(&v.name).map(|id| VizTarget::Existing(*id)).unwrap_or(VizTarget::New);
-                    targets.insert((&d.key, &v.name), t);
+                    if let Some(id) = vis.ids.get(&v.name) {
+                        existing.insert((&d.key, &v.name), *id);
+                    }
                 }
                 for op in &vis.ops {
                     if let VisOp::Delete { id, .. } = op {
@@ -175,13 +174,8 @@ pub fn plan(
         plan.queries.push(action);
     }
     plan.queries.sort_by(|a, b| (a.level, &a.key).cmp(&(b.level, &b.key)));
-    plan.known_visualizations = targets
-        .iter()
-        .filter_map(|(k, t)| match t {
-            VizTarget::Existing(id) => Some(((k.0.clone(), k.1.to_string()), *id)),
-            VizTarget::New => None,
-        })
-        .collect();
+    plan.known_visualizations =
+        existing.iter().map(|((key, name), id)| (((*key).clone(), name.to_string()), *id)).collect();
 
     // ---- archives of queries (their widgets vanish) ----------------------------------------
     let desired_query_keys: HashSet<&str> = desired.queries.iter().map(|q| q.key.marker()).collect();
@@ -232,7 +226,7 @@ pub fn plan(
         Some(query_id) => {
             shown_by_widgets.get(&(*query_id, name.to_string())).map_or(VizTarget::New, |id| VizTarget::Existing(*id))
         }
-        None => targets.get(&(k, name)).copied().unwrap_or(VizTarget::New),
+        None => existing.get(&(k, name)).map_or(VizTarget::New, |id| VizTarget::Existing(*id)),
     };
     for d in sorted_dashboards {
         let found = match dindex.find(d, opts, &dclaimed) {

@@ -356,7 +356,7 @@ pub async fn fetch_dashboards(
 /// The listed objects, each replaced by its details where they were read (the first failed read
 /// is the error); details of objects no longer listed are dropped.
 pub fn with_details<T>(
-    listed: Vec<T>,
+    mut listed: Vec<T>,
     details: impl IntoIterator<Item = Result<T, RedashError>>,
     id: impl Fn(&T) -> i64,
 ) -> Result<Vec<T>, RedashError> {
@@ -365,7 +365,16 @@ pub fn with_details<T>(
         let d = d?;
         read.insert(id(&d), d);
     }
-    Ok(listed.into_iter().map(|t| read.remove(&id(&t)).unwrap_or(t)).collect())
+    // In place, and not at all when nothing was read (a no-op plan of 10,000 queries): moving
+    // each listed object was 6 MB copied after the last page.
+    if !read.is_empty() {
+        for t in &mut listed {
+            if let Some(d) = read.remove(&id(t)) {
+                *t = d;
+            }
+        }
+    }
+    Ok(listed)
 }
 
 /// The managed objects of one kind, desired and listed, from one pass over each.

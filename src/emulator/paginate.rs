@@ -24,13 +24,14 @@ pub fn paginate(items: Vec<Value>, page: i64, page_size: i64) -> Outcome {
     paginate_with(items, page, page_size, |v| v)
 }
 
-/// Like [`paginate`], turning only the items of the page into JSON (a page of 250 out of
-/// 10,000 queries costs 250 serialisations, not 10,000), and writing the page's text at once.
+/// Like [`paginate`], turning only the items of the page into their serialisable `view` (a page
+/// of 250 out of 10,000 queries costs 250 views, not 10,000), and writing the page's text at
+/// once.
 pub fn paginate_with<T, S: Serialize>(
     items: impl IntoIterator<Item = T, IntoIter: ExactSizeIterator>,
     page: i64,
     page_size: i64,
-    to_json: impl Fn(T) -> S,
+    view: impl Fn(T) -> S,
 ) -> Outcome {
     let items = items.into_iter();
     let count = items.len() as i64;
@@ -47,7 +48,7 @@ pub fn paginate_with<T, S: Serialize>(
         return Err(Reply::not_found());
     }
     let start = ((page - 1) * page_size) as usize;
-    let results: Vec<S> = items.skip(start).take(page_size as usize).map(to_json).collect();
+    let results: Vec<S> = items.skip(start).take(page_size as usize).map(view).collect();
     let text = serde_json::to_vec(&Page { count, page, page_size, results }).map_err(|_| Reply::internal_error())?;
     Ok(Reply { status: 200, body: Body::Written(text) })
 }

@@ -381,7 +381,8 @@ mod tests {
     use crate::emulator::Emulator;
 
     fn call(emu: &Emulator, method: &str, path: &str, body: Value) -> (u16, Value) {
-        emu.call("k", method, path, body)
+        let (status, answer) = emu.call("k", method, path, body);
+        (status, answer.unwrap_or_default())
     }
 
     #[test]

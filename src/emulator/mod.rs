@@ -351,18 +351,17 @@ fn to_response(reply: Reply) -> Response {
     response
 }
 
-#[cfg(test)]
 impl Emulator {
     /// Sends one request as the user of `key` (a null `body`: none; arguments after `?` in
-    /// `path`, not encoded), without HTTP; the status and the JSON answered (null when the
-    /// answer is not JSON).
-    pub(crate) fn call(
+    /// `path`, not encoded), without HTTP, as tests seed and inspect it; the status and the JSON
+    /// answered (`None` when the answer is not JSON).
+    pub fn call(
         &self,
         key: &str,
         method: &str,
         path: &str,
         body: serde_json::Value,
-    ) -> (u16, serde_json::Value) {
+    ) -> (u16, Option<serde_json::Value>) {
         let (path, query) = path.split_once('?').unwrap_or((path, ""));
         let args = query.split('&').filter(|a| !a.is_empty()).map(|a| a.split_once('=').unwrap_or((a, "")));
         let req = Request {
@@ -373,7 +372,7 @@ impl Emulator {
             body: if body.is_null() { vec![] } else { body.to_string().into_bytes() },
         };
         let reply = self.handle(&req);
-        (reply.status, reply.body.into_json().unwrap_or(serde_json::Value::Null))
+        (reply.status, reply.body.into_json())
     }
 }
 

@@ -928,7 +928,7 @@ mod tests {
     use crate::emulator::model::User;
 
     fn call(emu: &Emulator, key: &str, method: &str, path: &str, body: Value) -> Value {
-        emu.call(key, method, path, body).1
+        emu.call(key, method, path, body).1.unwrap_or_default()
     }
 
     fn listed_names(emu: &Emulator, key: &str) -> Vec<String> {

@@ -509,8 +509,6 @@ impl Store {
     }
 }
 
-/// A JSON object of these fields. Not `json!`, which writes every value through `Serialize`
-/// once more (a query's options and a user object included): most of a list page's cost.
 /// A query as Redash's serializers write it (see [`Store::query_view`]). The fields are in the
 /// order serde_json writes a map's keys (sorted), so a page written from these is the same text
 /// as one written from `query_json`'s values; a test holds them to it. `None` leaves a field
@@ -589,6 +587,8 @@ impl<'a> UserJson<'a> {
     }
 }
 
+/// A JSON object of these fields. Not `json!`, which writes every value through `Serialize`
+/// once more (a visualization's options included).
 fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {
     Value::Object(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
 }
@@ -596,7 +596,7 @@ fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {
 fn gravatar(email: &str) -> String {
     use md5::{Digest, Md5};
     let digest = Md5::digest(email.trim().to_lowercase().as_bytes());
-    let hex: String = crate::util::hex(&digest);
+    let hex = crate::util::hex(&digest);
     format!("https://www.gravatar.com/avatar/{hex}?s=40&d=identicon")
 }
 
@@ -615,7 +615,7 @@ mod tests {
     #[test]
     fn every_form_of_a_query_is_written_as_its_value_would_be_with_the_fields_of_its_form() {
         let emulator = crate::emulator::Emulator::new("k", 1);
-        let create = |body: Value| emulator.call("k", "POST", "/api/queries", body).1["id"].as_i64().unwrap();
+        let create = |body: Value| emulator.call("k", "POST", "/api/queries", body).1.unwrap()["id"].as_i64().unwrap();
         let plain = create(json!({"name": "Plain", "query": "SELECT 1", "data_source_id": 1}));
         let full = create(json!({
             "name": "Full \"quoted\"", "query": "SELECT {{ n }}", "data_source_id": 1, "description": "ü",
@@ -653,10 +653,10 @@ mod tests {
         let emulator = crate::emulator::Emulator::new("k", 1);
         let create = |name: &str| {
             let body = json!({"name": name, "query": "SELECT 1", "data_source_id": 1});
-            emulator.call("k", "POST", "/api/queries", body).1["id"].as_i64().unwrap()
+            emulator.call("k", "POST", "/api/queries", body).1.unwrap()["id"].as_i64().unwrap()
         };
         let listed = |path: &str| -> Vec<i64> {
-            let page = emulator.call("k", "GET", path, Value::Null).1;
+            let page = emulator.call("k", "GET", path, Value::Null).1.unwrap();
             page["results"].as_array().unwrap().iter().map(|q| q["id"].as_i64().unwrap()).collect()
         };
         let plain = || listed("/api/queries?page_size=250");

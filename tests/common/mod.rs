@@ -259,15 +259,8 @@ pub fn write_summary(requests: &[LoggedRequest]) -> Vec<String> {
 impl World {
     /// Sends a request to the emulator without HTTP (for seeding many objects quickly).
     pub fn direct(&self, method: &str, path: &str, body: Value) -> Value {
-        let req = redash_gitops::emulator::Request {
-            method: method.into(),
-            path: path.into(),
-            args: vec![],
-            authorization: Some(format!("Key {}", self.key)),
-            body: body.to_string().into_bytes(),
-        };
-        let body = self.emu.emulator.handle(&req).body;
-        body.clone().into_json().unwrap_or_else(|| panic!("{body:?}"))
+        let (status, answer) = self.emu.emulator.call(&self.key, method, path, body);
+        answer.unwrap_or_else(|| panic!("{method} {path}: {status} without JSON"))
     }
 }
 

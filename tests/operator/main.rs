@@ -146,27 +146,16 @@ impl Cluster {
     }
 
     fn redash(&self, path: &str) -> Value {
-        let req = redash_gitops::emulator::Request {
-            method: "GET".into(),
-            path: path.into(),
-            args: vec![],
-            authorization: Some(format!("Key {}", self.key)),
-            body: vec![],
-        };
-        let body = self.redash.emulator.handle(&req).body;
-        body.clone().into_json().unwrap_or_else(|| panic!("{body:?}"))
+        self.redash_call("GET", path, Value::Null)
     }
 
     fn redash_post(&self, path: &str, body: Value) -> Value {
-        let req = redash_gitops::emulator::Request {
-            method: "POST".into(),
-            path: path.into(),
-            args: vec![],
-            authorization: Some(format!("Key {}", self.key)),
-            body: body.to_string().into_bytes(),
-        };
-        let body = self.redash.emulator.handle(&req).body;
-        body.clone().into_json().unwrap_or_else(|| panic!("{body:?}"))
+        self.redash_call("POST", path, body)
+    }
+
+    fn redash_call(&self, method: &str, path: &str, body: Value) -> Value {
+        let (status, answer) = self.redash.emulator.call(&self.key, method, path, body);
+        answer.unwrap_or_else(|| panic!("{method} {path}: {status} without JSON"))
     }
 
     /// Everything the fake API server stores, as text: for looking for the API key.

@@ -1,5 +1,6 @@
 //! The planner: a pure function of the desired state, the actual state and the options.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -76,27 +77,26 @@ pub fn plan(
 
     // ---- queries -------------------------------------------------------------------------
     let index = QueryIndex::new(actual, owner);
-    // Looked up once or more for each of thousands of resources, never listed in order: hashed,
-    // with a hasher made for short keys (SipHash was a third of planning).
-    let mut unread_queries: HashMap<&ResourceKey, i64> = HashMap::default();
-    // Queries that lose visualizations, with the widgets showing them.
-    let mut losing: HashSet<&ResourceKey> = HashSet::default();
-    let mut matched: HashMap<&ResourceKey, (Op, &Query)> = HashMap::default();
-    let mut claimed: BTreeSet<i64> = BTreeSet::new();
     let mut sorted_queries: Vec<&Arc<DesiredQuery>> = desired.queries.iter().collect();
     sorted_queries.sort_by(|a, b| a.key.cmp(&b.key));
+    // Only objects without a marker can be taken twice (by adoption), so only those are
+    // claimed: a set of all 10,000 matched ids was a tenth of planning them.
+    let mut claimed: BTreeSet<i64> = BTreeSet::new();
+    let mut matched: Vec<(&Arc<DesiredQuery>, Found)> = Vec::with_capacity(sorted_queries.len());
     for d in &sorted_queries {
-        match index.find(d, opts, &claimed) {
-            Ok(Some((op, q))) => {
-                claimed.insert(q.id);
-                matched.insert(&d.key, (op, q));
-            }
-            Ok(None) => {}
-            Err(e) => errors.push(e),
+        let found = index.find(d, opts, &claimed).unwrap_or_else(|e| {
+            errors.push(e);
+            None
+        });
+        if let Some((_, q)) = found
+            && q.options.marker().is_none()
+        {
+            claimed.insert(q.id);
         }
+        matched.push((d, found));
     }
     let ids: BTreeMap<ResourceKey, i64> =
-        sorted_queries.iter().filter_map(|d| Some((d.key.clone(), matched.get(&d.key)?.1.id))).collect();
+        matched.iter().filter_map(|(d, found)| Some((d.key.clone(), (*found)?.1.id))).collect();
     let id_of = |k: &ResourceKey| ids.get(k).copied();
     let ds_name = |id: Option<i64>| -> Value {
         match id.and_then(|id| data_sources.iter().find(|d| d.id == id)) {
@@ -104,74 +104,34 @@ pub fn plan(
             None => id.map(|i| json!(format!("#{i}"))).unwrap_or(Value::Null),
         }
     };
+    let today = opts.today.as_str();
+    // Each query's action is its own: planned on every core once the lists are in (the server
+    // is idle by then, and planning is what the run waits for), in chunks, in key order.
+    let chunks: Vec<_> = matched.chunks(QUERIES_PER_THREAD_CHUNK).collect();
+    let planned = crate::util::par_map(&chunks, |chunk| {
+        chunk.iter().map(|(d, found)| plan_query(d, *found, owner, &ds_name, &id_of, today)).collect::<Vec<_>>()
+    });
+    // Looked up once or more for each of thousands of resources, never listed in order: hashed,
+    // with a hasher made for short keys (SipHash was a third of planning). Queries whose
+    // visualizations were not read, with their ids:
+    let mut unread_queries: HashMap<&ResourceKey, i64> = HashMap::default();
+    // Queries that lose visualizations, with the widgets showing them.
+    let mut losing: HashSet<&ResourceKey> = HashSet::default();
     // The ids of the desired visualizations that exist, of the queries whose visualizations were
     // read; any other is to be created (an unread query's are looked up in `shown_by_widgets`).
     let mut existing: HashMap<(&ResourceKey, &str), i64> = HashMap::default();
     let mut vanishing: BTreeSet<i64> = BTreeSet::new();
     plan.queries.reserve(sorted_queries.len());
-    for d in &sorted_queries {
-        let level = d.level;
-        let action = match matched.get(&d.key) {
-            None => QueryAction {
-                op: Op::Create,
-                cause: Cause::New,
-                key: d.key.clone(),
-                name: d.name.clone(),
-                id: None,
-                changes: creation_fields(d),
-                visualizations: d
-                    .visualizations
-                    .iter()
-                    .map(|v| VisOp::Create { desired: v.clone(), name: v.name.clone(), kind: v.kind.clone() })
-                    .collect(),
-                level,
-                expected_updated_at: None,
-                live_options: json!({}),
-                live_hash: None,
-                desired: Arc::clone(d),
-            },
-            Some((op, live)) => {
-                let mut changes = query_changes(d, live, &ds_name, &id_of, &opts.today);
-                if *op == Op::Unarchive {
-                    changes.insert(0, Change::new("archived", json!(true), json!(false)));
-                }
-                let vis = match &live.visualizations {
-                    Some(list) => plan_visualizations(&d.visualizations, list, owner),
-                    None => {
-                        unread_queries.insert(&d.key, live.id);
-                        Default::default()
-                    }
-                };
-                for v in &d.visualizations {
-                    if let Some(id) = vis.ids.get(&v.name) {
-                        existing.insert((&d.key, &v.name), *id);
-                    }
-                }
-                for op in &vis.ops {
-                    if let VisOp::Delete { id, .. } = op {
-                        vanishing.insert(*id);
-                        losing.insert(&d.key);
-                    }
-                }
-                let marker = live.options.marker();
-                let (op, cause) = settle(*op, marker, &d.hash, &mut changes, !vis.ops.is_empty());
-                QueryAction {
-                    op,
-                    cause,
-                    key: d.key.clone(),
-                    name: d.name.clone(),
-                    id: Some(live.id),
-                    changes,
-                    visualizations: vis.ops,
-                    level,
-                    expected_updated_at: Some(live.updated_at.clone()),
-                    live_options: kept_options(op, live.options.value()),
-                    live_hash: marker.and_then(|m| m.hash).map(str::to_string),
-                    desired: Arc::clone(d),
-                }
-            }
-        };
-        plan.queries.push(action);
+    for (p, (d, _)) in planned.into_iter().flatten().zip(&matched) {
+        if let Some(id) = p.unread {
+            unread_queries.insert(&d.key, id);
+        }
+        existing.extend(p.existing.into_iter().map(|(name, id)| ((&d.key, name), id)));
+        if !p.vanishing.is_empty() {
+            vanishing.extend(p.vanishing);
+            losing.insert(&d.key);
+        }
+        plan.queries.push(p.action);
     }
     plan.queries.sort_by(|a, b| (a.level, &a.key).cmp(&(b.level, &b.key)));
     plan.known_visualizations =
@@ -180,12 +140,16 @@ pub fn plan(
     // ---- archives of queries (their widgets vanish) ----------------------------------------
     let desired_query_keys: HashSet<&str> = desired.queries.iter().map(|q| q.key.marker()).collect();
     let mut query_archives: Vec<(&str, ArchiveReason, &Query)> = Vec::new();
-    for (key, list) in &index.ours {
+    for (key, marked) in &index.ours {
         if desired_query_keys.contains(key) {
-            // The first is the one matched; any other carries the same marker by accident.
-            query_archives.extend(list.iter().skip(1).map(|q| (*key, ArchiveReason::Duplicate, *q)));
+            // The oldest is the one matched; any other carries the same marker by accident.
+            query_archives.extend(marked.others.iter().map(|q| (*key, ArchiveReason::Duplicate, *q)));
         } else {
-            query_archives.extend(list.iter().map(|q| (*key, ArchiveReason::Removed, *q)));
+            query_archives.extend(
+                std::iter::once(marked.oldest)
+                    .chain(marked.others.iter().copied())
+                    .map(|q| (*key, ArchiveReason::Removed, q)),
+            );
         }
     }
     query_archives.sort_by_key(|(key, _, q)| (*key, q.id));
@@ -311,7 +275,7 @@ pub fn plan(
             dashboard_archives.extend(active.map(|d| (ArchiveReason::Removed, *d)));
         }
     }
-    let managed_total = index.ours.values().map(Vec::len).sum::<usize>()
+    let managed_total = index.ours.values().map(Marked::len).sum::<usize>()
         + dindex.ours.values().flatten().filter(|d| !d.is_archived).count()
         + managed_alerts
         + managed_snippets;
@@ -406,17 +370,14 @@ pub fn plan(
     }
 
     // ---- notes and drift -------------------------------------------------------------------------
-    for d in &desired.queries {
-        if !matched.contains_key(&d.key) {
-            let others: Vec<String> =
-                index.other_owners(&d.name).map(|(id, o)| format!("id {id} (owner {o:?})")).collect();
-            if !others.is_empty() {
-                plan.notes.push(format!(
-                    "{}: another owner's query has the same name ({}); a separate query is created",
-                    d.key,
-                    others.join(", ")
-                ));
-            }
+    for (d, _) in matched.iter().filter(|(_, found)| found.is_none()) {
+        let others: Vec<String> = index.other_owners(&d.name).map(|(id, o)| format!("id {id} (owner {o:?})")).collect();
+        if !others.is_empty() {
+            plan.notes.push(format!(
+                "{}: another owner's query has the same name ({}); a separate query is created",
+                d.key,
+                others.join(", ")
+            ));
         }
     }
     apply_drift_policy(&mut plan, opts.drift, &mut errors);
@@ -444,6 +405,81 @@ pub fn plan(
         ));
     }
     if errors.is_empty() { Ok(plan) } else { Err(errors) }
+}
+
+/// Queries planned together on one thread: enough that a thread's start is a small part of
+/// its work, few enough that a plan of a thousand queries uses both cores.
+pub(super) const QUERIES_PER_THREAD_CHUNK: usize = 256;
+
+/// One desired query's action, with what the rest of the plan needs to know of it.
+struct PlannedQuery<'a> {
+    action: QueryAction,
+    /// The live query's id, when its visualizations were not read.
+    unread: Option<i64>,
+    /// The ids of its desired visualizations that exist, by name.
+    existing: Vec<(&'a str, i64)>,
+    /// The visualizations it loses.
+    vanishing: Vec<i64>,
+}
+
+fn plan_query<'a>(
+    d: &'a Arc<DesiredQuery>,
+    found: Found,
+    owner: &str,
+    ds_name: &(dyn Fn(Option<i64>) -> Value + Sync),
+    id_of: &(dyn Fn(&ResourceKey) -> Option<i64> + Sync),
+    today: &str,
+) -> PlannedQuery<'a> {
+    let level = d.level;
+    let Some((op, live)) = found else {
+        let action = QueryAction {
+            op: Op::Create,
+            cause: Cause::New,
+            key: d.key.clone(),
+            name: d.name.clone(),
+            id: None,
+            changes: creation_fields(d),
+            visualizations: d
+                .visualizations
+                .iter()
+                .map(|v| VisOp::Create { desired: v.clone(), name: v.name.clone(), kind: v.kind.clone() })
+                .collect(),
+            level,
+            expected_updated_at: None,
+            live_options: json!({}),
+            live_hash: None,
+            desired: Arc::clone(d),
+        };
+        return PlannedQuery { action, unread: None, existing: Vec::new(), vanishing: Vec::new() };
+    };
+    let mut changes = query_changes(d, live, ds_name, id_of, today);
+    if op == Op::Unarchive {
+        changes.insert(0, Change::new("archived", json!(true), json!(false)));
+    }
+    let vis = match &live.visualizations {
+        Some(list) => plan_visualizations(&d.visualizations, list, owner),
+        None => Default::default(),
+    };
+    let existing = d.visualizations.iter().filter_map(|v| Some((v.name.as_str(), *vis.ids.get(&v.name)?))).collect();
+    let vanishing =
+        vis.ops.iter().filter_map(|op| if let VisOp::Delete { id, .. } = op { Some(*id) } else { None }).collect();
+    let marker = live.options.marker();
+    let (op, cause) = settle(op, marker, &d.hash, &mut changes, !vis.ops.is_empty());
+    let action = QueryAction {
+        op,
+        cause,
+        key: d.key.clone(),
+        name: d.name.clone(),
+        id: Some(live.id),
+        changes,
+        visualizations: vis.ops,
+        level,
+        expected_updated_at: Some(live.updated_at.clone()),
+        live_options: kept_options(op, live.options.value()),
+        live_hash: marker.and_then(|m| m.hash).map(str::to_string),
+        desired: Arc::clone(d),
+    };
+    PlannedQuery { action, unread: live.visualizations.is_none().then_some(live.id), existing, vanishing }
 }
 
 /// The live options an action keeps to write back the keys the tool does not manage: none for
@@ -656,11 +692,14 @@ fn dashboard_changes(d: &DesiredDashboard, live: &Dashboard) -> Vec<Change> {
     c
 }
 
+/// The live object a desired one is matched with, and what is to be done with it.
+type Found<'a> = Option<(Op, &'a Query)>;
+
 /// Live queries sorted for matching.
 struct QueryIndex<'a> {
-    /// Active queries carrying this owner's marker, by marker key, oldest first. Hashed: a
-    /// search tree of 10,000 keys was a tenth of planning them.
-    ours: HashMap<&'a str, Vec<&'a Query>>,
+    /// Active queries carrying this owner's marker, by marker key. Hashed: a search tree of
+    /// 10,000 keys was a tenth of planning them.
+    ours: HashMap<&'a str, Marked<'a>>,
     /// Archived queries of this owner, by marker key.
     archived: BTreeMap<&'a str, &'a Query>,
     all: Vec<&'a Query>,
@@ -669,16 +708,21 @@ struct QueryIndex<'a> {
 
 impl<'a> QueryIndex<'a> {
     fn new(actual: &'a Actual, owner: &'a str) -> QueryIndex<'a> {
-        let mut ours: HashMap<&str, Vec<&Query>> =
+        let mut ours: HashMap<&str, Marked> =
             HashMap::with_capacity_and_hasher(actual.queries.len(), Default::default());
         let mut archived = BTreeMap::new();
         for q in &actual.queries {
             if let Some(m) = q.options.marker().filter(|m| m.owner == owner) {
-                ours.entry(m.key).or_default().push(q);
+                match ours.entry(m.key) {
+                    Entry::Occupied(mut e) => e.get_mut().add(q),
+                    Entry::Vacant(e) => {
+                        e.insert(Marked { oldest: q, others: Vec::new() });
+                    }
+                }
             }
         }
-        for list in ours.values_mut() {
-            list.sort_by_key(|q| q.id);
+        for marked in ours.values_mut() {
+            marked.others.sort_by_key(|q| q.id);
         }
         for q in &actual.archived_queries {
             if let Some(m) = q.options.marker().filter(|m| m.owner == owner) {
@@ -697,15 +741,10 @@ impl<'a> QueryIndex<'a> {
             .filter_map(|q| q.options.marker().filter(|m| m.owner != self.owner).map(|m| (q.id, m.owner.to_string())))
     }
 
-    fn find(
-        &self,
-        d: &DesiredQuery,
-        opts: &PlanOptions,
-        claimed: &BTreeSet<i64>,
-    ) -> Result<Option<(Op, &'a Query)>, PlanError> {
+    fn find(&self, d: &DesiredQuery, opts: &PlanOptions, claimed: &BTreeSet<i64>) -> Result<Found<'a>, PlanError> {
         let key = d.key.marker();
-        if let Some(q) = self.ours.get(key).and_then(|l| l.first()) {
-            return Ok(Some((Op::Update, q)));
+        if let Some(marked) = self.ours.get(key) {
+            return Ok(Some((Op::Update, marked.oldest)));
         }
         if let Some(found) = by_adopt_id(&self.all, d.adopt_id, &d.name, claimed) {
             return Ok(Some(found));
@@ -714,6 +753,24 @@ impl<'a> QueryIndex<'a> {
             return Ok(Some((Op::Unarchive, q)));
         }
         by_name(&self.all, &d.key, "query", &d.name, adoption(opts, d.adopt_by_name), claimed)
+    }
+}
+
+/// The live queries carrying one marker: one, unless copied by hand or by a failed apply.
+struct Marked<'a> {
+    oldest: &'a Query,
+    /// Oldest first (sorted once all are in); empty, so not allocated, for all but a few keys.
+    others: Vec<&'a Query>,
+}
+
+impl<'a> Marked<'a> {
+    fn add(&mut self, q: &'a Query) {
+        let older = if q.id < self.oldest.id { std::mem::replace(&mut self.oldest, q) } else { q };
+        self.others.push(older);
+    }
+
+    fn len(&self) -> usize {
+        1 + self.others.len()
     }
 }
 

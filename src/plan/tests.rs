@@ -5,9 +5,10 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
+use super::planner::QUERIES_PER_THREAD_CHUNK;
 use super::*;
 use crate::apply::{dashboard_body, query_body, query_options, visualization_body, widget_create_body};
-use crate::manifest::{Kind, load_str};
+use crate::manifest::{Kind, ResourceKey, load_str};
 use crate::redash::types::{Dashboard, DataSource, Query, Visualization, Widget};
 use crate::state::desired::{Desired, WidgetContent, resolve};
 use crate::state::fetch::{Actual, WidgetUse};
@@ -486,4 +487,70 @@ fn a_query_to_archive_whose_visualizations_were_not_read_is_read_before_the_plan
     assert!(kept.needs_details.is_empty(), "a query only reported as kept needs nothing more");
     let pruned = plan_ok(&only_countries, &a, &PlanOptions { prune: true, max_archive: Some(2), ..opts() });
     assert_eq!(pruned.needs_details.queries, BTreeSet::from([a.queries[orders].id]));
+}
+
+#[test]
+fn a_plan_of_more_queries_than_one_thread_takes_keeps_each_query_its_own_action_in_key_order() {
+    // Several chunks of queries, planned apart: each action must still be its own query's.
+    let text: String = (0..3 * QUERIES_PER_THREAD_CHUNK + 7)
+        .map(|i| {
+            format!(
+                "apiVersion: redash-gitops.dev/v1alpha1\nkind: Query\nmetadata: {{name: q{i:04}}}\nspec:\n  name: Q {i}\n  dataSource: Sample Postgres\n  query: SELECT {i}\n  visualizations:\n    - {{name: Chart, type: CHART, options: {{}}}}\n---\n"
+            )
+        })
+        .collect();
+    let d = desired_from(&text);
+    let mut a = applied(&d);
+    a.widget_usage = Some(vec![]);
+    let id_of = |a: &Actual, name: &str| a.queries.iter().find(|q| q.name == name).unwrap().id;
+    // Edited in Redash, far apart; one gone; one listed twice, the copy older than the original
+    // and listed after it; one whose visualizations were not read; one that lost its chart.
+    for name in ["Q 3", "Q 400", "Q 770"] {
+        let i = a.queries.iter().position(|q| q.name == name).unwrap();
+        a.queries[i].query = "SELECT 'edited'".into();
+    }
+    a.queries.retain(|q| q.name != "Q 300");
+    let duplicate = id_of(&a, "Q 500");
+    let mut older = a.queries.iter().find(|q| q.name == "Q 500").unwrap().clone();
+    older.id = -5;
+    a.queries.push(older);
+    let unread = a.queries.iter().position(|q| q.name == "Q 600").unwrap();
+    a.queries[unread].visualizations = None;
+    let lost = a.queries.iter().position(|q| q.name == "Q 10").unwrap();
+    a.queries[lost].visualizations.as_mut().unwrap().retain(|v| v.name != "Chart");
+
+    let p = plan_ok(&d, &a, &opts());
+    let keys: Vec<&str> = p.queries.iter().map(|q| q.key.name()).collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted, "in key order");
+    assert_eq!(keys.len(), 3 * QUERIES_PER_THREAD_CHUNK + 7);
+    for q in &p.queries {
+        let name = q.desired.name.as_str();
+        assert_eq!(q.name, name, "{} carries another query's desired state", q.key);
+        let (op, changes): (Op, Vec<&str>) = match name {
+            "Q 3" | "Q 400" | "Q 770" => (Op::Update, vec!["query"]),
+            "Q 300" => (Op::Create, vec!["name", "dataSource", "query"]),
+            "Q 10" => (Op::Update, vec![]),
+            _ => (Op::Noop, vec![]),
+        };
+        let fields: Vec<&str> = q.changes.iter().map(|c| c.field.as_str()).collect();
+        assert_eq!((q.op, fields), (op, changes), "{}", q.key);
+        match name {
+            "Q 300" => assert_eq!(q.id, None),
+            "Q 500" => assert_eq!(q.id, Some(-5), "the oldest of the two is the one kept"),
+            "Q 10" => assert!(matches!(&q.visualizations[..], [VisOp::Create { name, .. }] if name == "Chart")),
+            _ => assert_eq!(q.id, Some(id_of(&a, name))),
+        }
+    }
+    assert!(
+        matches!(&p.archives[..], [ArchiveAction { id, reason: ArchiveReason::Duplicate, .. }] if *id == duplicate),
+        "{:?}",
+        p.archives
+    );
+    let q10 = ResourceKey::new(Kind::Query, "default", "q0010");
+    assert!(!p.known_visualizations.contains_key(&(q10, "Chart".to_string())), "Q 10's chart is to be made");
+    let q11 = ResourceKey::new(Kind::Query, "default", "q0011");
+    assert!(p.known_visualizations.contains_key(&(q11, "Chart".to_string())));
+    assert!(p.notes.iter().any(|n| n.starts_with("1 managed queries")), "Q 600 unread: {:?}", p.notes);
 }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::{Future, ready};
 use std::sync::Arc;
 
-use foldhash::{HashMap, HashSet};
+use foldhash::HashMap;
 
 use super::desired::{Desired, DesiredDashboard};
 use super::marker::{MarkedOptions, marker_in, pending_dashboard_slug, pending_token, pending_token_of};
@@ -200,7 +200,7 @@ pub async fn fetch_actual_as_listed(
     dashboards: impl Future<Output = Result<Vec<Dashboard>, RedashError>>,
     alerts_and_snippets: impl Future<Output = Result<(Vec<Alert>, Vec<Snippet>), RedashError>>,
 ) -> Result<Actual, RedashError> {
-    let queries = async { fetch_queries(client, desired, opts, queries.await?).await };
+    let queries = fetch_queries(client, desired, opts, queries);
     let alerts = async {
         let (alerts, snippets) = alerts_and_snippets.await?;
         let subscriptions = fetch_subscriptions(client, desired, opts, &alerts).await?;
@@ -233,23 +233,23 @@ async fn fetch_queries(
     client: &RedashClient,
     desired: &Desired,
     opts: &FetchOptions,
-    listed: Vec<Query>,
+    listed: impl Future<Output = Result<Vec<Query>, RedashError>>,
 ) -> Result<Queries, RedashError> {
     let owner = opts.owner.as_str();
-    let ours = Ours::new(
-        desired.queries.iter().map(|q| (q.key.marker(), q.hash.as_str(), q.children_hash.as_str())),
-        listed.iter().map(|q| (q.id, &q.options)),
-        owner,
-    );
-    let unread = ours.unread(opts, &BTreeSet::new());
+    // What needs only the desired queries is made while the last pages are still arriving.
+    let mut ours =
+        Ours::new(desired.queries.iter().map(|q| (q.key.marker(), q.hash.as_str(), q.children_hash.as_str())), owner);
     // Same-named unmanaged objects are candidates for adoption: with --adopt all desired names,
     // otherwise those of resources whose adopt annotation asks for it.
     let desired_names: BTreeSet<&str> =
         desired.queries.iter().filter(|q| opts.adopt || q.adopt_by_name.is_some()).map(|q| q.name.as_str()).collect();
     let adopt_ids: BTreeSet<i64> = desired.queries.iter().filter_map(|q| q.adopt_id).collect();
+    let listed = listed.await?;
+    ours.list(listed.iter().map(|q| (q.id, &q.options)));
+    let unsettled = BTreeSet::new();
     let detail_ids: Vec<i64> = listed
         .iter()
-        .filter(|q| !unread.contains(&q.id))
+        .filter(|q| !ours.leaves_unread(opts, &unsettled, q.id, &q.options))
         .filter(|q| {
             ours.marks_desired(&q.options)
                 || adopt_ids.contains(&q.id)
@@ -296,18 +296,15 @@ pub async fn fetch_dashboards(
         .filter_map(|t| pending_tokens.get(t))
         .map(|k| k.marker())
         .collect();
-    let ours = Ours::new(
-        desired.iter().map(|d| (d.key.marker(), d.hash.as_str(), d.children_hash.as_str())),
-        listed.iter().map(|d| (d.id, &d.options)),
-        owner,
-    );
-    let unread = ours.unread(opts, &half_created);
+    let mut ours =
+        Ours::new(desired.iter().map(|d| (d.key.marker(), d.hash.as_str(), d.children_hash.as_str())), owner);
+    ours.list(listed.iter().map(|d| (d.id, &d.options)));
     let desired_names: BTreeSet<&str> =
         desired.iter().filter(|d| opts.adopt || d.adopt_by_name.is_some()).map(|d| d.name.as_str()).collect();
     let adopt_ids: BTreeSet<i64> = desired.iter().filter_map(|d| d.adopt_id).collect();
     let detail_ids: Vec<i64> = listed
         .iter()
-        .filter(|d| !unread.contains(&d.id))
+        .filter(|d| !ours.leaves_unread(opts, &half_created, d.id, &d.options))
         .filter(|d| {
             ours.marks_desired(&d.options)
                 || adopt_ids.contains(&d.id)
@@ -390,48 +387,43 @@ struct Ours<'a> {
 
 impl<'a> Ours<'a> {
     /// `desired` gives each resource's marker key, spec hash and children hash.
-    fn new(
-        desired: impl ExactSizeIterator<Item = (&'a str, &'a str, &'a str)>,
-        listed: impl ExactSizeIterator<Item = (i64, &'a MarkedOptions)>,
-        owner: &'a str,
-    ) -> Ours<'a> {
+    fn new(desired: impl ExactSizeIterator<Item = (&'a str, &'a str, &'a str)>, owner: &'a str) -> Ours<'a> {
         let mut by_key = HashMap::with_capacity_and_hasher(desired.len(), Default::default());
         by_key.extend(desired.map(|(key, spec, children)| (key, (spec, children))));
-        let mut ours: HashMap<&str, (i64, u32, u32)> =
-            HashMap::with_capacity_and_hasher(listed.len(), Default::default());
+        Ours { owner, desired: by_key, listed: HashMap::default() }
+    }
+
+    /// Counts the listed objects carrying our markers.
+    fn list(&mut self, listed: impl ExactSizeIterator<Item = (i64, &'a MarkedOptions)>) {
+        self.listed.reserve(listed.len());
         for (id, options) in listed {
-            if let Some(m) = options.marker().filter(|m| m.owner == owner) {
-                let as_desired = by_key.get(m.key).is_some_and(|(spec, children)| {
+            if let Some(m) = options.marker().filter(|m| m.owner == self.owner) {
+                let as_desired = self.desired.get(m.key).is_some_and(|(spec, children)| {
                     m.hash == Some(*spec) || (m.hash.is_some() && m.children == Some(*children))
                 });
-                let entry = ours.entry(m.key).or_insert((id, 0, 0));
+                let entry = self.listed.entry(m.key).or_insert((id, 0, 0));
                 entry.1 += 1;
                 entry.2 += u32::from(as_desired);
             }
         }
-        Ours { owner, desired: by_key, listed: ours }
     }
 
-    /// The ids of the objects whose details need not be read: the marker in their list entry
-    /// carries the hash of the spec as desired now, or of its children as desired now (only the
-    /// rest of the spec changed), so their children are as last applied unless someone edited
-    /// them in the UI. The list entry holds every field of the object itself, which the plan
-    /// compares anyway. When the plan needs children left unread after all (a widget to place
-    /// shows a visualization of an unread query, or an unread dashboard shows a visualization
-    /// that goes away), it asks for them and is made again (`Plan::needs_details`). Keys in
-    /// `unsettled` are always read.
-    fn unread(&self, opts: &FetchOptions, unsettled: &BTreeSet<&str>) -> HashSet<i64> {
-        if opts.refresh_children {
-            return HashSet::default();
-        }
-        self.desired
-            .keys()
-            .filter(|key| !unsettled.contains(*key))
-            .filter_map(|key| match self.listed.get(key) {
-                Some(&(id, 1, 1)) => Some(id),
-                _ => None,
+    /// Whether the listed object `id` with these options need not have its details read: the
+    /// marker in its list entry carries the hash of the spec as desired now, or of its children
+    /// as desired now (only the rest of the spec changed), so its children are as last applied
+    /// unless someone edited them in the UI; and no other object carries its key. The list
+    /// entry holds every field of the object itself, which the plan compares anyway. When the
+    /// plan needs children left unread after all (a widget to place shows a visualization of an
+    /// unread query, or an unread dashboard shows a visualization that goes away), it asks for
+    /// them and is made again (`Plan::needs_details`). Keys in `unsettled` are always read.
+    fn leaves_unread(&self, opts: &FetchOptions, unsettled: &BTreeSet<&str>, id: i64, options: &MarkedOptions) -> bool {
+        !opts.refresh_children
+            && options.marker().is_some_and(|m| {
+                m.owner == self.owner
+                    && self.desired.contains_key(m.key)
+                    && !unsettled.contains(m.key)
+                    && self.listed.get(m.key) == Some(&(id, 1, 1))
             })
-            .collect()
     }
 
     fn is_desired(&self, key: &str) -> bool {
@@ -619,12 +611,14 @@ mod tests {
             (8, marked("other", "Query/a/same", Some(("s1", "c1")))),
             (9, marked("team", "Query/a/gone", Some(("x", "y")))),
         ];
-        let ours = Ours::new(desired.iter().copied(), listed.iter().map(|(id, o)| (*id, o)), "team");
+        let mut ours = Ours::new(desired.iter().copied(), "team");
+        ours.list(listed.iter().map(|(id, o)| (*id, o)));
         let unsettled = BTreeSet::from(["Query/a/pending"]);
-        let mut unread: Vec<i64> = ours.unread(&fetch_options(false), &unsettled).into_iter().collect();
-        unread.sort();
-        assert_eq!(unread, vec![1, 2]);
-        assert!(ours.unread(&fetch_options(true), &BTreeSet::new()).is_empty(), "--refresh-children reads all");
+        let unread = |opts: &FetchOptions, unsettled: &BTreeSet<&str>| -> Vec<i64> {
+            listed.iter().filter(|(id, o)| ours.leaves_unread(opts, unsettled, *id, o)).map(|(id, _)| *id).collect()
+        };
+        assert_eq!(unread(&fetch_options(false), &unsettled), vec![1, 2]);
+        assert!(unread(&fetch_options(true), &BTreeSet::new()).is_empty(), "--refresh-children reads all");
         assert!(ours.is_listed("Query/a/gone") && !ours.is_desired("Query/a/gone"));
         assert!(ours.is_desired("Query/a/same") && !ours.is_listed("Query/a/other"));
         // Read in full when listed: ours and desired; not another owner's, not ours gone.

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use foldhash::HashMap;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::load::Doc;
@@ -32,14 +32,8 @@ const MAX_BYTES: u64 = 512 * 1024 * 1024;
 const UNUSED_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
 const TEMP_LEFT_FOR: Duration = Duration::from_secs(24 * 3600);
 
-#[derive(Serialize)]
-struct CacheFile<'a> {
-    tool: &'a str,
-    /// By the SHA-256 of each document's text.
-    documents: HashMap<&'a str, &'a RawValue>,
-}
-
-/// A cache file as read: its entries borrowed from its text.
+/// A cache file as read (written by `cache_json`): its entries, by the SHA-256 of each
+/// document's text, borrowed from its text.
 #[derive(Deserialize)]
 struct CacheFileRef<'a> {
     tool: String,
@@ -156,23 +150,44 @@ impl ManifestCache {
             }
             Ok(())
         } else {
-            let kept = self.entries.iter().filter(|(_, e)| e.used.load(Ordering::Relaxed)).filter_map(|(key, e)| {
-                // Read from this text when the cache was opened, so a JSON value.
-                let raw: &RawValue = serde_json::from_str(&self.text[e.range.clone()]).ok()?;
-                Some((key.as_str(), raw))
-            });
-            let documents = kept.chain(made.iter().map(|(key, raw)| (key.as_str(), &**raw))).collect();
-            write_atomically(&self.file, &CacheFile { tool: &self.tool, documents })
+            // Kept entries are JSON values as found in this text when the cache was opened.
+            let kept = self
+                .entries
+                .iter()
+                .filter(|(_, e)| e.used.load(Ordering::Relaxed))
+                .map(|(key, e)| (key.as_str(), &self.text[e.range.clone()]));
+            let documents = kept.chain(made.iter().map(|(key, raw)| (key.as_str(), raw.get())));
+            write_atomically(&self.file, &cache_json(&self.tool, documents))
         };
         remove_unused(&dir, &self.file);
         saved
     }
 }
 
-/// Writes `cache` to a temporary file renamed to `file`.
-fn write_atomically(file: &Path, cache: &CacheFile) -> std::io::Result<()> {
+/// A cache file's text: `{"tool": …, "documents": {key: entry, …}}`, each entry's JSON text
+/// copied as it is. (Through serde, each entry kept was parsed again to be written: 10 ms of a
+/// plan that changed 1% of 11,000 documents.)
+fn cache_json<'a>(tool: &str, documents: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<u8> {
+    let mut json = Vec::new();
+    json.extend_from_slice(br#"{"tool":"#);
+    // Writing a string into memory cannot fail.
+    let _ = serde_json::to_writer(&mut json, tool);
+    json.extend_from_slice(br#","documents":{"#);
+    for (i, (key, entry)) in documents.enumerate() {
+        if i > 0 {
+            json.push(b',');
+        }
+        let _ = serde_json::to_writer(&mut json, key);
+        json.push(b':');
+        json.extend_from_slice(entry.as_bytes());
+    }
+    json.extend_from_slice(b"}}");
+    json
+}
+
+/// Writes `json` to a temporary file renamed to `file`.
+fn write_atomically(file: &Path, json: &[u8]) -> std::io::Result<()> {
     std::fs::create_dir_all(file.parent().unwrap_or(Path::new(".")))?;
-    let json = serde_json::to_vec(cache).map_err(std::io::Error::other)?;
     let temp = file.with_extension(format!("json.{}.tmp", std::process::id()));
     std::fs::write(&temp, json)?;
     std::fs::rename(&temp, file).inspect_err(|_| {
@@ -388,7 +403,16 @@ mod tests {
         );
         std::fs::write(&file, text).unwrap();
         let cache = open(&dir);
-        assert_eq!((cache.get("a"), cache.get("b")), (Some(snippet("a")), Some(docs)));
+        assert_eq!((cache.get("a"), cache.get("b")), (Some(snippet("a")), Some(docs.clone())));
+        // Written back as found, beside one made now: all three read again.
+        cache.put("c".into(), &snippet("c"));
+        cache.save().unwrap();
+        let cache = open(&dir);
+        assert_eq!(
+            (cache.get("a"), cache.get("b"), cache.get("c")),
+            (Some(snippet("a")), Some(docs), Some(snippet("c")))
+        );
+        assert_eq!(cache.stats(), CacheStats { hits: 3, misses: 0 });
     }
 
     #[test]

@@ -138,7 +138,12 @@ struct Pages<T> {
     appended: u64,
     /// Pages that came before one of those ahead of them.
     held: BTreeMap<u64, Vec<T>>,
+    /// The first page Redash said was past the end (the list shrank after its first page).
+    ended: Option<u64>,
 }
+
+/// What Redash answers (400) for a page past the end of a list.
+const PAST_THE_END: &str = "Page is out of range.";
 
 impl<T> Pages<T> {
     fn new(first: Vec<T>, count: u64) -> Pages<T> {
@@ -146,7 +151,7 @@ impl<T> Pages<T> {
         // Room for what the count announces, up to 100,000: a count is not a promise.
         let announced = usize::try_from(count).unwrap_or(usize::MAX).min(100_000);
         items.reserve(announced.saturating_sub(items.len()));
-        Pages { items, appended: 1, held: BTreeMap::new() }
+        Pages { items, appended: 1, held: BTreeMap::new(), ended: None }
     }
 
     fn add(&mut self, page: u64, results: Vec<T>) {
@@ -157,10 +162,29 @@ impl<T> Pages<T> {
         }
     }
 
-    /// The items, those after a page that never came (the list shrank meanwhile) last.
-    fn into_items(mut self) -> Vec<T> {
-        self.items.extend(self.held.into_values().flatten());
-        self.items
+    /// Takes a failed page as the end of a list that shrank since its first page, when Redash
+    /// says it is past the end; any other failure is the list's.
+    fn failed(&mut self, page: u64, error: RedashError) -> Result<(), RedashError> {
+        match &error {
+            RedashError::Status { status: 400, message, .. } if message == PAST_THE_END => {
+                self.ended = Some(self.ended.map_or(page, |e| e.min(page)));
+                Ok(())
+            }
+            _ => Err(error),
+        }
+    }
+
+    /// The items, once every page has come or ended (any held after a page never asked for come
+    /// last). A page past the end followed by one that is not means the list moved under the
+    /// reads (objects deleted, then created): taking what came would leave out objects that
+    /// exist, and a plan would create them again.
+    fn into_items(self, request: &str) -> Result<Vec<T>, RedashError> {
+        if let (Some(ended), Some(&later)) = (self.ended, self.held.keys().next()) {
+            return Err(RedashError::ListChanged { request: request.into(), ended, later });
+        }
+        let mut items = self.items;
+        items.extend(self.held.into_values().flatten());
+        Ok(items)
     }
 }
 
@@ -455,13 +479,11 @@ impl RedashClient {
                     joined.map_err(|e| RedashError::Decode { request: path.into(), detail: e.to_string() })?;
                 match result {
                     Ok(p) => items.add(page, p.results),
-                    // The list shrank between the first page and this one.
-                    Err(RedashError::Status { status: 400, .. }) => {}
-                    Err(e) => return Err(e),
+                    Err(e) => items.failed(page, e)?,
                 }
             }
         }
-        Ok(items.into_items())
+        items.into_items(path)
     }
 
     pub async fn session(&self) -> Result<Session, RedashError> {
@@ -704,6 +726,10 @@ struct Answer {
 mod tests {
     use super::*;
 
+    fn past_the_end() -> RedashError {
+        RedashError::Status { request: "/api/queries".into(), status: 400, message: PAST_THE_END.into() }
+    }
+
     #[test]
     fn pages_arriving_out_of_order_give_their_items_in_page_order() {
         let mut pages = Pages::new(vec![1, 2], 9);
@@ -713,9 +739,34 @@ mod tests {
         pages.add(2, vec![3, 4]);
         assert_eq!(pages.items, vec![1, 2, 3, 4, 5, 6], "and follow the one that came");
         assert!(pages.items.capacity() >= 9, "room for the announced count");
-        assert_eq!(pages.into_items(), vec![1, 2, 3, 4, 5, 6, 9], "a page that never came leaves no hole");
+        assert_eq!(
+            pages.into_items("/api/queries").unwrap(),
+            vec![1, 2, 3, 4, 5, 6, 9],
+            "a page that never came leaves no hole"
+        );
         let bogus = Pages::new(vec![0u8], u64::MAX);
         assert!(bogus.items.capacity() <= 100_000, "a count is not a promise");
+    }
+
+    #[test]
+    fn a_list_that_shrank_ends_where_redash_says_and_one_that_moved_is_an_error() {
+        // Shrank: pages 3 and 4 are past the end now.
+        let mut shrank = Pages::new(vec![1, 2], 8);
+        shrank.failed(4, past_the_end()).unwrap();
+        shrank.add(2, vec![3, 4]);
+        shrank.failed(3, past_the_end()).unwrap();
+        assert_eq!(shrank.into_items("/api/queries").unwrap(), vec![1, 2, 3, 4]);
+        // Moved: page 3 was past the end, page 4 was not; what came would leave objects out.
+        let mut moved = Pages::new(vec![1, 2], 8);
+        moved.add(2, vec![3, 4]);
+        moved.failed(3, past_the_end()).unwrap();
+        moved.add(4, vec![7, 8]);
+        let err = moved.into_items("/api/queries").unwrap_err();
+        assert_eq!(err, RedashError::ListChanged { request: "/api/queries".into(), ended: 3, later: 4 });
+        assert!(err.to_string().contains("run again"), "{err}");
+        // Any other failure is the list's, a 400 too.
+        let other = RedashError::Status { request: "/api/queries".into(), status: 400, message: "Bad request".into() };
+        assert_eq!(Pages::new(vec![1], 8).failed(2, other.clone()), Err(other));
     }
 
     #[test]

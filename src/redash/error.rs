@@ -22,6 +22,10 @@ pub enum RedashError {
     NotRedash { url: String, request: String, status: u16, content_type: String },
     #[error("{request}: unexpected answer from Redash: {detail}")]
     Decode { request: String, detail: String },
+    #[error(
+        "{request}: the list changed while it was read (page {ended} was past its end, page {later} was not): nothing was planned from it; run again"
+    )]
+    ListChanged { request: String, ended: u64, later: u64 },
     #[error("Redash {version} is not supported: redash-gitops needs Redash 10 or later")]
     Unsupported { version: String },
     #[error(

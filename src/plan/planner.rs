@@ -137,21 +137,18 @@ pub fn plan(
         existing.iter().map(|((key, name), id)| (((*key).clone(), name.to_string()), *id)).collect();
 
     // ---- archives of queries (their widgets vanish) ----------------------------------------
-    let mut query_archives: Vec<(&str, ArchiveReason, &Query)> = Vec::new();
-    for (key, marked) in &index.ours {
+    let mut query_archives: Vec<(ArchiveReason, &Query)> = Vec::new();
+    for marked in index.ours.values() {
         if marked.desired.get() {
             // The oldest is the one matched; any other carries the same marker by accident.
-            query_archives.extend(marked.others.iter().map(|q| (*key, ArchiveReason::Duplicate, *q)));
+            query_archives.extend(marked.others.iter().map(|q| (ArchiveReason::Duplicate, *q)));
         } else {
-            query_archives.extend(
-                std::iter::once(marked.oldest)
-                    .chain(marked.others.iter().copied())
-                    .map(|q| (*key, ArchiveReason::Removed, q)),
-            );
+            query_archives.push((ArchiveReason::Removed, marked.oldest));
+            query_archives.extend(marked.others.iter().map(|q| (ArchiveReason::Removed, *q)));
         }
     }
-    query_archives.sort_by_key(|(key, _, q)| (*key, q.id));
-    let query_archives: Vec<(ArchiveReason, &Query)> = query_archives.into_iter().map(|(_, r, q)| (r, q)).collect();
+    // By marker key, then id: the index is hashed, the plan's order is not.
+    query_archives.sort_by_key(|(_, q)| (q.options.marker().map(|m| m.key), q.id));
 
     // ---- dashboards --------------------------------------------------------------------------
     let dindex = DashboardIndex::new(actual, owner, desired);

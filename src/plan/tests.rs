@@ -554,3 +554,23 @@ fn a_plan_of_more_queries_than_one_thread_takes_keeps_each_query_its_own_action_
     assert!(p.known_visualizations.contains_key(&(q11, "Chart".to_string())));
     assert!(p.notes.iter().any(|n| n.starts_with("1 managed queries")), "Q 600 unread: {:?}", p.notes);
 }
+
+#[test]
+fn queries_to_archive_come_in_key_order_whatever_order_they_are_listed_in() {
+    let text = |n: usize| -> String {
+        (0..n)
+            .map(|i| {
+                format!(
+                    "apiVersion: redash-gitops.dev/v1alpha1\nkind: Query\nmetadata: {{name: q{i:02}}}\nspec:\n  name: Q {i}\n  dataSource: Sample Postgres\n  query: SELECT {i}\n---\n"
+                )
+            })
+            .collect()
+    };
+    let mut a = applied(&desired_from(&text(9)));
+    a.queries.reverse();
+    a.widget_usage = Some(vec![]);
+    let p = plan_ok(&desired_from(&text(1)), &a, &PlanOptions { prune: true, max_archive: Some(8), ..opts() });
+    let archived: Vec<&str> = p.archives.iter().map(|x| x.key.as_str()).collect();
+    let wanted: Vec<String> = (1..9).map(|i| format!("Query/default/q{i:02}")).collect();
+    assert_eq!(archived, wanted);
+}

@@ -13,7 +13,7 @@ use crate::manifest::{Diagnostic, Diagnostics, ManifestSet, ResourceKey, load_pa
 use crate::plan::{Plan, PlanError, PlanOptions, plan};
 use crate::redash::types::{DataSource, Destination};
 use crate::redash::{RedashClient, RedashError};
-use crate::state::fetch::Lists;
+use crate::state::fetch::{Arriving, Lists, list_queries};
 use crate::state::fetch::{
     dashboards_by_id, fetch_actual_as_listed, fetch_by_ids, fetch_dashboards, queries_by_id, with_details,
 };
@@ -195,11 +195,10 @@ pub async fn load_and_plan(
         let client = client.clone();
         async move { read_session(&client).await }
     });
-    // The lists apart: each is gone on from as soon as it is in (`fetch_actual_as_listed`).
-    let listed_queries = Background::spawn({
-        let client = client.clone();
-        async move { client.queries().await }
-    });
+    // The lists apart: each is gone on from as soon as it is in (`fetch_actual_as_listed`),
+    // the queries' run by run as their pages arrive.
+    let (query_runs, read_queries) = list_queries(client);
+    let listed_queries = Background::spawn(read_queries);
     let listed_dashboards = Background::spawn({
         let client = client.clone();
         async move { client.dashboards().await }
@@ -241,7 +240,7 @@ pub async fn load_and_plan(
         client,
         &desired,
         &fetch,
-        listed_queries.join(),
+        Arriving { runs: query_runs, done: listed_queries.join() },
         fetched_dashboards.join(),
         alerts_and_snippets.join(),
     )

@@ -193,6 +193,41 @@ fn a_failed_second_round_read_is_one_clear_error_and_nothing_is_written() {
 }
 
 #[test]
+fn a_copy_of_a_managed_query_made_in_redash_has_both_read_and_the_copy_archived() {
+    let w = World::with_examples("req-copy");
+    w.run(&["sync", "."]).expect(0);
+    let original = w.query_named("Customers by country");
+    // A copy made through the API carries the original's options, our marker with them.
+    let copy = w.ok(
+        "POST",
+        "/api/queries",
+        Some(json!({
+            "name": "Customers by country (copy)",
+            "query": original["query"],
+            "data_source_id": original["data_source_id"],
+            "options": original["options"],
+        })),
+    );
+    w.clear();
+    w.run(&["plan", "."]).expect(2).out_has("duplicate of a managed object").out_has("Customers by country (copy)");
+    // A key listed twice: both are read, the original too although its entry is as last applied
+    // (which of them is ours, and what its visualizations are, is decided from both).
+    let details = details_read(&w);
+    assert_eq!(
+        details,
+        {
+            let mut both = vec![format!("/api/queries/{}", original["id"]), format!("/api/queries/{}", copy["id"])];
+            both.sort();
+            both
+        },
+        "{details:?}"
+    );
+    w.run(&["sync", "."]).expect(0);
+    w.run(&["plan", "."]).expect(0).out_has("No changes.");
+    assert_eq!(w.query_named("Customers by country")["id"], original["id"], "the original is kept");
+}
+
+#[test]
 fn managed_objects_left_out_of_the_manifests_are_reported_from_their_list_entries_alone() {
     let w = World::with_examples("req-left-out");
     w.run(&["sync", "."]).expect(0);
@@ -281,7 +316,9 @@ fn a_failed_read_of_another_owners_dashboard_stops_an_archive_before_anything_is
 
 /// The examples synced, another user's 2,500 queries beside them (the query list is 11 pages),
 /// and a widget of the sales dashboard moved in the manifests.
-fn sales_moved_beside_other_queries(tag: &str) -> World {
+/// The examples synced, then 2,500 queries made in Redash after them: 11 pages of queries, the
+/// examples' on the first.
+fn beside_other_queries(tag: &str) -> World {
     let w = World::with_examples(tag);
     w.run(&["sync", "."]).expect(0);
     for i in 0..2500 {
@@ -291,6 +328,11 @@ fn sales_moved_beside_other_queries(tag: &str) -> World {
             json!({"name": format!("Other {i}"), "query": "SELECT 1", "data_source_id": 2}),
         );
     }
+    w
+}
+
+fn sales_moved_beside_other_queries(tag: &str) -> World {
+    let w = beside_other_queries(tag);
     w.dir.edit("dashboards/sales.yaml", "{col: 0, row: 2, sizeX: 2, sizeY: 5}", "{col: 0, row: 2, sizeX: 2, sizeY: 6}");
     w
 }
@@ -318,6 +360,33 @@ fn a_changed_dashboard_is_read_while_the_query_list_is_still_arriving() {
     let pages_before = order[..read].iter().filter(|p| *p == "/api/queries").count();
     assert_eq!(pages, 11, "{order:?}");
     assert!(pages_before < pages, "the dashboard was read only after every query page: {order:?}");
+}
+
+#[test]
+fn a_changed_query_is_read_while_the_query_list_is_still_arriving() {
+    // The example queries come first in the list, 2,500 others after them.
+    let w = beside_other_queries("req-early-query");
+    w.dir.edit("queries/customers.yaml", "globalSeriesType: pie", "globalSeriesType: bar");
+    let first_page = w.ok("GET", "/api/queries?page_size=250&order=created_at", None);
+    let customers = first_page["results"].as_array().unwrap().iter().find(|q| q["name"] == "Customers by country");
+    let customers = format!("/api/queries/{}", customers.expect("on the first page")["id"]);
+    w.emu.emulator.set_faults(FaultPlan { seed: 0, rules: slow_lists() });
+    w.clear();
+    w.run(&["plan", "--concurrency", "2", "."]).expect(2).out_has("globalSeriesType");
+    // The log is in the order requests reached the server.
+    let order = gets(&w);
+    let read = order.iter().position(|p| *p == customers).unwrap_or_else(|| panic!("{customers} not read: {order:?}"));
+    let pages = order.iter().filter(|p| *p == "/api/queries").count();
+    let pages_before = order[..read].iter().filter(|p| *p == "/api/queries").count();
+    assert_eq!(pages, 11, "{order:?}");
+    assert!(pages_before < pages, "the query was read only after every query page: {order:?}");
+    // One request at a time, the reads come after the list, in its order.
+    w.emu.emulator.clear_faults();
+    w.clear();
+    w.run(&["plan", "--concurrency", "1", "."]).expect(2).out_has("globalSeriesType");
+    let order = gets(&w);
+    let read = order.iter().position(|p| *p == customers).unwrap_or_else(|| panic!("{customers} not read: {order:?}"));
+    assert_eq!(order[..read].iter().filter(|p| *p == "/api/queries").count(), 11, "{order:?}");
 }
 
 #[test]

@@ -129,12 +129,14 @@ impl std::fmt::Debug for RedashClient {
     }
 }
 
-/// The items of a list's pages, in page order, as the pages arrive in any order. Each page is
-/// appended as soon as those before it are in: at the last page of 10,000 queries, the others
-/// were moved already (2 ms after the last page when all were joined then).
-struct Pages<T> {
-    items: Vec<T>,
-    /// The last page appended.
+/// The items of a list's pages, in page order, as the pages arrive in any order: each page is
+/// handed on (to `each`, with the count the list announced) as soon as those before it are in,
+/// so that whoever reads the list goes on from it while the last pages still arrive.
+struct Pages<T, F> {
+    each: F,
+    /// The count the first page announced, up to 100,000: a count is not a promise.
+    announced: usize,
+    /// The last page handed on.
     appended: u64,
     /// Pages that came before one of those ahead of them.
     held: BTreeMap<u64, Vec<T>>,
@@ -145,19 +147,17 @@ struct Pages<T> {
 /// What Redash answers (400) for a page past the end of a list.
 const PAST_THE_END: &str = "Page is out of range.";
 
-impl<T> Pages<T> {
-    fn new(first: Vec<T>, count: u64) -> Pages<T> {
-        let mut items = first;
-        // Room for what the count announces, up to 100,000: a count is not a promise.
+impl<T, F: FnMut(Vec<T>, usize)> Pages<T, F> {
+    fn new(first: Vec<T>, count: u64, mut each: F) -> Pages<T, F> {
         let announced = usize::try_from(count).unwrap_or(usize::MAX).min(100_000);
-        items.reserve(announced.saturating_sub(items.len()));
-        Pages { items, appended: 1, held: BTreeMap::new(), ended: None }
+        each(first, announced);
+        Pages { each, announced, appended: 1, held: BTreeMap::new(), ended: None }
     }
 
     fn add(&mut self, page: u64, results: Vec<T>) {
         self.held.insert(page, results);
         while let Some(results) = self.held.remove(&(self.appended + 1)) {
-            self.items.extend(results);
+            (self.each)(results, self.announced);
             self.appended += 1;
         }
     }
@@ -174,17 +174,19 @@ impl<T> Pages<T> {
         }
     }
 
-    /// The items, once every page has come or ended (any held after a page never asked for come
-    /// last). A page past the end followed by one that is not means the list moved under the
-    /// reads (objects deleted, then created): taking what came would leave out objects that
-    /// exist, and a plan would create them again.
-    fn into_items(self, request: &str) -> Result<Vec<T>, RedashError> {
+    /// Hands on what is held once every page has come or ended (pages after one never asked
+    /// for come last). A page past the end followed by one that is not means the list moved
+    /// under the reads (objects deleted, then created): taking what came would leave out
+    /// objects that exist, and a plan would create them again; so the list is an error, and
+    /// whoever took its first pages must not plan from them.
+    fn finish(mut self, request: &str) -> Result<(), RedashError> {
         if let (Some(ended), Some(&later)) = (self.ended, self.held.keys().next()) {
             return Err(RedashError::ListChanged { request: request.into(), ended, later });
         }
-        let mut items = self.items;
-        items.extend(self.held.into_values().flatten());
-        Ok(items)
+        for results in std::mem::take(&mut self.held).into_values() {
+            (self.each)(results, self.announced);
+        }
+        Ok(())
     }
 }
 
@@ -454,11 +456,33 @@ impl RedashClient {
         path: &str,
         extra: &str,
     ) -> Result<Vec<T>, RedashError> {
+        let mut items = Vec::new();
+        self.list_each(path, extra, |run, announced| {
+            // Room for what the list announced, made once: the items of 10,000 queries were
+            // otherwise moved again at each growth.
+            if items.capacity() == 0 {
+                items.reserve(announced.max(run.len()));
+            }
+            items.extend(run);
+        })
+        .await?;
+        Ok(items)
+    }
+
+    /// The items of a paginated list, in creation order, handed to `each` in runs (with the
+    /// count the list announced) as soon as the pages before them are in. An error after some
+    /// runs were handed on means the list as a whole failed.
+    pub async fn list_each<T: DeserializeOwned + Send + 'static>(
+        &self,
+        path: &str,
+        extra: &str,
+        each: impl FnMut(Vec<T>, usize),
+    ) -> Result<(), RedashError> {
         let sep = if path.contains('?') { '&' } else { '?' };
         let page_path = |page: u64| format!("{path}{sep}page={page}&page_size={MAX_PAGE_SIZE}&order=created_at{extra}");
         let first: Page<T> = self.get_as(&page_path(1)).await?;
         let pages = first.count.div_ceil(MAX_PAGE_SIZE).max(1);
-        let mut items = Pages::new(first.results, first.count);
+        let mut items = Pages::new(first.results, first.count, each);
         if pages > 1 {
             // Twice as many pages asked for at once as may be in flight (pages whose answers are
             // being decoded leave the others enough to keep the server busy): a read that other
@@ -483,7 +507,7 @@ impl RedashClient {
                 }
             }
         }
-        items.into_items(path)
+        items.finish(path)
     }
 
     pub async fn session(&self) -> Result<Session, RedashError> {
@@ -725,48 +749,65 @@ struct Answer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::RefCell;
+    use std::rc::Rc;
 
     fn past_the_end() -> RedashError {
         RedashError::Status { request: "/api/queries".into(), status: 400, message: PAST_THE_END.into() }
     }
 
+    /// What pages handed on: each item with the count announced with it.
+    type Got = Rc<RefCell<Vec<(u8, usize)>>>;
+    type Sink = Box<dyn FnMut(Vec<u8>, usize)>;
+
+    /// Pages of a list with the count `count` announced, and what they handed on so far.
+    fn list(first: Vec<u8>, count: u64) -> (Pages<u8, Sink>, Got) {
+        let got = Rc::new(RefCell::new(Vec::new()));
+        let sink = Rc::clone(&got);
+        let each = move |run: Vec<u8>, announced| sink.borrow_mut().extend(run.into_iter().map(|i| (i, announced)));
+        (Pages::new(first, count, Box::new(each)), got)
+    }
+
+    fn items(got: &Got) -> Vec<u8> {
+        got.borrow().iter().map(|(i, _)| *i).collect()
+    }
+
     #[test]
-    fn pages_arriving_out_of_order_give_their_items_in_page_order() {
-        let mut pages = Pages::new(vec![1, 2], 9);
+    fn pages_arriving_out_of_order_are_handed_on_in_page_order() {
+        let (mut pages, got) = list(vec![1, 2], 9);
+        assert_eq!(items(&got), vec![1, 2], "the first page goes on at once");
         pages.add(3, vec![5, 6]);
         pages.add(5, vec![9]);
-        assert_eq!(pages.items, vec![1, 2], "pages wait for those before them");
+        assert_eq!(items(&got), vec![1, 2], "pages wait for those before them");
         pages.add(2, vec![3, 4]);
-        assert_eq!(pages.items, vec![1, 2, 3, 4, 5, 6], "and follow the one that came");
-        assert!(pages.items.capacity() >= 9, "room for the announced count");
-        assert_eq!(
-            pages.into_items("/api/queries").unwrap(),
-            vec![1, 2, 3, 4, 5, 6, 9],
-            "a page that never came leaves no hole"
-        );
-        let bogus = Pages::new(vec![0u8], u64::MAX);
-        assert!(bogus.items.capacity() <= 100_000, "a count is not a promise");
+        assert_eq!(items(&got), vec![1, 2, 3, 4, 5, 6], "and follow the one that came");
+        pages.finish("/api/queries").unwrap();
+        assert_eq!(items(&got), vec![1, 2, 3, 4, 5, 6, 9], "a page that never came leaves no hole");
+        assert!(got.borrow().iter().all(|(_, announced)| *announced == 9), "each run comes with the count");
+        let (_, bogus) = list(vec![0], u64::MAX);
+        assert_eq!(bogus.borrow()[0].1, 100_000, "a count is not a promise");
     }
 
     #[test]
     fn a_list_that_shrank_ends_where_redash_says_and_one_that_moved_is_an_error() {
         // Shrank: pages 3 and 4 are past the end now.
-        let mut shrank = Pages::new(vec![1, 2], 8);
+        let (mut shrank, got) = list(vec![1, 2], 8);
         shrank.failed(4, past_the_end()).unwrap();
         shrank.add(2, vec![3, 4]);
         shrank.failed(3, past_the_end()).unwrap();
-        assert_eq!(shrank.into_items("/api/queries").unwrap(), vec![1, 2, 3, 4]);
+        shrank.finish("/api/queries").unwrap();
+        assert_eq!(items(&got), vec![1, 2, 3, 4]);
         // Moved: page 3 was past the end, page 4 was not; what came would leave objects out.
-        let mut moved = Pages::new(vec![1, 2], 8);
+        let (mut moved, _) = list(vec![1, 2], 8);
         moved.add(2, vec![3, 4]);
         moved.failed(3, past_the_end()).unwrap();
         moved.add(4, vec![7, 8]);
-        let err = moved.into_items("/api/queries").unwrap_err();
+        let err = moved.finish("/api/queries").unwrap_err();
         assert_eq!(err, RedashError::ListChanged { request: "/api/queries".into(), ended: 3, later: 4 });
         assert!(err.to_string().contains("run again"), "{err}");
         // Any other failure is the list's, a 400 too.
         let other = RedashError::Status { request: "/api/queries".into(), status: 400, message: "Bad request".into() };
-        assert_eq!(Pages::new(vec![1], 8).failed(2, other.clone()), Err(other));
+        assert_eq!(list(vec![1], 8).0.failed(2, other.clone()), Err(other));
     }
 
     #[test]

@@ -319,9 +319,9 @@ async fn fetch_queries(
     };
     let Arriving { mut runs, done } = listed;
     let mut listed: Vec<Query> = Vec::new();
-    // The queries to read are asked for as they are found, while later pages still arrive (at
-    // 1% changed, reads that otherwise waited for the last page). One request at a time, they
-    // are asked for after the list, in its order, as the requests always went.
+    // The queries to read are asked for as they are found, while later pages still arrive,
+    // instead of after the last. One request at a time, they are asked for after the list, in
+    // its order, as the requests always went.
     let early = opts.concurrency > 1;
     let (ask, asked) = tokio::sync::mpsc::unbounded_channel();
     let c = client.clone();
@@ -367,8 +367,7 @@ async fn fetch_queries(
         }
         drop(ask);
         // Ours that are not active come from the archive's list, read while the details are.
-        let missing = ours.listed_keys() < desired.queries.len()
-            || adopt_ids.iter().any(|id| !listed.iter().any(|q| q.id == *id));
+        let missing = !ours.all_listed() || adopt_ids.iter().any(|id| !listed.iter().any(|q| q.id == *id));
         Ok(if missing { Some(client.archived_queries().await) } else { None })
     };
     let (archive, details) = tokio::try_join!(take, async { Ok(reads.await) })?;
@@ -562,9 +561,9 @@ impl<'a> Ours<'a> {
         self.listed.contains_key(key)
     }
 
-    /// How many desired keys are listed.
-    fn listed_keys(&self) -> usize {
-        self.listed.len()
+    /// Whether every desired key is listed.
+    fn all_listed(&self) -> bool {
+        self.listed.len() == self.desired.len()
     }
 }
 
@@ -749,7 +748,10 @@ mod tests {
         // Only desired keys are counted: nothing asks whether others are listed.
         assert!(!ours.is_listed("Query/a/gone") && !ours.is_desired("Query/a/gone"));
         assert!(ours.is_desired("Query/a/same") && ours.is_listed("Query/a/same") && !ours.is_listed("Query/a/other"));
-        assert_eq!(ours.listed_keys(), 6);
+        assert!(ours.all_listed());
+        let mut partly = Ours::new(desired.iter().copied(), "team");
+        partly.list(listed[..1].iter().map(|(id, o)| (*id, o)));
+        assert!(!partly.all_listed(), "five desired keys are not listed");
         assert!(ours.repeated, "a key listed twice makes the decision again over the whole list");
         // Decided as each object comes, as if its key were listed once: without the key listed
         // twice, the same decision the final counts give.

@@ -390,6 +390,27 @@ fn a_changed_query_is_read_while_the_query_list_is_still_arriving() {
 }
 
 #[test]
+fn a_query_page_failing_after_earlier_pages_were_gone_through_is_one_error_and_nothing_is_written() {
+    use redash_gitops::emulator::{HookOutcome, Reply};
+    let w = beside_other_queries("req-late-page");
+    // A changed chart on the first page: its query is read while the later pages arrive.
+    w.dir.edit("queries/customers.yaml", "globalSeriesType: pie", "globalSeriesType: bar");
+    w.emu.emulator.before_request(|req, _| {
+        if req.path == "/api/queries" && req.args.iter().any(|(k, v)| k == "page" && v == "11") {
+            return HookOutcome::AnswerAndKeep(Reply::status(502));
+        }
+        HookOutcome::Keep
+    });
+    w.clear();
+    w.run(&["sync", "--retries", "0", "."]).expect(1).err_has("/api/queries").err_has("502");
+    assert!(w.writes().is_empty(), "nothing is planned from a list that did not end: {:?}", w.writes());
+    // Once Redash answers again, the same sync goes through.
+    w.emu.emulator.clear_hooks();
+    w.run(&["sync", "."]).expect(0);
+    w.run(&["plan", "."]).expect(0).out_has("No changes.");
+}
+
+#[test]
 fn a_dashboard_read_failing_while_query_pages_arrive_is_told_at_once_and_nothing_is_written() {
     let w = sales_moved_beside_other_queries("req-early-fail");
     let sales = format!("/api/dashboards/{}", w.dashboard_named("Sales overview")["id"]);

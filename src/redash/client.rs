@@ -190,6 +190,16 @@ impl<T, F: FnMut(Vec<T>, usize)> Pages<T, F> {
     }
 }
 
+/// Appends a run of a list (from [`RedashClient::list_each`]) to its items, with room for what
+/// the list announced made at the first: the items of 10,000 queries were otherwise moved again
+/// at each growth.
+pub fn append_run<T>(items: &mut Vec<T>, run: Vec<T>, announced: usize) {
+    if items.capacity() == 0 {
+        items.reserve(announced.max(run.len()));
+    }
+    items.extend(run);
+}
+
 /// Makes rustls use ring, the provider kube uses too, once per process.
 pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -457,15 +467,7 @@ impl RedashClient {
         extra: &str,
     ) -> Result<Vec<T>, RedashError> {
         let mut items = Vec::new();
-        self.list_each(path, extra, |run, announced| {
-            // Room for what the list announced, made once: the items of 10,000 queries were
-            // otherwise moved again at each growth.
-            if items.capacity() == 0 {
-                items.reserve(announced.max(run.len()));
-            }
-            items.extend(run);
-        })
-        .await?;
+        self.list_each(path, extra, |run, announced| append_run(&mut items, run, announced)).await?;
         Ok(items)
     }
 

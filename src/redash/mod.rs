@@ -6,7 +6,7 @@ pub mod limit;
 pub mod types;
 
 pub use client::{
-    ApiKey, ClientConfig, DEFAULT_CONCURRENCY, MAX_PAGE_SIZE, RedashClient, RequestStats, Retry,
+    ApiKey, ClientConfig, DEFAULT_CONCURRENCY, MAX_PAGE_SIZE, RedashClient, RequestStats, Retry, append_run,
     install_crypto_provider,
 };
 pub use error::RedashError;

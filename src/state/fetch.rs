@@ -12,7 +12,7 @@ use super::desired::{Desired, DesiredDashboard};
 use super::marker::{MarkedOptions, marker_in, pending_dashboard_slug, pending_token, pending_token_of};
 use crate::manifest::ResourceKey;
 use crate::redash::types::{Alert, Dashboard, DataSource, Query, Snippet, Subscription};
-use crate::redash::{RedashClient, RedashError};
+use crate::redash::{RedashClient, RedashError, append_run};
 
 /// Everything the planner knows about the server.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -334,9 +334,6 @@ async fn fetch_queries(
         let mut to_read: Vec<i64> = Vec::new();
         let take_runs = async {
             while let Some((run, announced)) = runs.recv().await {
-                if listed.capacity() == 0 {
-                    listed.reserve(announced.max(run.len()));
-                }
                 for q in &run {
                     let may_stay_unread = ours.add(q.id, &q.options) && !opts.refresh_children;
                     if !may_stay_unread && candidate(&ours, q) {
@@ -347,23 +344,27 @@ async fn fetch_queries(
                         }
                     }
                 }
-                listed.extend(run);
+                append_run(&mut listed, run, announced);
             }
         };
         let ((), outcome) = tokio::join!(take_runs, done);
         outcome?;
-        let asked: HashSet<i64> = if early { to_read.iter().copied().collect() } else { HashSet::default() };
+        let sent = if early { to_read.len() } else { 0 };
         if ours.repeated {
             // Every query of a key listed more than once is read: those left unread so far too.
+            let asked: HashSet<i64> = to_read[..sent].iter().copied().collect();
             let unsettled = BTreeSet::new();
             to_read = listed
                 .iter()
                 .filter(|q| !ours.leaves_unread(opts, &unsettled, q.id, &q.options) && candidate(&ours, q))
                 .map(|q| q.id)
+                .filter(|id| !asked.contains(id))
                 .collect();
+        } else {
+            to_read.drain(..sent);
         }
-        for id in to_read.iter().filter(|id| !asked.contains(id)) {
-            let _ = ask.send(*id);
+        for id in to_read {
+            let _ = ask.send(id);
         }
         drop(ask);
         // Ours that are not active come from the archive's list, read while the details are.
@@ -539,10 +540,8 @@ impl<'a> Ours<'a> {
     fn leaves_unread(&self, opts: &FetchOptions, unsettled: &BTreeSet<&str>, id: i64, options: &MarkedOptions) -> bool {
         !opts.refresh_children
             && options.marker().is_some_and(|m| {
-                m.owner == self.owner
-                    && self.desired.contains_key(m.key)
-                    && !unsettled.contains(m.key)
-                    && self.listed.get(m.key) == Some(&(id, 1, 1))
+                // Only desired keys are counted: a count of (id, 1, 1) says the key is desired.
+                m.owner == self.owner && !unsettled.contains(m.key) && self.listed.get(m.key) == Some(&(id, 1, 1))
             })
     }
 
